@@ -1,0 +1,265 @@
+import { type Issue, type IssuePath, issue } from "../errors.js";
+import { Decimal } from "../money/decimal.js";
+
+/**
+ * Field checkers for the event schema. Each spec both checks a value and, through
+ * `Infer`, gives the TypeScript type of what it accepts, so the event type and its
+ * validator cannot drift apart.
+ */
+export interface FieldSpec<T> {
+  readonly optional: boolean;
+  check(value: unknown, path: IssuePath, issues: Issue[]): T | undefined;
+}
+
+export type Infer<S> = S extends FieldSpec<infer T> ? T : never;
+
+type Shape = Record<string, FieldSpec<unknown>>;
+type RequiredKeys<S extends Shape> = { [K in keyof S]: S[K]["optional"] extends true ? never : K }[keyof S];
+type OptionalKeys<S extends Shape> = { [K in keyof S]: S[K]["optional"] extends true ? K : never }[keyof S];
+export type InferShape<S extends Shape> = { [K in RequiredKeys<S>]: Infer<S[K]> } & {
+  [K in OptionalKeys<S>]?: Infer<S[K]>;
+};
+
+/** The largest token or unit count accepted: anything above is a unit mix-up, not usage. */
+export const MAX_COUNT = 1e12;
+
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  if (typeof value === "number" && Number.isNaN(value)) return "NaN";
+  return `a ${typeof value}`;
+}
+
+function spec<T>(check: FieldSpec<T>["check"]): FieldSpec<T> & { optional: false } {
+  return { optional: false, check };
+}
+
+export function optional<T>(s: FieldSpec<T>): FieldSpec<T> & { optional: true } {
+  return { optional: true, check: s.check };
+}
+
+export function string(opts: { max: number; min?: number; pattern?: RegExp; patternHint?: string }) {
+  return spec<string>((v, path, issues) => {
+    if (typeof v !== "string") {
+      issues.push(issue("invalid_type", path, `must be a string, got ${describe(v)}`));
+      return undefined;
+    }
+    if (v.length < (opts.min ?? 0)) {
+      issues.push(
+        issue(
+          opts.min === 1 ? "required" : "too_long",
+          path,
+          opts.min === 1 ? "must not be empty" : `must be at least ${opts.min} characters`,
+        ),
+      );
+      return undefined;
+    }
+    if (v.length > opts.max) {
+      issues.push(issue("too_long", path, `must be at most ${opts.max} characters, got ${v.length}`));
+      return undefined;
+    }
+    if (opts.pattern && !opts.pattern.test(v)) {
+      issues.push(issue("invalid_format", path, `must be ${opts.patternHint ?? `match ${opts.pattern}`}`));
+      return undefined;
+    }
+    return v;
+  });
+}
+
+export function oneOf<const T extends readonly string[]>(values: T) {
+  return spec<T[number]>((v, path, issues) => {
+    if (typeof v !== "string" || !values.includes(v)) {
+      issues.push(
+        issue("invalid_value", path, `must be one of ${values.join(", ")}, got ${typeof v === "string" ? JSON.stringify(v) : describe(v)}`),
+      );
+      return undefined;
+    }
+    return v as T[number];
+  });
+}
+
+export function boolean() {
+  return spec<boolean>((v, path, issues) => {
+    if (typeof v !== "boolean") {
+      issues.push(issue("invalid_type", path, `must be a boolean, got ${describe(v)}`));
+      return undefined;
+    }
+    return v;
+  });
+}
+
+function checkNumber(v: unknown, path: IssuePath, issues: Issue[], what: string): number | undefined {
+  if (typeof v !== "number") {
+    issues.push(issue("invalid_type", path, `must be ${what}, got ${describe(v)}`));
+    return undefined;
+  }
+  if (!Number.isFinite(v)) {
+    issues.push(issue("not_finite", path, `must be ${what}, got ${v}`));
+    return undefined;
+  }
+  if (v < 0) {
+    issues.push(issue("negative", path, `must be ${what}, got ${v}`));
+    return undefined;
+  }
+  return v;
+}
+
+/** A non-negative integer count no larger than `max` (tokens, requests, attempts). */
+export function count(max = MAX_COUNT) {
+  return spec<number>((v, path, issues) => {
+    const n = checkNumber(v, path, issues, "a non-negative integer");
+    if (n === undefined) return undefined;
+    if (!Number.isInteger(n)) {
+      issues.push(issue("not_integer", path, `must be a non-negative integer, got ${n}`));
+      return undefined;
+    }
+    if (n > max) {
+      issues.push(issue("too_large", path, `must be at most ${max}, got ${n}`));
+      return undefined;
+    }
+    return n;
+  });
+}
+
+/** A non-negative number no larger than `max` (milliseconds, seconds of audio). */
+export function measure(max: number) {
+  return spec<number>((v, path, issues) => {
+    const n = checkNumber(v, path, issues, "a non-negative number");
+    if (n === undefined) return undefined;
+    if (n > max) {
+      issues.push(issue("too_large", path, `must be at most ${max}, got ${n}`));
+      return undefined;
+    }
+    return n;
+  });
+}
+
+/** A non-negative exact decimal written as a string ("0.0042"); numbers are refused so no float sneaks in. */
+export function decimalString() {
+  return spec<string>((v, path, issues) => {
+    if (typeof v !== "string") {
+      issues.push(issue("invalid_type", path, `must be a decimal string such as "0.0042", got ${describe(v)}`));
+      return undefined;
+    }
+    const d = v.length <= 64 ? Decimal.tryParse(v) : null;
+    if (d === null) {
+      issues.push(issue("invalid_format", path, `must be a decimal string such as "0.0042", got ${JSON.stringify(v.slice(0, 64))}`));
+      return undefined;
+    }
+    if (d.isNegative()) {
+      issues.push(issue("negative", path, `must not be negative, got ${v}`));
+      return undefined;
+    }
+    return d.toString();
+  });
+}
+
+const ISO_TIME_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})$/;
+
+/** An ISO-8601 instant with an explicit offset; local times are refused as ambiguous. */
+export function isoTime() {
+  return spec<string>((v, path, issues) => {
+    if (typeof v !== "string" || !ISO_TIME_RE.test(v) || Number.isNaN(Date.parse(v))) {
+      issues.push(
+        issue(
+          typeof v === "string" ? "invalid_format" : "invalid_type",
+          path,
+          `must be an ISO-8601 time with a time zone such as "2026-11-20T10:00:00.123Z", got ${typeof v === "string" ? JSON.stringify(v.slice(0, 64)) : describe(v)}`,
+        ),
+      );
+      return undefined;
+    }
+    return v;
+  });
+}
+
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** A JSON object kept verbatim (the provider's raw usage), bounded in size. */
+export function jsonObject(maxChars: number) {
+  return spec<Record<string, unknown>>((v, path, issues) => {
+    if (!isPlainObject(v)) {
+      issues.push(issue("invalid_type", path, `must be an object, got ${describe(v)}`));
+      return undefined;
+    }
+    const size = JSON.stringify(v).length;
+    if (size > maxChars) {
+      issues.push(issue("too_long", path, `must serialize to at most ${maxChars} characters, got ${size}`));
+      return undefined;
+    }
+    return v;
+  });
+}
+
+/** A map with keys from a closed list, each value checked by `value`. */
+export function closedMap<const K extends readonly string[], T>(keys: K, value: FieldSpec<T>) {
+  return spec<{ [P in K[number]]?: T }>((v, path, issues) => {
+    if (!isPlainObject(v)) {
+      issues.push(issue("invalid_type", path, `must be an object, got ${describe(v)}`));
+      return undefined;
+    }
+    const out: Record<string, T> = {};
+    let bad = false;
+    for (const [k, raw] of Object.entries(v)) {
+      if (!keys.includes(k)) {
+        issues.push(issue("unknown_field", [...path, k], `is not a known field; expected one of ${keys.join(", ")}`));
+        bad = true;
+        continue;
+      }
+      if (raw === undefined || raw === null) continue;
+      const checked = value.check(raw, [...path, k], issues);
+      if (checked === undefined) bad = true;
+      else out[k] = checked;
+    }
+    return bad ? undefined : (out as { [P in K[number]]?: T });
+  });
+}
+
+/** A free map of string keys to string values (tags). */
+export function stringMap(opts: { maxKeys: number; key: FieldSpec<string>; value: FieldSpec<string> }) {
+  return spec<Record<string, string>>((v, path, issues) => {
+    if (!isPlainObject(v)) {
+      issues.push(issue("invalid_type", path, `must be an object of string values, got ${describe(v)}`));
+      return undefined;
+    }
+    const entries = Object.entries(v);
+    if (entries.length > opts.maxKeys) {
+      issues.push(issue("too_many", path, `must have at most ${opts.maxKeys} keys, got ${entries.length}`));
+      return undefined;
+    }
+    const out: Record<string, string> = {};
+    let bad = false;
+    for (const [k, raw] of entries) {
+      const key = opts.key.check(k, [...path, k], issues);
+      const val = opts.value.check(raw, [...path, k], issues);
+      if (key === undefined || val === undefined) bad = true;
+      else out[key] = val;
+    }
+    return bad ? undefined : out;
+  });
+}
+
+/** Checks an object against a shape: reports missing required fields and unknown fields. */
+export function checkShape<S extends Shape>(shape: S, value: unknown, path: IssuePath, issues: Issue[]): InferShape<S> | undefined {
+  if (!isPlainObject(value)) {
+    issues.push(issue("invalid_type", path, `must be an object, got ${describe(value)}`));
+    return undefined;
+  }
+  const before = issues.length;
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) {
+    if (!Object.hasOwn(shape, key)) issues.push(issue("unknown_field", [...path, key], "is not a field of the usage event"));
+  }
+  for (const [key, field] of Object.entries(shape)) {
+    const raw = value[key];
+    if (raw === undefined || (raw === null && field.optional)) {
+      if (!field.optional) issues.push(issue("required", [...path, key], "is required"));
+      continue;
+    }
+    const checked = field.check(raw, [...path, key], issues);
+    if (checked !== undefined) out[key] = checked;
+  }
+  return issues.length === before ? (out as InferShape<S>) : undefined;
+}

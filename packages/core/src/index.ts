@@ -1,0 +1,28 @@
+export { CosttrailError, ERROR_CODES, formatIssue, formatPath } from "./errors.js";
+export type { ErrorCode, Issue, IssueCode, IssuePath, Result } from "./errors.js";
+
+export { Decimal } from "./money/decimal.js";
+
+export { APIS, ATTRIBUTION_COLUMNS, EVENT_FIELDS, EVENT_STATUSES, LIMITS, validateEvent, validateEvents } from "./event/usage-event.js";
+export type { Api, AttributionColumn, BatchValidation, EventStatus, UsageEvent } from "./event/usage-event.js";
+export { MAX_COUNT } from "./event/fields.js";
+export { prepareEvent } from "./event/prepare-event.js";
+export type { PreparedEvent } from "./event/prepare-event.js";
+
+export { TOKEN_BUCKETS, UNIT_KINDS, totalInputTokens, totalTokens } from "./usage/buckets.js";
+export type { NormalizedUsage, TokenBucket, UnitKind, Units, UsageBuckets } from "./usage/buckets.js";
+export { isApi, normalizeUsage } from "./usage/normalize-usage.js";
+export { accumulateAnthropicStreamUsage } from "./usage/anthropic.js";
+export { OTEL_USAGE_ATTRIBUTES } from "./usage/otel.js";
+
+export { RateCard, DEFAULT_BATCH_MULTIPLIERS, DEFAULT_SERVICE_TIERS } from "./pricing/rate-card.js";
+export type { CostSource, PriceInput, PriceLine, PriceModifier, PriceResult, RateCardEntryRef } from "./pricing/rate-card.js";
+export { validatePricingConfig } from "./pricing/pricing-config.js";
+export type { PricingConfig } from "./pricing/pricing-config.js";
+export { modelSpecsFromGenaiPrices } from "./pricing/genai-prices.js";
+export type { GenaiPricesProvider } from "./pricing/genai-prices.js";
+export type { ModelPriceSpec, PriceEntrySpec } from "./pricing/model-price.js";
+export type { MatchLogic } from "./pricing/model-match.js";
+export { BUCKET_RATE_CHAIN, RATE_KEYS, TOKEN_RATE_KEYS, UNIT_RATE_KEYS } from "./pricing/rates.js";
+export type { RateKey, RateValue, Rates } from "./pricing/rates.js";
+export { nameCandidates, providerId } from "./pricing/model-name.js";
