@@ -156,10 +156,18 @@ export function decimalString() {
 
 const ISO_TIME_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})$/;
 
+/** Date.parse rolls 2026-02-30 over into March; a calendar check refuses it. */
+function isRealDate(v: string): boolean {
+  const y = Number(v.slice(0, 4));
+  const m = Number(v.slice(5, 7));
+  const d = Number(v.slice(8, 10));
+  return m >= 1 && m <= 12 && d >= 1 && d <= new Date(Date.UTC(y, m, 0)).getUTCDate();
+}
+
 /** An ISO-8601 instant with an explicit offset; local times are refused as ambiguous. */
 export function isoTime() {
   return spec<string>((v, path, issues) => {
-    if (typeof v !== "string" || !ISO_TIME_RE.test(v) || Number.isNaN(Date.parse(v))) {
+    if (typeof v !== "string" || !ISO_TIME_RE.test(v) || Number.isNaN(Date.parse(v)) || !isRealDate(v)) {
       issues.push(
         issue(
           typeof v === "string" ? "invalid_format" : "invalid_type",

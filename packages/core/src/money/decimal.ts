@@ -146,13 +146,15 @@ export class Decimal {
 
   /** Exact decimal text with no trailing zeros: "0.004215", "12", "-0.5". */
   toString(): string {
-    const n = this.normalize();
-    const neg = n.coef < 0n;
-    const digits = (neg ? -n.coef : n.coef).toString();
-    if (n.scale === 0) return neg ? `-${digits}` : digits;
-    const padded = digits.padStart(n.scale + 1, "0");
-    const cut = padded.length - n.scale;
-    return `${neg ? "-" : ""}${padded.slice(0, cut)}.${padded.slice(cut)}`;
+    const neg = this.coef < 0n;
+    const digits = (neg ? -this.coef : this.coef).toString();
+    if (this.scale === 0) return neg ? `-${digits}` : digits;
+    const padded = digits.padStart(this.scale + 1, "0");
+    const cut = padded.length - this.scale;
+    let end = padded.length;
+    while (end > cut && padded.charCodeAt(end - 1) === 48) end--;
+    const text = end === cut ? padded.slice(0, cut) : `${padded.slice(0, cut)}.${padded.slice(cut, end)}`;
+    return neg && text !== "0" ? `-${text}` : text;
   }
 
   /** Fixed number of digits after the point, rounded half-to-even. */

@@ -120,7 +120,9 @@ export const DEFAULT_SERVICE_TIERS: Readonly<Record<string, Readonly<Record<stri
 export class RateCard {
   private readonly byProvider = new Map<string, CompiledModel[]>();
   private readonly configByProvider = new Map<string, CompiledModel[]>();
-  private readonly resolved = new Map<string, ResolvedModel | null>();
+  private readonly resolved = new Map<string, Map<string, ResolvedModel | null>>();
+  private resolvedCount = 0;
+  private readonly refs = new WeakMap<CompiledEntry, RateCardEntryRef>();
   private readonly batch: Map<string, Decimal>;
   private readonly serviceTiers: Map<string, Map<string, Decimal>>;
   private readonly discounts: Map<string, { percent: string; multiplier: Decimal }>;
@@ -215,8 +217,8 @@ export class RateCard {
 
   /** The compiled entries for a reported (provider, model), config first; null when unknown. */
   private resolve(provider: string, model: string): ResolvedModel | null {
-    const key = `${provider}\u0000${model}`;
-    const cached = this.resolved.get(key);
+    let byModel = this.resolved.get(provider);
+    const cached = byModel?.get(model);
     if (cached !== undefined) return cached;
     let candidates = nameCandidates(provider, model);
     const alias = this.aliases.get(`${providerId(provider)}\u0000${model.trim().toLowerCase()}`);
@@ -232,8 +234,15 @@ export class RateCard {
       (e): e is readonly CompiledEntry[] => e !== undefined && e.length > 0,
     );
     const result = tiers.length > 0 ? { tiers } : null;
-    if (this.resolved.size >= RESOLVE_CACHE_LIMIT) this.resolved.clear();
-    this.resolved.set(key, result);
+    // Bounded: a stream of junk model names must not grow memory without limit.
+    if (this.resolvedCount >= RESOLVE_CACHE_LIMIT) {
+      this.resolved.clear();
+      this.resolvedCount = 0;
+      byModel = undefined;
+    }
+    if (!byModel) this.resolved.set(provider, (byModel = new Map()));
+    byModel.set(model, result);
+    this.resolvedCount++;
     return result;
   }
 
@@ -343,7 +352,6 @@ export class RateCard {
       cost = cost.mul(discount.multiplier);
       modifiers.push({ kind: "discount", name: `${discount.percent}% negotiated`, multiplier: discount.multiplier.toString() });
     }
-    cost = cost.normalize();
     if (override !== undefined && overrideSource !== null) {
       return {
         status: "priced",
@@ -383,7 +391,7 @@ function line(
   coef: bigint,
   scale: number,
 ): PriceLine {
-  const base = { bucket, quantity, rate_key: rate.key, rate: text, per: rate.per, cost: Decimal.of(coef, scale).normalize() };
+  const base = { bucket, quantity, rate_key: rate.key, rate: text, per: rate.per, cost: Decimal.of(coef, scale) };
   return tierStart === undefined ? base : { ...base, tier_start: tierStart };
 }
 

@@ -8,35 +8,68 @@ import type { UsageReader } from "./usage-reader.js";
  * writes are reported beside it, not inside it
  * (https://docs.anthropic.com/en/docs/build-with-claude/prompt-caching#tracking-cache-performance).
  * `cache_creation` splits writes by TTL; without it every write is the default 5-minute kind.
- * Extended-thinking tokens are inside `output_tokens` and billed as output.
  */
 export function normalizeAnthropicMessages(r: UsageReader): NormalizedUsage {
-  const input = r.need("input_tokens");
-  const output = r.need("output_tokens");
-  const cacheRead = r.get("cache_read_input_tokens");
-  const cacheWrite = r.get("cache_creation_input_tokens");
+  const iterations = r.list("iterations");
+  if (iterations.length > 0) return sumIterations(r, iterations.length);
+  return normalizeOne(r, []);
+}
+
+/**
+ * With server-side context compaction, `usage.iterations` lists every sampling pass
+ * (the compaction and the message) and the top-level counts are only the last pass;
+ * the bill is the sum of the passes.
+ */
+function sumIterations(r: UsageReader, n: number): NormalizedUsage {
+  const buckets: Record<string, number> = {};
+  const units: Record<string, number> = {};
+  for (let i = 0; i < n; i++) {
+    const one = normalizeOne(r, ["iterations", i]);
+    for (const [k, v] of Object.entries(one.buckets)) buckets[k] = (buckets[k] ?? 0) + (v ?? 0);
+    for (const [k, v] of Object.entries(one.units)) units[k] = (units[k] ?? 0) + (v ?? 0);
+  }
+  // Server tool calls are reported once, at the top level.
+  const top = normalizeServerTools(r, []);
+  return { buckets, units: { ...units, ...top } };
+}
+
+function normalizeServerTools(r: UsageReader, at: string[]): Record<string, number> {
+  return nonZero({
+    web_search_calls: r.get(...at, "server_tool_use", "web_search_requests"),
+    tool_calls: r.get(...at, "server_tool_use", "web_fetch_requests"),
+  });
+}
+
+function normalizeOne(r: UsageReader, at: Array<string | number>): NormalizedUsage {
+  const p = at;
+  const input = r.need(...p, "input_tokens");
+  const output = r.need(...p, "output_tokens");
+  const cacheRead = r.get(...p, "cache_read_input_tokens");
+  const cacheWrite = r.get(...p, "cache_creation_input_tokens");
   let write5m = cacheWrite;
   let write1h = 0;
-  if (r.has("cache_creation")) {
-    write5m = r.get("cache_creation", "ephemeral_5m_input_tokens");
-    write1h = r.get("cache_creation", "ephemeral_1h_input_tokens");
+  if (r.has(...p, "cache_creation")) {
+    write5m = r.get(...p, "cache_creation", "ephemeral_5m_input_tokens");
+    write1h = r.get(...p, "cache_creation", "ephemeral_1h_input_tokens");
     // Older responses may report cache_creation_input_tokens only; when both are given they must agree.
-    if (r.has("cache_creation_input_tokens") && write5m + write1h !== cacheWrite) {
-      r.within(["cache_creation"], write5m + write1h, ["cache_creation_input_tokens"], cacheWrite);
+    if (r.has(...p, "cache_creation_input_tokens") && write5m + write1h !== cacheWrite) {
+      r.within([...p, "cache_creation"], write5m + write1h, [...p, "cache_creation_input_tokens"], cacheWrite);
       if (write5m + write1h < cacheWrite) write5m = cacheWrite - write1h;
     }
   }
-  const searches = r.get("server_tool_use", "web_search_requests");
-  const fetches = r.get("server_tool_use", "web_fetch_requests");
+  // Extended-thinking tokens are inside output_tokens; newer responses break them out.
+  const thinking = r.get(...p, "output_tokens_details", "thinking_tokens");
+  r.within([...p, "output_tokens_details", "thinking_tokens"], thinking, [...p, "output_tokens"], output);
   return {
     buckets: nonZero({
       input_tokens: input,
       cache_read_tokens: cacheRead,
       cache_write_5m_tokens: write5m,
       cache_write_1h_tokens: write1h,
-      output_tokens: output,
+      output_tokens: output - thinking,
+      reasoning_tokens: thinking,
     }),
-    units: nonZero({ web_search_calls: searches, tool_calls: fetches }),
+    units: at.length === 0 ? normalizeServerTools(r, []) : {},
   };
 }
 

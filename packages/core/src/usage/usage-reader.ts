@@ -1,6 +1,8 @@
 import { type Issue, type IssuePath, issue } from "../errors.js";
 import { isPlainObject, MAX_COUNT } from "../event/fields.js";
 
+type Key = string | number;
+
 /**
  * Reads counts out of a provider's usage object, collecting one issue per bad field.
  * Missing and null fields read as 0 (providers omit zero details), but a present field
@@ -16,12 +18,12 @@ export class UsageReader {
     this.base = base;
   }
 
-  has(...keys: string[]): boolean {
+  has(...keys: Key[]): boolean {
     return this.lookup(keys) !== undefined;
   }
 
   /** A required count: absence is an issue. */
-  need(...keys: string[]): number {
+  need(...keys: Key[]): number {
     const v = this.lookup(keys);
     if (v === undefined || v === null) {
       this.issues.push(issue("required", [...this.base, ...keys], "is required"));
@@ -31,14 +33,14 @@ export class UsageReader {
   }
 
   /** An optional count: absent or null is 0. */
-  get(...keys: string[]): number {
+  get(...keys: Key[]): number {
     const v = this.lookup(keys);
     if (v === undefined || v === null) return 0;
     return this.check(v, keys);
   }
 
   /** A sub-array of objects (Gemini's per-modality details). */
-  list(...keys: string[]): Array<Record<string, unknown>> {
+  list(...keys: Key[]): Array<Record<string, unknown>> {
     const v = this.lookup(keys);
     if (v === undefined || v === null) return [];
     if (!Array.isArray(v)) {
@@ -49,7 +51,7 @@ export class UsageReader {
   }
 
   /** Reports that `part` cannot exceed `whole`, e.g. cached tokens inside prompt tokens. */
-  within(partKeys: string[], part: number, wholeKeys: string[], whole: number): boolean {
+  within(partKeys: Key[], part: number, wholeKeys: Key[], whole: number): boolean {
     if (part <= whole) return true;
     this.issues.push(
       issue("inconsistent", [...this.base, ...partKeys], `is ${part}, more than ${wholeKeys.join(".")} (${whole}) which includes it`),
@@ -61,11 +63,11 @@ export class UsageReader {
     return this.check(value, path);
   }
 
-  private lookup(keys: string[]): unknown {
+  private lookup(keys: Key[]): unknown {
     let cur: unknown = this.root;
     for (const k of keys) {
-      if (!isPlainObject(cur)) return undefined;
-      cur = cur[k];
+      if (typeof k === "number" ? !Array.isArray(cur) : !isPlainObject(cur)) return undefined;
+      cur = (cur as Record<Key, unknown>)[k];
     }
     return cur;
   }

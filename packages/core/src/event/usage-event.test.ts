@@ -1,0 +1,161 @@
+import { describe, expect, it } from "vitest";
+import { formatIssue } from "../errors.js";
+import { EVENT_FIELDS, validateEvent, validateEvents } from "./usage-event.js";
+
+const good = {
+  id: "evt_01J9Z",
+  timestamp: "2026-11-20T10:00:00.123Z",
+  project: "support-bot",
+  environment: "prod",
+  provider: "openai",
+  model: "gpt-4o-2024-08-06",
+  api: "openai.chat",
+  raw_usage: { prompt_tokens: 1200, completion_tokens: 300, prompt_tokens_details: { cached_tokens: 1024 } },
+  user_id: "u_42",
+  customer_id: "acme",
+  feature: "draft-reply",
+  agent_run_id: "run_9",
+  prompt_version: "v7",
+  tags: { queue: "billing" },
+  status: "ok",
+  latency_ms: 812,
+};
+
+function problems(value: unknown): string[] {
+  const r = validateEvent(value);
+  return r.ok ? [] : r.issues.map(formatIssue);
+}
+
+describe("validateEvent", () => {
+  it("accepts the wire example from DESIGN.md unchanged", () => {
+    const r = validateEvent(good);
+    expect(r.ok).toBe(true);
+    expect(r.ok && r.value).toEqual(good);
+  });
+
+  it("accepts normalized usage buckets, units and a caller cost", () => {
+    const r = validateEvent({
+      id: "e1",
+      timestamp: "2026-11-20T10:00:00+01:00",
+      provider: "anthropic",
+      model: "claude-sonnet-4-5",
+      usage: { input_tokens: 176, cache_read_tokens: 1024, output_tokens: 300 },
+      units: { web_search_calls: 2 },
+      cost_usd: "0.0042",
+    });
+    expect(r.ok).toBe(true);
+  });
+
+  it("rejects negative, fractional, NaN and absurd token counts with their paths", () => {
+    const bad = {
+      ...good,
+      raw_usage: undefined,
+      api: undefined,
+      usage: { input_tokens: -1, output_tokens: 1.5, reasoning_tokens: Number.NaN, cache_read_tokens: 2e12 },
+    };
+    expect(problems(bad)).toMatchInlineSnapshot(`
+      [
+        "usage.input_tokens: must be a non-negative integer, got -1",
+        "usage.output_tokens: must be a non-negative integer, got 1.5",
+        "usage.reasoning_tokens: must be a non-negative integer, got NaN",
+        "usage.cache_read_tokens: must be at most 1000000000000, got 2000000000000",
+      ]
+    `);
+  });
+
+  it("rejects unknown top-level fields and unknown usage buckets", () => {
+    expect(
+      problems({ ...good, prompt: "hello", raw_usage: undefined, api: undefined, usage: { input_tokens: 1, completion_tokens: 2 } }),
+    ).toMatchInlineSnapshot(`
+      [
+        "prompt: is not a field of the usage event",
+        "usage.completion_tokens: is not a known field; expected one of input_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, output_tokens, reasoning_tokens, input_audio_tokens, cache_read_audio_tokens, output_audio_tokens, input_image_tokens, output_image_tokens",
+      ]
+    `);
+  });
+
+  it("requires id, timestamp, provider, model and one of usage / raw_usage", () => {
+    expect(problems({})).toMatchInlineSnapshot(`
+      [
+        "id: is required",
+        "timestamp: is required",
+        "provider: is required",
+        "model: is required",
+        "usage: is required unless raw_usage is given",
+      ]
+    `);
+  });
+
+  it("requires api with raw_usage", () => {
+    expect(problems({ ...good, api: undefined })).toEqual([
+      "api: is required with raw_usage; one of openai.chat, openai.responses, openai.embeddings, anthropic.messages, gemini, bedrock.converse, otel",
+    ]);
+  });
+
+  it("rejects timestamps without a time zone or that are not dates", () => {
+    expect(problems({ ...good, timestamp: "2026-11-20 10:00:00" })[0]).toContain("timestamp: must be an ISO-8601 time with a time zone");
+    expect(problems({ ...good, timestamp: "2026-13-45T10:00:00Z" })[0]).toContain("timestamp:");
+    expect(problems({ ...good, timestamp: "2026-02-30T10:00:00Z" })[0]).toContain("timestamp:");
+    expect(problems({ ...good, timestamp: 1732096800 })[0]).toContain("timestamp:");
+  });
+
+  it("rejects over-long strings and over-full tag maps", () => {
+    const tags = Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, "v"]));
+    expect(problems({ ...good, feature: "x".repeat(257), tags })).toEqual([
+      "feature: must be at most 256 characters, got 257",
+      "tags: must have at most 64 keys, got 65",
+    ]);
+    expect(problems({ ...good, tags: { "bad key": "v", ok: "y".repeat(300), n: 3 } })).toMatchInlineSnapshot(`
+      [
+        "tags["bad key"]: must be a tag key of letters, digits, '_', '-' or '.' starting with a letter or '_'",
+        "tags.ok: must be at most 256 characters, got 300",
+        "tags.n: must be a string, got a number",
+      ]
+    `);
+  });
+
+  it("rejects a cost that is a number, since money never travels as a float", () => {
+    expect(problems({ ...good, cost_usd: 0.0042 })).toEqual(['cost_usd: must be a decimal string such as "0.0042", got a number']);
+    expect(problems({ ...good, cost_usd: "-1" })).toEqual(["cost_usd: must not be negative, got -1"]);
+  });
+
+  it("rejects a wrong status and wrong outcome types", () => {
+    expect(problems({ ...good, status: "failed", streamed: "yes", attempt: 0.5, latency_ms: -3 })).toMatchInlineSnapshot(`
+      [
+        "status: must be one of ok, error, blocked, aborted, got "failed"",
+        "attempt: must be a non-negative integer, got 0.5",
+        "latency_ms: must be a non-negative number, got -3",
+        "streamed: must be a boolean, got a string",
+      ]
+    `);
+  });
+
+  it("never throws on junk", () => {
+    for (const junk of [null, undefined, 3, "x", [], [good], { id: {} }, { tags: [] }, { usage: null, raw_usage: null }]) {
+      expect(() => validateEvent(junk)).not.toThrow();
+      expect(validateEvent(junk).ok).toBe(false);
+    }
+  });
+
+  it("lists every field of the schema", () => {
+    expect(EVENT_FIELDS).toContain("agent_run_id");
+    expect(EVENT_FIELDS).toContain("raw_usage");
+    expect(EVENT_FIELDS).toContain("ttft_ms");
+  });
+});
+
+describe("validateEvents", () => {
+  it("rejects event 3 of 5 with events[3] paths and keeps the other four", () => {
+    const batch = [
+      good,
+      { ...good, id: "b" },
+      { ...good, id: "c" },
+      { ...good, id: "d", usage: { output_tokens: -5 }, raw_usage: undefined },
+      { ...good, id: "e" },
+    ];
+    const r = validateEvents(batch);
+    expect(r.accepted.map((a) => a.index)).toEqual([0, 1, 2, 4]);
+    expect(r.rejected).toHaveLength(1);
+    expect(r.rejected[0]?.issues.map(formatIssue)).toEqual(["events[3].usage.output_tokens: must be a non-negative integer, got -5"]);
+  });
+});
