@@ -279,13 +279,17 @@ export class RateCard {
       }
       return unpriced(`no rate card entry for ${input.provider}/${input.model}`, null, [], [], notes);
     }
-    const ref: RateCardEntryRef = {
-      id: entry.id,
-      provider: entry.provider,
-      model: entry.model,
-      source: entry.source,
-      effective_from: entry.effectiveFrom,
-    };
+    let ref = this.refs.get(entry);
+    if (!ref) {
+      ref = Object.freeze({
+        id: entry.id,
+        provider: entry.provider,
+        model: entry.model,
+        source: entry.source,
+        effective_from: entry.effectiveFrom,
+      });
+      this.refs.set(entry, ref);
+    }
     const { buckets, units } = input.usage;
     const totalIn = totalInputTokens(buckets);
     const lines: PriceLine[] = [];
