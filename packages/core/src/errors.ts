@@ -11,6 +11,19 @@ export const ERROR_CODES = {
   CT_INVALID_DECIMAL: { status: 400, message: "The value is not an exact decimal number." },
   CT_INVALID_CONFIG: { status: 400, message: "The configuration is invalid." },
   CT_INVALID_ARGUMENT: { status: 400, message: "A command-line argument is invalid." },
+  CT_INVALID_QUERY: { status: 400, message: "The query is invalid." },
+  CT_INVALID_JSON: { status: 400, message: "The request body is not valid JSON." },
+  CT_INVALID_BODY: { status: 400, message: "The request body could not be read." },
+  CT_UNAUTHORIZED: { status: 401, message: "A valid API key is required: send Authorization: Bearer ct_…" },
+  CT_FORBIDDEN: { status: 403, message: "The API key does not have the scope this request needs." },
+  CT_NOT_FOUND: { status: 404, message: "No such route." },
+  CT_METHOD_NOT_ALLOWED: { status: 405, message: "The route does not accept this method." },
+  CT_PAYLOAD_TOO_LARGE: { status: 413, message: "The request body is larger than the server accepts." },
+  CT_UNSUPPORTED_MEDIA_TYPE: { status: 415, message: "Send application/json or application/x-ndjson, optionally gzip-encoded." },
+  CT_OVERLOADED: { status: 503, message: "The ledger writer is behind; retry after the given delay." },
+  CT_SHUTTING_DOWN: { status: 503, message: "The server is shutting down; retry against another replica or later." },
+  CT_STORE_FAILED: { status: 500, message: "The ledger store failed." },
+  CT_INTERNAL: { status: 500, message: "An internal error occurred." },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -26,3 +26,30 @@ export type { MatchLogic } from "./pricing/model-match.js";
 export { BUCKET_RATE_CHAIN, RATE_KEYS, TOKEN_RATE_KEYS, UNIT_RATE_KEYS } from "./pricing/rates.js";
 export type { RateKey, RateValue, Rates } from "./pricing/rates.js";
 export { nameCandidates, providerId } from "./pricing/model-name.js";
+
+export {
+  ADDITIVE_METRICS,
+  DERIVED_METRICS,
+  DESCRIPTIVE_COLUMNS,
+  DIMENSION_COLUMNS,
+  DISTRIBUTION_STATS,
+  FILTER_OPS,
+  GRAINS,
+  LATENCY_METRICS,
+  MAX_QUERY_LIMIT,
+  METRICS,
+  OTHER_GROUP,
+  isDimension,
+  validateQuery,
+} from "./query/query-spec.js";
+export type {
+  AdditiveMetric,
+  Dimension,
+  DimensionColumn,
+  DistributionStat,
+  FilterOp,
+  Grain,
+  Metric,
+  QueryFilter,
+  QuerySpec,
+} from "./query/query-spec.js";

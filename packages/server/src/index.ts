@@ -1,2 +1,13 @@
-export { formatConfigIssue, loadConfig, parseConfig } from "./config/load-config.js";
-export type { ConfigIssue, CosttrailConfig } from "./config/load-config.js";
+export { formatConfigIssue, loadConfig, parseConfig, defaultConfig, SCOPES, DEFAULT_SERVER_SETTINGS } from "./config/load-config.js";
+export type { ConfigIssue, ConfiguredKey, CosttrailConfig, Scope } from "./config/load-config.js";
+export { buildApp } from "./app.js";
+export type { AppOptions } from "./app.js";
+export { startServer, DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT } from "./serve.js";
+export type { RunningServer, ServeOptions } from "./serve.js";
+export { DuckDBLedgerStore } from "./store/duckdb/duckdb-store.js";
+export type { DuckDBStoreOptions } from "./store/duckdb/duckdb-store.js";
+export type { AppendResult, EventPage, ExportFormat, LedgerStore, QueryRow, ReadScope, StoredApiKey } from "./store/ledger-store.js";
+export type { LedgerRow } from "./store/ledger-row.js";
+export { KeyRing, generateApiKey, hashApiKey } from "./auth/api-keys.js";
+export type { ApiKeyRecord } from "./auth/api-keys.js";
+export { toLedgerRow } from "./collector/to-ledger-row.js";

@@ -2,12 +2,29 @@ import { readFile } from "node:fs/promises";
 import { CosttrailError, type Issue, type IssuePath, type PricingConfig, formatIssue, validatePricingConfig } from "@costtrail/core";
 import { LineCounter, parseDocument } from "yaml";
 
-/** costtrail.yaml, checked and frozen. A reload builds a new object; nothing mutates this one. */
-export interface CosttrailConfig {
-  readonly pricing: PricingConfig;
+export const SCOPES = ["ingest", "read", "admin"] as const;
+export type Scope = (typeof SCOPES)[number];
+
+export interface ConfiguredKey {
+  readonly name: string;
+  /** `sha256:<hex>` of the key; the key itself never sits in the file. */
+  readonly hash: string;
+  readonly scopes: readonly Scope[];
+  /** Projects the key may write to or read; null for all. */
+  readonly projects: readonly string[] | null;
 }
 
-const TOP_LEVEL_KEYS = ["version", "pricing"] as const;
+/** costtrail.yaml, checked and frozen. A reload builds a new object; nothing mutates this one. */
+export interface CosttrailConfig {
+  readonly projects: ReadonlyArray<{ readonly name: string; readonly description?: string }>;
+  readonly api_keys: readonly ConfiguredKey[];
+  readonly pricing: PricingConfig;
+  readonly server: { readonly body_limit_bytes: number; readonly max_pending_events: number };
+}
+
+export const DEFAULT_SERVER_SETTINGS = { body_limit_bytes: 10 * 1024 * 1024, max_pending_events: 200_000 } as const;
+const TOP_LEVEL_KEYS = ["version", "server", "projects", "api_keys", "pricing"] as const;
+const HASH_RE = /^sha256:[0-9a-f]{64}$/;
 
 /** An issue located in the file: `costtrail.yaml:12:7 pricing.models[0].rates.input_mtok: must be …`. */
 export interface ConfigIssue extends Issue {
@@ -21,12 +38,117 @@ export function formatConfigIssue(i: ConfigIssue): string {
   return `${where} ${formatIssue(i)}`;
 }
 
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function checkProjects(v: unknown, issues: Issue[]): CosttrailConfig["projects"] {
+  if (v === undefined) return [];
+  if (!Array.isArray(v)) {
+    issues.push({ code: "invalid_type", path: ["projects"], message: "must be a list of {name}" });
+    return [];
+  }
+  const seen = new Set<string>();
+  return v.flatMap((p, i) => {
+    const name = isObject(p) ? p.name : undefined;
+    if (typeof name !== "string" || !/^[\w.-]{1,128}$/.test(name)) {
+      issues.push({
+        code: "invalid_value",
+        path: ["projects", i, "name"],
+        message: "must be a project name of letters, digits, '_', '-' or '.'",
+      });
+      return [];
+    }
+    if (seen.has(name))
+      issues.push({ code: "invalid_value", path: ["projects", i, "name"], message: `duplicates project ${JSON.stringify(name)}` });
+    seen.add(name);
+    for (const k of Object.keys(p as object)) {
+      if (k !== "name" && k !== "description")
+        issues.push({ code: "unknown_field", path: ["projects", i, k], message: "is not a known field; expected name, description" });
+    }
+    const description = (p as Record<string, unknown>).description;
+    return [typeof description === "string" ? { name, description } : { name }];
+  });
+}
+
+function checkKeys(v: unknown, projects: ReadonlySet<string>, issues: Issue[]): ConfiguredKey[] {
+  if (v === undefined) return [];
+  if (!Array.isArray(v)) {
+    issues.push({ code: "invalid_type", path: ["api_keys"], message: "must be a list of {name, hash, scopes, projects}" });
+    return [];
+  }
+  return v.flatMap((k, i): ConfiguredKey[] => {
+    const p = ["api_keys", i];
+    if (!isObject(k)) {
+      issues.push({ code: "invalid_type", path: p, message: "must be an object {name, hash, scopes, projects}" });
+      return [];
+    }
+    const before = issues.length;
+    for (const key of Object.keys(k)) {
+      if (!["name", "hash", "scopes", "projects"].includes(key))
+        issues.push({ code: "unknown_field", path: [...p, key], message: "is not a known field; expected name, hash, scopes, projects" });
+    }
+    if (typeof k.name !== "string" || k.name === "") issues.push({ code: "required", path: [...p, "name"], message: "is required" });
+    if (typeof k.hash !== "string" || !HASH_RE.test(k.hash)) {
+      issues.push({
+        code: "invalid_format",
+        path: [...p, "hash"],
+        message: "must be sha256:<64 hex digits>; `costtrail keys hash <key>` prints it",
+      });
+    }
+    if (!Array.isArray(k.scopes) || k.scopes.length === 0 || !k.scopes.every((s) => (SCOPES as readonly unknown[]).includes(s))) {
+      issues.push({ code: "invalid_value", path: [...p, "scopes"], message: `must be a non-empty list of ${SCOPES.join(", ")}` });
+    }
+    let limited: string[] | null = null;
+    if (k.projects !== undefined) {
+      if (!Array.isArray(k.projects) || !k.projects.every((x) => typeof x === "string")) {
+        issues.push({ code: "invalid_type", path: [...p, "projects"], message: "must be a list of project names" });
+      } else {
+        limited = k.projects as string[];
+        limited.forEach((name, j) => {
+          if (projects.size > 0 && !projects.has(name))
+            issues.push({
+              code: "invalid_value",
+              path: [...p, "projects", j],
+              message: `names no project declared under projects: ${JSON.stringify(name)}`,
+            });
+        });
+      }
+    }
+    if (issues.length > before) return [];
+    return [{ name: k.name as string, hash: k.hash as string, scopes: k.scopes as Scope[], projects: limited }];
+  });
+}
+
+function checkServer(v: unknown, issues: Issue[]): CosttrailConfig["server"] {
+  const out: { body_limit_bytes: number; max_pending_events: number } = { ...DEFAULT_SERVER_SETTINGS };
+  if (v === undefined) return out;
+  if (!isObject(v)) {
+    issues.push({ code: "invalid_type", path: ["server"], message: "must be an object" });
+    return out;
+  }
+  for (const [k, val] of Object.entries(v)) {
+    if (k !== "body_limit_bytes" && k !== "max_pending_events") {
+      issues.push({
+        code: "unknown_field",
+        path: ["server", k],
+        message: "is not a known field; expected body_limit_bytes, max_pending_events",
+      });
+      continue;
+    }
+    if (typeof val !== "number" || !Number.isInteger(val) || val < 1)
+      issues.push({ code: "invalid_value", path: ["server", k], message: "must be a positive integer" });
+    else out[k] = val;
+  }
+  return out;
+}
+
 function checkConfig(value: unknown): { config: CosttrailConfig | null; issues: Issue[] } {
-  if (value === null || value === undefined) return { config: Object.freeze({ pricing: {} }), issues: [] };
-  if (typeof value !== "object" || Array.isArray(value)) {
+  if (value === null || value === undefined) value = {};
+  if (!isObject(value)) {
     return { config: null, issues: [{ code: "invalid_type", path: [], message: "must be a mapping of settings" }] };
   }
-  const v = value as Record<string, unknown>;
+  const v = value;
   const issues: Issue[] = [];
   for (const k of Object.keys(v)) {
     if (!(TOP_LEVEL_KEYS as readonly string[]).includes(k)) {
@@ -36,10 +158,18 @@ function checkConfig(value: unknown): { config: CosttrailConfig | null; issues: 
   if (v.version !== undefined && v.version !== 1) {
     issues.push({ code: "invalid_value", path: ["version"], message: `must be 1, got ${JSON.stringify(v.version)}` });
   }
+  const projects = checkProjects(v.projects, issues);
+  const api_keys = checkKeys(v.api_keys, new Set(projects.map((p) => p.name)), issues);
+  const server = checkServer(v.server, issues);
   const pricing = validatePricingConfig(v.pricing, ["pricing"]);
   if (!pricing.ok) issues.push(...pricing.issues);
   if (issues.length > 0 || !pricing.ok) return { config: null, issues };
-  return { config: deepFreeze({ pricing: pricing.value }), issues: [] };
+  return { config: deepFreeze({ projects, api_keys, pricing: pricing.value, server }), issues: [] };
+}
+
+/** The configuration used when no file is given. */
+export function defaultConfig(): CosttrailConfig {
+  return parseConfig("", "(defaults)");
 }
 
 function deepFreeze<T>(o: T): T {

@@ -1,0 +1,137 @@
+import { type Issue, type PreparedEvent, type RateCard, prepareEvent } from "@costtrail/core";
+import { CosttrailError } from "@costtrail/core";
+import type { FastifyInstance } from "fastify";
+import type { KeyRing } from "../auth/api-keys.js";
+import { requireScope } from "../auth/authenticate.js";
+import type { LedgerRow } from "../store/ledger-row.js";
+import type { LedgerStore } from "../store/ledger-store.js";
+import { ingestBody, registerBodyParsers } from "./parse-body.js";
+import { toLedgerRow } from "./to-ledger-row.js";
+
+export interface CollectorOptions {
+  readonly store: LedgerStore;
+  readonly rateCard: () => RateCard;
+  readonly keys: KeyRing;
+  readonly bodyLimit: number;
+}
+
+/** Most events one request may carry, whatever their size. */
+export const MAX_EVENTS_PER_REQUEST = 50_000;
+
+const ISSUE_SCHEMA = {
+  type: "object",
+  properties: { code: { type: "string" }, path: { type: "array", items: { type: ["string", "integer"] } }, message: { type: "string" } },
+} as const;
+
+const INGEST_RESPONSE = {
+  type: "object",
+  properties: {
+    accepted: { type: "integer" },
+    duplicates: { type: "integer" },
+    unpriced: { type: "integer" },
+    rejected: {
+      type: "array",
+      items: { type: "object", properties: { index: { type: "integer" }, errors: { type: "array", items: ISSUE_SCHEMA } } },
+    },
+  },
+} as const;
+
+/**
+ * POST /v1/events: validate, normalize and price each event with core, append the good ones
+ * durably, and answer only after they are committed. One bad event never loses the others.
+ */
+export async function collectorPlugin(app: FastifyInstance, opts: CollectorOptions): Promise<void> {
+  registerBodyParsers(app);
+  app.post(
+    "/v1/events",
+    {
+      bodyLimit: opts.bodyLimit,
+      onRequest: requireScope(opts.keys, "ingest"),
+      schema: {
+        response: {
+          200: INGEST_RESPONSE,
+          400: {
+            type: "object",
+            properties: {
+              code: { type: "string" },
+              message: { type: "string" },
+              path: ISSUE_SCHEMA.properties.path,
+              issues: { type: "array", items: ISSUE_SCHEMA },
+              ...INGEST_RESPONSE.properties,
+            },
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      const { values, lineIssues } = ingestBody(request.body);
+      if (values.length > MAX_EVENTS_PER_REQUEST) {
+        throw new CosttrailError(
+          "CT_PAYLOAD_TOO_LARGE",
+          `A request may carry at most ${MAX_EVENTS_PER_REQUEST} events, got ${values.length}`,
+          { path: ["body"] },
+        );
+      }
+      const key = request.apiKey;
+      const projects = key?.projects ?? null;
+      const card = opts.rateCard();
+      const receivedMs = Date.now();
+      const rows: LedgerRow[] = [];
+      const rejected: Array<{ index: number; errors: Issue[] }> = [];
+      let unpriced = 0;
+      values.forEach((value, index) => {
+        const lineIssue = lineIssues.get(index);
+        if (lineIssue) {
+          rejected.push({ index, errors: [lineIssue] });
+          return;
+        }
+        let v = value;
+        // A key limited to one project stamps it on events that name none.
+        if (
+          projects?.length === 1 &&
+          v !== null &&
+          typeof v === "object" &&
+          !Array.isArray(v) &&
+          (v as Record<string, unknown>).project === undefined
+        ) {
+          v = { ...(v as object), project: projects[0] };
+        }
+        const r = prepareEvent(v, card, ["events", index]);
+        if (!r.ok) {
+          rejected.push({ index, errors: r.issues });
+          return;
+        }
+        const prepared: PreparedEvent = r.value;
+        const project = prepared.event.project;
+        if (projects !== null && (project === undefined || !projects.includes(project))) {
+          rejected.push({
+            index,
+            errors: [
+              {
+                code: "invalid_value",
+                path: ["events", index, "project"],
+                message: `this key may only ingest into ${projects.join(", ")}`,
+              },
+            ],
+          });
+          return;
+        }
+        if (prepared.price.status === "unpriced") unpriced++;
+        rows.push(toLedgerRow(prepared, receivedMs));
+      });
+      if (rows.length === 0 && rejected.length > 0) {
+        return reply.code(400).send({
+          code: "CT_INVALID_EVENT",
+          message: `All ${rejected.length} events were rejected`,
+          path: ["events"],
+          accepted: 0,
+          duplicates: 0,
+          unpriced: 0,
+          rejected,
+        });
+      }
+      const result = await opts.store.append(rows);
+      return { accepted: rows.length, duplicates: result.duplicates.length, unpriced, rejected };
+    },
+  );
+}

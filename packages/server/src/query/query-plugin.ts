@@ -1,0 +1,112 @@
+import { createReadStream } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CosttrailError, type Issue, type QueryFilter, formatIssue, isDimension, validateQuery } from "@costtrail/core";
+import type { FastifyInstance } from "fastify";
+import type { KeyRing } from "../auth/api-keys.js";
+import { requireScope } from "../auth/authenticate.js";
+import type { ExportFormat, LedgerStore, ReadScope } from "../store/ledger-store.js";
+import { readScopeFor } from "./read-scope.js";
+
+export interface QueryPluginOptions {
+  readonly store: LedgerStore;
+  readonly keys: KeyRing;
+}
+
+function invalid(issues: Issue[]): CosttrailError {
+  return new CosttrailError("CT_INVALID_QUERY", issues.map(formatIssue).join("; "), { issues });
+}
+
+const EXPORT_TYPES: Record<ExportFormat, string> = {
+  csv: "text/csv; charset=utf-8",
+  ndjson: "application/x-ndjson",
+  parquet: "application/vnd.apache.parquet",
+};
+
+/** Reads `from`, `to` and dimension filters (`feature=x`, `tag.queue=billing`) from a query string. */
+function rangeAndFilters(
+  q: Record<string, string | string[] | undefined>,
+  allowed: readonly string[],
+): { from: number; to: number; filters: QueryFilter[] } {
+  const issues: Issue[] = [];
+  const filters: QueryFilter[] = [];
+  for (const [k, raw] of Object.entries(q)) {
+    if (allowed.includes(k) || raw === undefined) continue;
+    if (!isDimension(k)) {
+      issues.push({
+        code: "unknown_field",
+        path: ["query", k],
+        message: `is not a parameter, column or tag.<key>; parameters: ${allowed.join(", ")}`,
+      });
+      continue;
+    }
+    const values = Array.isArray(raw) ? raw : [raw];
+    filters.push(values.length === 1 ? { column: k, op: "eq", value: values[0] as string } : { column: k, op: "in", value: values });
+  }
+  const spec = validateQuery({
+    metrics: ["requests"],
+    ...(q.from !== undefined && { from: q.from }),
+    ...(q.to !== undefined && { to: q.to }),
+  });
+  if (!spec.ok) issues.push(...spec.issues);
+  if (issues.length > 0 || !spec.ok) throw invalid(issues);
+  return { from: spec.value.from, to: spec.value.to, filters };
+}
+
+/**
+ * The read API. Its onRequest hook authenticates the key and sets `request.readScope`
+ * through the one scoping function, so no route registered here can read unscoped.
+ */
+export async function queryPlugin(app: FastifyInstance, opts: QueryPluginOptions): Promise<void> {
+  const authenticate = requireScope(opts.keys, "read");
+  app.decorateRequest("readScope", null as unknown as ReadScope);
+  app.addHook("onRequest", async (request, reply) => {
+    await authenticate(request, reply);
+    request.readScope = readScopeFor(request.apiKey as NonNullable<typeof request.apiKey>);
+  });
+
+  app.post("/v1/query", async (request) => {
+    const spec = validateQuery(request.body);
+    if (!spec.ok) throw invalid(spec.issues);
+    const rows = await opts.store.query(spec.value, request.readScope);
+    return { rows };
+  });
+
+  app.get("/v1/events", async (request) => {
+    const q = request.query as Record<string, string | undefined>;
+    const { from, to, filters } = rangeAndFilters(q, ["from", "to", "limit", "cursor"]);
+    const limit = q.limit === undefined ? 100 : Number(q.limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
+      throw invalid([{ code: "invalid_value", path: ["query", "limit"], message: "must be an integer from 1 to 1000" }]);
+    let cursor: { ts_ms: number; id: string } | null = null;
+    if (q.cursor !== undefined) {
+      try {
+        const [ts, id] = JSON.parse(Buffer.from(q.cursor, "base64url").toString("utf8")) as [unknown, unknown];
+        if (typeof ts !== "number" || typeof id !== "string") throw new Error("bad cursor");
+        cursor = { ts_ms: ts, id };
+      } catch {
+        throw invalid([{ code: "invalid_format", path: ["query", "cursor"], message: "is not a cursor this server issued" }]);
+      }
+    }
+    return opts.store.listEvents({ from, to, filters, limit, cursor }, request.readScope);
+  });
+
+  app.get("/v1/export", async (request, reply) => {
+    const q = request.query as Record<string, string | undefined>;
+    const format = (q.format ?? "ndjson") as ExportFormat;
+    if (!(format in EXPORT_TYPES))
+      throw invalid([{ code: "invalid_value", path: ["query", "format"], message: "must be one of csv, ndjson, parquet" }]);
+    const { from, to, filters } = rangeAndFilters(q, ["from", "to", "format"]);
+    const dir = await mkdtemp(join(tmpdir(), "costtrail-export-"));
+    const file = join(dir, `events.${format}`);
+    const rows = await opts.store.exportTo(file, format, { from, to, filters }, request.readScope);
+    const stream = createReadStream(file);
+    stream.on("close", () => void rm(dir, { recursive: true, force: true }));
+    return reply
+      .header("content-type", EXPORT_TYPES[format])
+      .header("content-disposition", `attachment; filename="costtrail-events.${format}"`)
+      .header("x-costtrail-rows", String(rows))
+      .send(stream);
+  });
+}

@@ -1,0 +1,253 @@
+import { mkdir } from "node:fs/promises";
+import { dirname } from "node:path";
+import { ATTRIBUTION_COLUMNS, CosttrailError, type QuerySpec, TOKEN_BUCKETS } from "@costtrail/core";
+import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
+import type { LedgerRow } from "../ledger-row.js";
+import type {
+  AppendResult,
+  EventListRequest,
+  EventPage,
+  ExportFormat,
+  LedgerStore,
+  QueryRow,
+  ReadScope,
+  StoredApiKey,
+} from "../ledger-store.js";
+import { Params, compileQuery, whereSql } from "./dialect.js";
+import { SCHEMA_SQL, STAGING_SQL } from "./schema.js";
+import { money, plain, ratio } from "./values.js";
+import { GroupCommitWriter } from "./writer.js";
+
+export interface DuckDBStoreOptions {
+  /** A file path, or ":memory:" for tests. */
+  readonly path: string;
+  readonly maxPendingRows?: number;
+  readonly threads?: number;
+}
+
+const EVENT_LIST_COLUMNS = [
+  "id",
+  "ts",
+  ...ATTRIBUTION_COLUMNS,
+  "provider",
+  "model",
+  "api",
+  "operation",
+  ...TOKEN_BUCKETS,
+  "web_search_calls",
+  "units",
+  "cost_usd",
+  "computed_cost_usd",
+  "cost_source",
+  "price_status",
+  "rate_card_entry",
+  "price_note",
+  "batch",
+  "service_tier",
+  "status",
+  "error_type",
+  "attempt",
+  "latency_ms",
+  "ttft_ms",
+  "streamed",
+  "cache_hit",
+  "tags",
+  "raw_usage",
+];
+
+/** Wraps a driver failure once, keeping the statement for the log. */
+function storeError(e: unknown, sql: string): CosttrailError {
+  if ((e as { code?: string }).code?.startsWith("CT_")) return e as CosttrailError;
+  return new CosttrailError("CT_STORE_FAILED", `${(e as Error).message} (in: ${sql.replace(/\s+/g, " ").slice(0, 200)})`, { cause: e });
+}
+
+/** The embedded ledger: one DuckDB file, one writer connection with group commit, a connection per read. */
+export class DuckDBLedgerStore implements LedgerStore {
+  private constructor(
+    private readonly instance: DuckDBInstance,
+    private readonly writerConn: DuckDBConnection,
+    private readonly writer: GroupCommitWriter,
+  ) {}
+
+  static async open(options: DuckDBStoreOptions): Promise<DuckDBLedgerStore> {
+    if (options.path !== ":memory:") await mkdir(dirname(options.path), { recursive: true });
+    const config: Record<string, string> = { autoinstall_known_extensions: "false", autoload_known_extensions: "false" };
+    if (options.threads) config.threads = String(options.threads);
+    const instance = await DuckDBInstance.create(options.path, config);
+    const conn = await instance.connect();
+    // Every timestamp in and out is UTC; a query's time zone is applied explicitly.
+    await conn.run("SET GLOBAL TimeZone = 'UTC'");
+    for (const sql of SCHEMA_SQL) await conn.run(sql);
+    await conn.run(STAGING_SQL);
+    await conn.run("CREATE OR REPLACE TEMP TABLE batch_dups (id VARCHAR)");
+    return new DuckDBLedgerStore(instance, conn, new GroupCommitWriter(conn, options.maxPendingRows ?? 200_000));
+  }
+
+  append(rows: readonly LedgerRow[]): Promise<AppendResult> {
+    return this.writer.append(rows);
+  }
+
+  pendingRows(): number {
+    return this.writer.pending();
+  }
+
+  private async read(sql: string, params: unknown[]): Promise<Array<Record<string, unknown>>> {
+    const conn = await this.instance.connect();
+    try {
+      const result = await conn.runAndReadAll(sql, params as never);
+      return result.getRowObjects() as Array<Record<string, unknown>>;
+    } catch (e) {
+      throw storeError(e, sql);
+    } finally {
+      conn.closeSync();
+    }
+  }
+
+  async query(spec: QuerySpec, scope: ReadScope): Promise<QueryRow[]> {
+    const { sql, params } = compileQuery(spec, scope);
+    const rows = await this.read(sql, params);
+    return rows.map((r) => {
+      const out: QueryRow = {};
+      spec.group_by.forEach((d, i) => {
+        const v = r[`g${i}`];
+        out[d] = v === null || v === undefined ? null : String(v);
+      });
+      if (spec.grain) out.bucket = isoWithOffset(String(r.bucket_local), Number(r.bucket_utc_ms));
+      if (spec.distribution) {
+        const d = spec.distribution;
+        d.stats.forEach((s, i) => {
+          const v = r[`s${i}`];
+          const key = `${d.metric}_${s}`;
+          if (s === "mean") out[key] = d.metric === "cost_usd" ? ratio(v) : numberOrNull(ratio(v));
+          else if (s === "count") out[key] = Number(v);
+          else out[key] = d.metric === "cost_usd" ? (v === null ? null : money(v)) : numberOrNull(v);
+        });
+      }
+      spec.metrics.forEach((m, i) => {
+        const v = r[`m${i}`];
+        if (m === "cost_usd") out[m] = money(v);
+        else if (m === "cost_per_request_usd") out[m] = ratio(v);
+        else out[m] = numberOrNull(v);
+      });
+      return out;
+    });
+  }
+
+  async listEvents(req: EventListRequest, scope: ReadScope): Promise<EventPage> {
+    const p = new Params();
+    let where = whereSql(scope, req.from, req.to, req.filters, p);
+    if (req.cursor) {
+      const t = p.bind(req.cursor.ts_ms);
+      where += ` AND (ts < CAST(epoch_ms(CAST(${t} AS BIGINT)) AS TIMESTAMPTZ) OR (ts = CAST(epoch_ms(CAST(${t} AS BIGINT)) AS TIMESTAMPTZ) AND id < ${p.bind(req.cursor.id)}))`;
+    }
+    const sql = `SELECT ${EVENT_LIST_COLUMNS.map((c) => `"${c}"`).join(", ")}, epoch_ms(ts) AS ts_ms FROM events WHERE ${where}
+      ORDER BY ts DESC, id DESC LIMIT ${req.limit + 1}`;
+    const rows = await this.read(sql, p.values);
+    const page = rows.slice(0, req.limit);
+    const events = page.map((r) => {
+      const e: Record<string, unknown> = { id: r.id, timestamp: new Date(Number(r.ts_ms)).toISOString() };
+      for (const c of EVENT_LIST_COLUMNS.slice(2)) {
+        const v = plain(r[c]);
+        if (v === null) continue;
+        if (c === "units" || c === "raw_usage") e[c] = JSON.parse(String(v));
+        else e[c] = v;
+      }
+      return e;
+    });
+    const last = page.at(-1);
+    const next = rows.length > req.limit && last ? Buffer.from(JSON.stringify([Number(last.ts_ms), last.id])).toString("base64url") : null;
+    return { events, next_cursor: next };
+  }
+
+  async exportTo(path: string, format: ExportFormat, req: Omit<EventListRequest, "limit" | "cursor">, scope: ReadScope): Promise<number> {
+    const p = new Params();
+    const where = whereSql(scope, req.from, req.to, req.filters, p);
+    // Parquet keeps DECIMAL; text formats carry money as exact decimal strings.
+    const cols = EVENT_LIST_COLUMNS.map((c) =>
+      format !== "parquet" && (c === "cost_usd" || c === "computed_cost_usd")
+        ? `CAST("${c}" AS VARCHAR) AS "${c}"`
+        : c === "ts"
+          ? `ts AS "timestamp"`
+          : `"${c}"`,
+    );
+    const options =
+      format === "parquet" ? "FORMAT parquet, COMPRESSION zstd" : format === "csv" ? "FORMAT csv, HEADER true" : "FORMAT json";
+    const sql = `COPY (SELECT ${cols.join(", ")} FROM events WHERE ${where} ORDER BY ts, id) TO '${path.replace(/'/g, "''")}' (${options})`;
+    const conn = await this.instance.connect();
+    try {
+      const r = await conn.run(sql, p.values as never);
+      return Number(r.rowsChanged);
+    } catch (e) {
+      throw storeError(e, sql);
+    } finally {
+      conn.closeSync();
+    }
+  }
+
+  async count(scope: ReadScope): Promise<number> {
+    const p = new Params();
+    const where = whereSql(scope, 0, 8.64e15, [], p);
+    const rows = await this.read(`SELECT count(*) AS n FROM events WHERE ${where}`, p.values);
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  async saveApiKey(key: StoredApiKey): Promise<void> {
+    const sql =
+      "INSERT INTO api_keys VALUES ($1, $2, $3, string_split($4, ','), CASE WHEN $5 = '' THEN NULL ELSE string_split($5, ',') END, CAST(epoch_ms(CAST($6 AS BIGINT)) AS TIMESTAMPTZ))";
+    const conn = await this.instance.connect();
+    try {
+      await conn.run(sql, [
+        key.id,
+        key.name,
+        key.hash,
+        key.scopes.join(","),
+        key.projects === null ? "" : key.projects.join(","),
+        key.created_ms,
+      ]);
+    } catch (e) {
+      throw storeError(e, sql);
+    } finally {
+      conn.closeSync();
+    }
+  }
+
+  async listApiKeys(): Promise<StoredApiKey[]> {
+    const rows = await this.read(
+      "SELECT id, name, hash, array_to_string(scopes, ',') AS scopes, array_to_string(projects, ',') AS projects, epoch_ms(created_at) AS created_ms FROM api_keys ORDER BY created_at",
+      [],
+    );
+    return rows.map((r) => ({
+      id: String(r.id),
+      name: String(r.name),
+      hash: String(r.hash),
+      scopes: String(r.scopes).split(","),
+      projects: r.projects === null ? null : String(r.projects).split(","),
+      created_ms: Number(r.created_ms),
+    }));
+  }
+
+  async close(): Promise<void> {
+    await this.writer.close();
+    try {
+      await this.writerConn.run("CHECKPOINT");
+    } finally {
+      this.writerConn.closeSync();
+      this.instance.closeSync();
+    }
+  }
+}
+
+function numberOrNull(v: unknown): number | null {
+  if (v === null || v === undefined) return null;
+  const n = typeof v === "bigint" ? Number(v) : Number(v);
+  return Number.isFinite(n) ? n : null;
+}
+
+/** "2026-11-20T00:00:00" local wall time + the instant it is → "2026-11-20T00:00:00+01:00". */
+function isoWithOffset(local: string, utcMs: number): string {
+  const offsetMin = Math.round((Date.parse(`${local}Z`) - utcMs) / 60_000);
+  if (offsetMin === 0) return `${local}Z`;
+  const sign = offsetMin > 0 ? "+" : "-";
+  const a = Math.abs(offsetMin);
+  return `${local}${sign}${String(Math.floor(a / 60)).padStart(2, "0")}:${String(a % 60).padStart(2, "0")}`;
+}
