@@ -161,8 +161,8 @@ export function compileQuery(spec: QuerySpec, scope: ReadScope): Compiled {
   const groups = spec.group_by.map((d, i) => `${dimensionSql(d, p)} AS g${i}`);
   const gNames = spec.group_by.map((_, i) => `g${i}`);
   const aliases = new Map<string, string>();
-  spec.group_by.forEach((d, i) => aliases.set(d, `g${i}`));
-  spec.metrics.forEach((m, i) => aliases.set(m, m === "cost_usd" ? `CAST(m${i} AS DECIMAL(38,18))` : `m${i}`));
+  for (const [i, d] of spec.group_by.entries()) aliases.set(d, `g${i}`);
+  for (const [i, m] of spec.metrics.entries()) aliases.set(m, m === "cost_usd" ? `CAST(m${i} AS DECIMAL(38,18))` : `m${i}`);
   if (spec.grain) aliases.set("bucket", "bucket");
   const bucketSel = spec.grain ? [`${bucketSql(spec, p)} AS bucket`] : [];
   const tz = spec.grain ? p.bind(spec.time_zone) : "";
@@ -176,7 +176,7 @@ export function compileQuery(spec: QuerySpec, scope: ReadScope): Compiled {
     const inner = `SELECT ${[...groups, ...bucketSel, `${per} AS per_key`, `sum(${additiveValueSql(d.metric)}) AS v`, ...spec.metrics.map((m, i) => `sum(${additiveValueSql(m)}) AS a${i}`)].join(", ")}
       FROM events WHERE ${where} AND ${per} IS NOT NULL
       GROUP BY ALL`;
-    d.stats.forEach((s, i) => aliases.set(`${d.metric}_${s}`, s === "mean" ? `s${i}` : `s${i}`));
+    for (const [i, s] of d.stats.entries()) aliases.set(`${d.metric}_${s}`, `s${i}`);
     const outer = [
       ...gNames,
       ...bucketOut,
