@@ -1,5 +1,10 @@
 import { Command } from "commander";
+import { registerDemo } from "./commands/demo.js";
+import { registerExport } from "./commands/export.js";
+import { registerKeys } from "./commands/keys.js";
 import { registerPrice } from "./commands/price.js";
+import { registerReport } from "./commands/report.js";
+import { registerServe } from "./commands/serve.js";
 
 export function buildProgram(): Command {
   const program = new Command("costtrail")
@@ -7,6 +12,11 @@ export function buildProgram(): Command {
     .version("0.1.0")
     .showHelpAfterError()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  registerServe(program);
+  registerDemo(program);
+  registerReport(program);
+  registerExport(program);
+  registerKeys(program);
   registerPrice(program);
   return program;
 }

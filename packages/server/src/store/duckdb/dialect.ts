@@ -61,7 +61,8 @@ const ALL_TOKENS = TOKEN_BUCKETS.map((b) => `coalesce("${b}", 0)`).join(" + ");
 function metricSql(m: string): string {
   switch (m) {
     case "cost_usd":
-      return `CAST(coalesce(sum(cost_usd), 0) AS VARCHAR)`;
+      // NULL when nothing in the group is priced: unknown is not $0.
+      return `CAST(sum(cost_usd) AS VARCHAR)`;
     case "requests":
       return "count(*)";
     case "errors":

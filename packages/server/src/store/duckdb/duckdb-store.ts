@@ -125,7 +125,7 @@ export class DuckDBLedgerStore implements LedgerStore {
       }
       spec.metrics.forEach((m, i) => {
         const v = r[`m${i}`];
-        if (m === "cost_usd") out[m] = money(v);
+        if (m === "cost_usd") out[m] = v === null || v === undefined ? null : money(v);
         else if (m === "cost_per_request_usd") out[m] = ratio(v);
         else out[m] = numberOrNull(v);
       });

@@ -1,0 +1,71 @@
+import { CosttrailError } from "@costtrail/core";
+import { DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, type RunningServer, startServer } from "@costtrail/server";
+import type { Command } from "commander";
+import { ApiClient } from "../client.js";
+import { loadDemo } from "./demo.js";
+
+interface ServeFlags {
+  port: string;
+  host: string;
+  dataDir: string;
+  config?: string;
+  demo?: boolean;
+  demoEvents: string;
+  quiet?: boolean;
+}
+
+/** Runs until SIGTERM/SIGINT, then finishes in-flight batches and closes the ledger cleanly. */
+export async function serve(flags: ServeFlags): Promise<RunningServer> {
+  const port = Number(flags.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CosttrailError("CT_INVALID_ARGUMENT", "--port: must be an integer from 0 to 65535", { path: ["--port"] });
+  const server = await startServer({
+    port,
+    host: flags.host,
+    dataDir: flags.dataDir,
+    ...(flags.config && { configFile: flags.config }),
+    logger: flags.quiet ? false : { level: "info", redact: ["req.headers.authorization"] },
+    onAdminKeyCreated: (key, file) => {
+      process.stderr.write(`\nBootstrap admin key (shown once; also in ${file}, mode 0600):\n  ${key}\n\n`);
+    },
+  });
+  process.stderr.write(`Costtrail listening on ${server.url} — ledger in ${server.dataDir}\n`);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write(`${signal}: finishing in-flight batches…\n`);
+    server.close().then(
+      () => process.exit(0),
+      (e) => {
+        process.stderr.write(`shutdown failed: ${(e as Error).message}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+  if (flags.demo) {
+    const existing = await server.store.count({ projects: null });
+    if (existing === 0) {
+      const r = await loadDemo(new ApiClient(server.url, server.adminKey), { events: Number(flags.demoEvents), days: 30, seed: 42, quiet: flags.quiet ?? false });
+      process.stderr.write(`Demo data loaded: ${r.accepted} events in ${r.seconds.toFixed(1)} s\n`);
+    } else process.stderr.write(`Ledger already holds ${existing} events; demo data not loaded again\n`);
+  }
+  return server;
+}
+
+export function registerServe(program: Command): void {
+  program
+    .command("serve")
+    .description("run the Costtrail server (collector, query API) on the embedded DuckDB ledger")
+    .option("--port <n>", "port", String(DEFAULT_PORT))
+    .option("--host <host>", "interface to bind", DEFAULT_HOST)
+    .option("--data-dir <dir>", "where the ledger and the admin key live", DEFAULT_DATA_DIR)
+    .option("--config <file>", "costtrail.yaml")
+    .option("--demo", "load a month of demo traffic when the ledger is empty")
+    .option("--demo-events <n>", "events for --demo", "100000")
+    .option("--quiet", "no request logs")
+    .action(async (flags: ServeFlags) => {
+      await serve(flags);
+    });
+}
