@@ -21,9 +21,13 @@ export function resolveClient(opts: ClientOptions, env: NodeJS.ProcessEnv = proc
     try {
       key = readFileSync(join(opts.dataDir ?? ".costtrail", "admin.key"), "utf8").trim();
     } catch {
-      throw new CosttrailError("CT_INVALID_ARGUMENT", "No API key: pass --api-key, set COSTTRAIL_API_KEY, or run next to a local server's .costtrail/admin.key", {
-        path: ["--api-key"],
-      });
+      throw new CosttrailError(
+        "CT_INVALID_ARGUMENT",
+        "No API key: pass --api-key, set COSTTRAIL_API_KEY, or run next to a local server's .costtrail/admin.key",
+        {
+          path: ["--api-key"],
+        },
+      );
     }
   }
   return new ApiClient(url, key);
@@ -45,10 +49,14 @@ export class ApiClient {
         ...(body !== undefined && { body: typeof body === "string" || body instanceof Uint8Array ? body : JSON.stringify(body) }),
       });
     } catch (e) {
-      throw new CosttrailError("CT_INVALID_ARGUMENT", `Cannot reach the Costtrail server at ${this.url}: ${(e as Error).cause ?? (e as Error).message}. Start it with \`costtrail serve\` or pass --url.`, {
-        path: ["--url"],
-        cause: e,
-      });
+      throw new CosttrailError(
+        "CT_INVALID_ARGUMENT",
+        `Cannot reach the Costtrail server at ${this.url}: ${(e as Error).cause ?? (e as Error).message}. Start it with \`costtrail serve\` or pass --url.`,
+        {
+          path: ["--url"],
+          cause: e,
+        },
+      );
     }
     if (!res.ok) {
       let detail: { code?: string; message?: string; issues?: unknown[] } = {};
@@ -58,7 +66,9 @@ export class ApiClient {
         detail = { message: res.statusText };
       }
       const code = typeof detail.code === "string" && detail.code.startsWith("CT_") ? detail.code : "CT_INTERNAL";
-      throw new CosttrailError(code as "CT_INTERNAL", `${res.status} ${detail.message ?? res.statusText}`, { issues: (detail.issues ?? []) as never });
+      throw new CosttrailError(code as "CT_INTERNAL", `${res.status} ${detail.message ?? res.statusText}`, {
+        issues: (detail.issues ?? []) as never,
+      });
     }
     return res;
   }

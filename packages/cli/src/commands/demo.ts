@@ -16,7 +16,10 @@ const BATCH = 1000;
 const CONCURRENCY = 4;
 
 /** Sends the synthetic month through the real ingest path, a few batches in flight at a time. */
-export async function loadDemo(client: ApiClient, opts: { events: number; days: number; seed: number; end?: number; quiet?: boolean }): Promise<DemoLoadResult> {
+export async function loadDemo(
+  client: ApiClient,
+  opts: { events: number; days: number; seed: number; end?: number; quiet?: boolean },
+): Promise<DemoLoadResult> {
   const started = Date.now();
   const bar = opts.quiet ? { update() {}, stop() {} } : progressBar("demo", opts.events);
   const totals = { sent: 0, accepted: 0, duplicates: 0, rejected: 0 };
@@ -67,10 +70,14 @@ export function registerDemo(program: Command): void {
     .action(async (o: { events: string; days: string; seed: string; url?: string; apiKey?: string }) => {
       const events = Number(o.events);
       const days = Number(o.days);
-      if (!Number.isInteger(events) || events < 1 || events > 100_000_000) throw new CosttrailError("CT_INVALID_ARGUMENT", "--events: must be an integer from 1 to 100000000", { path: ["--events"] });
-      if (!Number.isInteger(days) || days < 1 || days > 400) throw new CosttrailError("CT_INVALID_ARGUMENT", "--days: must be an integer from 1 to 400", { path: ["--days"] });
+      if (!Number.isInteger(events) || events < 1 || events > 100_000_000)
+        throw new CosttrailError("CT_INVALID_ARGUMENT", "--events: must be an integer from 1 to 100000000", { path: ["--events"] });
+      if (!Number.isInteger(days) || days < 1 || days > 400)
+        throw new CosttrailError("CT_INVALID_ARGUMENT", "--days: must be an integer from 1 to 400", { path: ["--days"] });
       const client = resolveClient({ ...(o.url && { url: o.url }), ...(o.apiKey && { apiKey: o.apiKey }) });
       const r = await loadDemo(client, { events, days, seed: Number(o.seed) });
-      process.stdout.write(`demo: sent ${r.sent} events (${r.accepted} accepted, ${r.duplicates} already present, ${r.rejected} rejected) in ${r.seconds.toFixed(1)} s\n`);
+      process.stdout.write(
+        `demo: sent ${r.sent} events (${r.accepted} accepted, ${r.duplicates} already present, ${r.rejected} rejected) in ${r.seconds.toFixed(1)} s\n`,
+      );
     });
 }

@@ -29,7 +29,8 @@ export function registerExport(program: Command): void {
     .option("--url <url>", "server URL")
     .option("--api-key <key>", "a read key")
     .action(async (flags: ExportFlags) => {
-      if (!["csv", "ndjson", "parquet"].includes(flags.format)) throw new CosttrailError("CT_INVALID_ARGUMENT", "--format: must be csv, ndjson or parquet", { path: ["--format"] });
+      if (!["csv", "ndjson", "parquet"].includes(flags.format))
+        throw new CosttrailError("CT_INVALID_ARGUMENT", "--format: must be csv, ndjson or parquet", { path: ["--format"] });
       const params = new URLSearchParams({ format: flags.format, from: parseTimeArg(flags.since, "--since") });
       if (flags.until) params.set("to", parseTimeArg(flags.until, "--until"));
       for (const f of parseWhere(flags.where)) {

@@ -16,7 +16,11 @@ export function registerKeys(program: Command): void {
     .option("--json", "print one JSON object")
     .action(async (o: { name: string; scopes: string; projects?: string; url?: string; apiKey?: string; json?: boolean }) => {
       const client = resolveClient({ ...(o.url && { url: o.url }), ...(o.apiKey && { apiKey: o.apiKey }) });
-      const body = { name: o.name, scopes: o.scopes.split(",").map((s) => s.trim()), ...(o.projects && { projects: o.projects.split(",").map((s) => s.trim()) }) };
+      const body = {
+        name: o.name,
+        scopes: o.scopes.split(",").map((s) => s.trim()),
+        ...(o.projects && { projects: o.projects.split(",").map((s) => s.trim()) }),
+      };
       const created = await client.json<{ id: string; key: string; scopes: string[]; projects: string[] | null }>("POST", "/v1/keys", body);
       if (o.json) process.stdout.write(`${JSON.stringify(created)}\n`);
       else
@@ -28,7 +32,10 @@ export function registerKeys(program: Command): void {
     .command("hash <key>")
     .description("print the sha256 hash of a key, for api_keys[].hash in costtrail.yaml")
     .action((key: string) => {
-      if (!/^ct_[0-9A-Za-z]{20,80}$/.test(key)) throw new CosttrailError("CT_INVALID_ARGUMENT", "<key>: must look like ct_ followed by 20 to 80 letters and digits", { path: ["key"] });
+      if (!/^ct_[0-9A-Za-z]{20,80}$/.test(key))
+        throw new CosttrailError("CT_INVALID_ARGUMENT", "<key>: must look like ct_ followed by 20 to 80 letters and digits", {
+          path: ["key"],
+        });
       process.stdout.write(`${hashApiKey(key)}\n`);
     });
 }

@@ -25,7 +25,11 @@ export function formatTable(rows: readonly Row[], columns: readonly string[]): s
   const cells = rows.map((r) => columns.map((c) => (r[c] === null || r[c] === undefined ? "—" : String(r[c]))));
   const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((row) => (row[i] as string).length)));
   const numeric = columns.map((c) => rows.every((r) => r[c] === null || typeof r[c] === "number" || /^-?\d+(\.\d+)?$/.test(String(r[c]))));
-  const line = (vals: readonly string[]) => vals.map((v, i) => (numeric[i] ? v.padStart(widths[i] as number) : v.padEnd(widths[i] as number))).join("  ").trimEnd();
+  const line = (vals: readonly string[]) =>
+    vals
+      .map((v, i) => (numeric[i] ? v.padStart(widths[i] as number) : v.padEnd(widths[i] as number)))
+      .join("  ")
+      .trimEnd();
   return [line(columns), line(widths.map((w) => "─".repeat(w))), ...cells.map(line)].join("\n");
 }
 
@@ -40,13 +44,24 @@ export function formatCsv(rows: readonly Row[], columns: readonly string[]): str
 }
 
 export function buildReportQuery(flags: ReportFlags, now = Date.now()): Record<string, unknown> {
-  const groupBy = flags.by ? flags.by.split(",").map((s) => s.trim()).filter(Boolean).map((k) => (k.startsWith("tag.") || !k.includes(".") ? k : k)) : [];
+  const groupBy = flags.by
+    ? flags.by
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean)
+        .map((k) => (k.startsWith("tag.") || !k.includes(".") ? k : k))
+    : [];
   if (flags.grain !== undefined && !(GRAINS as readonly string[]).includes(flags.grain)) {
-    throw new CosttrailError("CT_INVALID_ARGUMENT", `--grain: must be one of ${GRAINS.join(", ")}, got ${JSON.stringify(flags.grain)}`, { path: ["--grain"] });
+    throw new CosttrailError("CT_INVALID_ARGUMENT", `--grain: must be one of ${GRAINS.join(", ")}, got ${JSON.stringify(flags.grain)}`, {
+      path: ["--grain"],
+    });
   }
   const metrics = flags.metrics.split(",").map((s) => s.trim());
   const bad = metrics.filter((m) => !(METRICS as readonly string[]).includes(m));
-  if (bad.length > 0) throw new CosttrailError("CT_INVALID_ARGUMENT", `--metrics: unknown ${bad.join(", ")}; one of ${METRICS.join(", ")}`, { path: ["--metrics"] });
+  if (bad.length > 0)
+    throw new CosttrailError("CT_INVALID_ARGUMENT", `--metrics: unknown ${bad.join(", ")}; one of ${METRICS.join(", ")}`, {
+      path: ["--metrics"],
+    });
   return {
     metrics,
     ...(groupBy.length > 0 && { group_by: groupBy }),
@@ -75,12 +90,22 @@ export function registerReport(program: Command): void {
     .option("--url <url>", "server URL")
     .option("--api-key <key>", "a read key")
     .action(async (flags: ReportFlags) => {
-      if (!["table", "csv", "json"].includes(flags.format)) throw new CosttrailError("CT_INVALID_ARGUMENT", "--format: must be table, csv or json", { path: ["--format"] });
+      if (!["table", "csv", "json"].includes(flags.format))
+        throw new CosttrailError("CT_INVALID_ARGUMENT", "--format: must be table, csv or json", { path: ["--format"] });
       const query = buildReportQuery(flags);
       const client = resolveClient({ ...(flags.url && { url: flags.url }), ...(flags.apiKey && { apiKey: flags.apiKey }) });
       const { rows } = await client.json<{ rows: Row[] }>("POST", "/v1/query", query);
-      const columns = [...((query.grain ? ["bucket"] : []) as string[]), ...((query.group_by as string[] | undefined) ?? []), ...(query.metrics as string[])];
-      const out = flags.format === "json" ? JSON.stringify(rows, null, 2) : flags.format === "csv" ? formatCsv(rows, columns) : formatTable(rows, columns);
+      const columns = [
+        ...((query.grain ? ["bucket"] : []) as string[]),
+        ...((query.group_by as string[] | undefined) ?? []),
+        ...(query.metrics as string[]),
+      ];
+      const out =
+        flags.format === "json"
+          ? JSON.stringify(rows, null, 2)
+          : flags.format === "csv"
+            ? formatCsv(rows, columns)
+            : formatTable(rows, columns);
       process.stdout.write(`${out}\n`);
     });
 }

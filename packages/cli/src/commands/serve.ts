@@ -17,7 +17,8 @@ interface ServeFlags {
 /** Runs until SIGTERM/SIGINT, then finishes in-flight batches and closes the ledger cleanly. */
 export async function serve(flags: ServeFlags): Promise<RunningServer> {
   const port = Number(flags.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CosttrailError("CT_INVALID_ARGUMENT", "--port: must be an integer from 0 to 65535", { path: ["--port"] });
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new CosttrailError("CT_INVALID_ARGUMENT", "--port: must be an integer from 0 to 65535", { path: ["--port"] });
   const server = await startServer({
     port,
     host: flags.host,
@@ -47,7 +48,12 @@ export async function serve(flags: ServeFlags): Promise<RunningServer> {
   if (flags.demo) {
     const existing = await server.store.count({ projects: null });
     if (existing === 0) {
-      const r = await loadDemo(new ApiClient(server.url, server.adminKey), { events: Number(flags.demoEvents), days: 30, seed: 42, quiet: flags.quiet ?? false });
+      const r = await loadDemo(new ApiClient(server.url, server.adminKey), {
+        events: Number(flags.demoEvents),
+        days: 30,
+        seed: 42,
+        quiet: flags.quiet ?? false,
+      });
       process.stderr.write(`Demo data loaded: ${r.accepted} events in ${r.seconds.toFixed(1)} s\n`);
     } else process.stderr.write(`Ledger already holds ${existing} events; demo data not loaded again\n`);
   }

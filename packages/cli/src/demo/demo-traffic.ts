@@ -80,8 +80,15 @@ const FEATURES: readonly Feature[] = [
     weight: 30,
     call: (r) => {
       const prompt = round(lognormal(r, 2400, 0.5));
-      const cached = r() < 0.7 ? Math.floor(prompt * 0.8 / 1024) * 1024 : 0;
-      return { provider: "openai", model: "gpt-4o-mini", api: "openai.chat", raw_usage: openaiChat(prompt, cached, round(lognormal(r, 220, 0.6))), latency_ms: round(lognormal(r, 900, 0.4)), prompt_version: "v3" };
+      const cached = r() < 0.7 ? Math.floor((prompt * 0.8) / 1024) * 1024 : 0;
+      return {
+        provider: "openai",
+        model: "gpt-4o-mini",
+        api: "openai.chat",
+        raw_usage: openaiChat(prompt, cached, round(lognormal(r, 220, 0.6))),
+        latency_ms: round(lognormal(r, 900, 0.4)),
+        prompt_version: "v3",
+      };
     },
   },
   {
@@ -111,7 +118,11 @@ const FEATURES: readonly Feature[] = [
       provider: "google",
       model: "gemini-2.5-flash",
       api: "gemini",
-      raw_usage: { promptTokenCount: round(lognormal(r, 4000, 0.7)), candidatesTokenCount: round(lognormal(r, 300, 0.4)), thoughtsTokenCount: r() < 0.4 ? round(lognormal(r, 500, 0.6)) : 0 },
+      raw_usage: {
+        promptTokenCount: round(lognormal(r, 4000, 0.7)),
+        candidatesTokenCount: round(lognormal(r, 300, 0.4)),
+        thoughtsTokenCount: r() < 0.4 ? round(lognormal(r, 500, 0.6)) : 0,
+      },
       latency_ms: round(lognormal(r, 1400, 0.4)),
       prompt_version: "v2",
     }),
@@ -122,7 +133,14 @@ const FEATURES: readonly Feature[] = [
     weight: 22,
     call: (r) => {
       const t = round(lognormal(r, 600, 0.6));
-      return { provider: "openai", model: "text-embedding-3-small", api: "openai.embeddings", raw_usage: { prompt_tokens: t, total_tokens: t }, latency_ms: round(lognormal(r, 120, 0.3)), operation: "embedding" };
+      return {
+        provider: "openai",
+        model: "text-embedding-3-small",
+        api: "openai.embeddings",
+        raw_usage: { prompt_tokens: t, total_tokens: t },
+        latency_ms: round(lognormal(r, 120, 0.3)),
+        operation: "embedding",
+      };
     },
   },
   {
@@ -135,7 +153,11 @@ const FEATURES: readonly Feature[] = [
       api: "openai.responses",
       raw_usage: (() => {
         const out = round(lognormal(r, 1800, 0.6));
-        return { input_tokens: round(lognormal(r, 3500, 0.5)), output_tokens: out, output_tokens_details: { reasoning_tokens: Math.floor(out * 0.7) } };
+        return {
+          input_tokens: round(lognormal(r, 3500, 0.5)),
+          output_tokens: out,
+          output_tokens_details: { reasoning_tokens: Math.floor(out * 0.7) },
+        };
       })(),
       latency_ms: round(lognormal(r, 9000, 0.5)),
       prompt_version: "v1",
@@ -146,7 +168,13 @@ const FEATURES: readonly Feature[] = [
     team: TEAMS[2],
     weight: 6,
     // A self-hosted model nobody has priced yet: stored as unpriced, never $0.
-    call: (r) => ({ provider: "acme", model: "llama-3-70b-internal", api: "openai.chat", raw_usage: openaiChat(round(lognormal(r, 900, 0.3)), 0, round(lognormal(r, 20, 0.3))), latency_ms: round(lognormal(r, 300, 0.3)) }),
+    call: (r) => ({
+      provider: "acme",
+      model: "llama-3-70b-internal",
+      api: "openai.chat",
+      raw_usage: openaiChat(round(lognormal(r, 900, 0.3)), 0, round(lognormal(r, 20, 0.3))),
+      latency_ms: round(lognormal(r, 300, 0.3)),
+    }),
   },
 ];
 
@@ -163,7 +191,13 @@ const AGENT = {
           provider: "bedrock",
           model: "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
           api: "bedrock.converse",
-          raw_usage: { inputTokens: input - read, cacheReadInputTokens: read, cacheWriteInputTokens: 0, outputTokens: output, totalTokens: input + output },
+          raw_usage: {
+            inputTokens: input - read,
+            cacheReadInputTokens: read,
+            cacheWriteInputTokens: 0,
+            outputTokens: output,
+            totalTokens: input + output,
+          },
           latency_ms: round(lognormal(r, 3500, 0.4)),
           prompt_version: "v4",
         }
@@ -200,7 +234,14 @@ export function* demoEvents(opts: DemoOptions): Generator<Record<string, unknown
   let n = 0;
   let seq = 0;
   const id = () => `demo_${opts.seed}_${(seq++).toString(36)}`;
-  const emit = (ts: number, f: string, team: (typeof TEAMS)[number], user: string, call: Omit<Call, "feature">, extra: Record<string, unknown> = {}) => {
+  const emit = (
+    ts: number,
+    f: string,
+    team: (typeof TEAMS)[number],
+    user: string,
+    call: Omit<Call, "feature">,
+    extra: Record<string, unknown> = {},
+  ) => {
     const failed = r() < 0.025;
     const base = {
       timestamp: new Date(ts).toISOString(),
@@ -242,7 +283,10 @@ export function* demoEvents(opts: DemoOptions): Generator<Record<string, unknown
       runawayDone = true;
       const run = `run_runaway_${opts.seed}`;
       for (let k = 0; k < runawayCalls && n < opts.events; k++) {
-        for (const e of emit(t0 + k * 4_000, AGENT.name, AGENT.team, "u_1007", AGENT.call(r, Math.min(k, 40)), { agent_run_id: run, tags: { region: "us-east", plan: "pro", loop: "true" } })) {
+        for (const e of emit(t0 + k * 4_000, AGENT.name, AGENT.team, "u_1007", AGENT.call(r, Math.min(k, 40)), {
+          agent_run_id: run,
+          tags: { region: "us-east", plan: "pro", loop: "true" },
+        })) {
           n++;
           yield e;
         }

@@ -38,7 +38,7 @@ export function registerBodyParsers(app: FastifyInstance): void {
     return payload.pipe(gunzip);
   });
 
-  app.removeContentTypeParser("application/json");
+  app.removeContentTypeParser(["application/json", "text/plain"]);
   app.addContentTypeParser("application/json", { parseAs: "string" }, (_req, body, done) => {
     if (body === "") return done(null, undefined);
     try {

@@ -163,13 +163,15 @@ export class DuckDBLedgerStore implements LedgerStore {
     const p = new Params();
     const where = whereSql(scope, req.from, req.to, req.filters, p);
     // Parquet keeps DECIMAL; text formats carry money as exact decimal strings.
-    const cols = EVENT_LIST_COLUMNS.map((c) =>
-      format !== "parquet" && (c === "cost_usd" || c === "computed_cost_usd")
-        ? `CAST("${c}" AS VARCHAR) AS "${c}"`
-        : c === "ts"
-          ? `ts AS "timestamp"`
-          : `"${c}"`,
-    );
+    const text = format !== "parquet";
+    const cols = EVENT_LIST_COLUMNS.map((c) => {
+      if (c === "ts") return text ? `strftime(ts, '%Y-%m-%dT%H:%M:%S.%gZ') AS "timestamp"` : `ts AS "timestamp"`;
+      if (!text) return `"${c}"`;
+      if (c === "cost_usd" || c === "computed_cost_usd") return `rtrim(rtrim(CAST("${c}" AS VARCHAR), '0'), '.') AS "${c}"`;
+      if (c === "tags") return "to_json(tags) AS tags";
+      if (c === "units" || c === "raw_usage") return format === "ndjson" ? `CAST("${c}" AS JSON) AS "${c}"` : `"${c}"`;
+      return `"${c}"`;
+    });
     const options =
       format === "parquet" ? "FORMAT parquet, COMPRESSION zstd" : format === "csv" ? "FORMAT csv, HEADER true" : "FORMAT json";
     const sql = `COPY (SELECT ${cols.join(", ")} FROM events WHERE ${where} ORDER BY ts, id) TO '${path.replace(/'/g, "''")}' (${options})`;

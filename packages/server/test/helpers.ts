@@ -1,0 +1,105 @@
+import { gzipSync } from "node:zlib";
+import { loadDefaultRateCard } from "@costtrail/core/default-rate-card";
+import type { FastifyInstance } from "fastify";
+import { buildApp } from "../src/app.js";
+import { type ApiKeyRecord, KeyRing, generateApiKey, hashApiKey } from "../src/auth/api-keys.js";
+import { type Scope, parseConfig } from "../src/config/load-config.js";
+import { DuckDBLedgerStore } from "../src/store/duckdb/duckdb-store.js";
+
+export interface TestKeys {
+  admin: string;
+  ingest: string;
+  ingestA: string;
+  readAll: string;
+  readA: string;
+  readNone: string;
+}
+
+export interface TestApp {
+  app: FastifyInstance;
+  store: DuckDBLedgerStore;
+  keys: TestKeys;
+  close(): Promise<void>;
+}
+
+function record(name: string, key: string, scopes: Scope[], projects: string[] | null): ApiKeyRecord {
+  return { id: `test:${name}`, name, hash: hashApiKey(key), scopes: new Set(scopes), projects, source: "config" };
+}
+
+/** A real app on an in-memory DuckDB ledger with one key per role, driven through inject. */
+export async function makeApp(configYaml = ""): Promise<TestApp> {
+  const config = parseConfig(configYaml, "test.yaml");
+  const store = await DuckDBLedgerStore.open({ path: ":memory:", maxPendingRows: config.server.max_pending_events });
+  const rateCard = await loadDefaultRateCard(config.pricing);
+  const keys: TestKeys = {
+    admin: generateApiKey(),
+    ingest: generateApiKey(),
+    ingestA: generateApiKey(),
+    readAll: generateApiKey(),
+    readA: generateApiKey(),
+    readNone: generateApiKey(),
+  };
+  const ring = new KeyRing();
+  ring.replace([
+    record("admin", keys.admin, ["admin"], null),
+    record("ingest", keys.ingest, ["ingest"], null),
+    record("ingest-a", keys.ingestA, ["ingest"], ["proj-a"]),
+    record("read-all", keys.readAll, ["read"], null),
+    record("read-a", keys.readA, ["read"], ["proj-a"]),
+    record("read-none", keys.readNone, ["read"], ["proj-empty"]),
+  ]);
+  const app = await buildApp({ store, rateCard: () => rateCard, keys: ring, config: () => config });
+  return {
+    app,
+    store,
+    keys,
+    async close() {
+      await app.close();
+      await store.close();
+    },
+  };
+}
+
+export function auth(key: string): Record<string, string> {
+  return { authorization: `Bearer ${key}` };
+}
+
+let counter = 0;
+/** A valid wire event (DESIGN.md's example) with overrides. */
+export function wireEvent(over: Record<string, unknown> = {}): Record<string, unknown> {
+  counter++;
+  return {
+    id: `evt_${counter}_${Math.random().toString(36).slice(2, 8)}`,
+    timestamp: "2026-11-20T10:00:00.123Z",
+    project: "proj-a",
+    environment: "prod",
+    provider: "openai",
+    model: "gpt-4o-2024-08-06",
+    api: "openai.chat",
+    raw_usage: { prompt_tokens: 1200, completion_tokens: 300, prompt_tokens_details: { cached_tokens: 1024 } },
+    user_id: "u_42",
+    customer_id: "acme",
+    feature: "draft-reply",
+    agent_run_id: "run_9",
+    prompt_version: "v7",
+    tags: { queue: "billing" },
+    status: "ok",
+    latency_ms: 812,
+    ...over,
+  };
+}
+
+export async function ingest(t: TestApp, events: unknown[], key = t.keys.ingest) {
+  return t.app.inject({
+    method: "POST",
+    url: "/v1/events",
+    headers: { ...auth(key), "content-type": "application/json" },
+    payload: JSON.stringify(events),
+  });
+}
+
+export function gzip(text: string): Buffer {
+  return gzipSync(Buffer.from(text));
+}
+
+export const RANGE = { from: "2026-11-01T00:00:00Z", to: "2026-12-01T00:00:00Z" };

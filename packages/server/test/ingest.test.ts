@@ -1,0 +1,258 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { RANGE, type TestApp, auth, gzip, ingest, makeApp, wireEvent } from "./helpers.js";
+
+let t: TestApp;
+beforeEach(async () => {
+  t = await makeApp();
+});
+afterEach(async () => {
+  await t.close();
+});
+
+async function totals(key = t.keys.readAll) {
+  const r = await t.app.inject({
+    method: "POST",
+    url: "/v1/query",
+    headers: auth(key),
+    payload: { metrics: ["cost_usd", "requests"], ...RANGE },
+  });
+  return r.json().rows[0] as { cost_usd: string | null; requests: number };
+}
+
+describe("POST /v1/events", () => {
+  it("accepts DESIGN.md's wire event, prices it exactly and stores it", async () => {
+    const r = await ingest(t, [wireEvent()]);
+    expect(r.statusCode).toBe(200);
+    expect(r.json()).toEqual({ accepted: 1, duplicates: 0, unpriced: 0, rejected: [] });
+    expect(await totals()).toEqual({ cost_usd: "0.00472", requests: 1 });
+  });
+
+  it("accepts already-normalized usage buckets and a caller's cost", async () => {
+    const r = await ingest(t, [
+      wireEvent({ raw_usage: undefined, api: undefined, usage: { input_tokens: 176, cache_read_tokens: 1024, output_tokens: 300 } }),
+      wireEvent({
+        model: "my-finetune",
+        provider: "acme",
+        raw_usage: undefined,
+        api: undefined,
+        usage: { input_tokens: 5 },
+        cost_usd: "0.125",
+      }),
+    ]);
+    expect(r.json().accepted).toBe(2);
+    expect(await totals()).toEqual({ cost_usd: "0.12972", requests: 2 });
+  });
+
+  it("keeps the good events when one is bad, naming the bad one's index and fields", async () => {
+    const events = [
+      wireEvent(),
+      wireEvent(),
+      wireEvent(),
+      wireEvent({ usage: { output_tokens: -5 }, raw_usage: undefined, api: undefined }),
+      wireEvent(),
+    ];
+    const r = await ingest(t, events);
+    expect(r.statusCode).toBe(200);
+    expect(r.json()).toEqual({
+      accepted: 4,
+      duplicates: 0,
+      unpriced: 0,
+      rejected: [
+        {
+          index: 3,
+          errors: [{ code: "negative", path: ["events", 3, "usage", "output_tokens"], message: "must be a non-negative integer, got -5" }],
+        },
+      ],
+    });
+    expect((await totals()).requests).toBe(4);
+  });
+
+  it("answers 400 with every event's errors when all are rejected", async () => {
+    const r = await ingest(t, [{ id: "x" }, wireEvent({ timestamp: "yesterday" })]);
+    expect(r.statusCode).toBe(400);
+    const body = r.json();
+    expect(body.code).toBe("CT_INVALID_EVENT");
+    expect(body.rejected.map((x: { index: number }) => x.index)).toEqual([0, 1]);
+    expect(body.rejected[1].errors[0].path).toEqual(["events", 1, "timestamp"]);
+  });
+
+  it("does not double-count a retried batch", async () => {
+    const batch = [wireEvent(), wireEvent(), wireEvent()];
+    expect((await ingest(t, batch)).json().duplicates).toBe(0);
+    const again = await ingest(t, [...batch, wireEvent()]);
+    expect(again.json()).toMatchObject({ accepted: 4, duplicates: 3 });
+    expect((await totals()).requests).toBe(4);
+  });
+
+  it("counts an id repeated inside one batch once", async () => {
+    const e = wireEvent();
+    const r = await ingest(t, [e, e]);
+    expect(r.json()).toMatchObject({ accepted: 2, duplicates: 1 });
+    expect((await totals()).requests).toBe(1);
+  });
+
+  it("stores an unknown model as unpriced, with a null cost, and counts it", async () => {
+    const r = await ingest(t, [wireEvent({ provider: "acme", model: "llama-internal" })]);
+    expect(r.json().unpriced).toBe(1);
+    const q = await t.app.inject({
+      method: "POST",
+      url: "/v1/query",
+      headers: auth(t.keys.readAll),
+      payload: { metrics: ["cost_usd", "unpriced_requests"], ...RANGE },
+    });
+    expect(q.json().rows).toEqual([{ cost_usd: null, unpriced_requests: 1 }]);
+  });
+
+  it("reads NDJSON and rejects only the line that is not JSON", async () => {
+    const body = `${JSON.stringify(wireEvent())}\n{not json}\n\n${JSON.stringify(wireEvent())}\n`;
+    const r = await t.app.inject({
+      method: "POST",
+      url: "/v1/events",
+      headers: { ...auth(t.keys.ingest), "content-type": "application/x-ndjson" },
+      payload: body,
+    });
+    expect(r.statusCode).toBe(200);
+    expect(r.json().accepted).toBe(2);
+    expect(r.json().rejected).toEqual([{ index: 1, errors: [expect.objectContaining({ code: "invalid_format", path: ["events", 1] })] }]);
+  });
+
+  it("reads a gzip-encoded body", async () => {
+    const r = await t.app.inject({
+      method: "POST",
+      url: "/v1/events",
+      headers: { ...auth(t.keys.ingest), "content-type": "application/json", "content-encoding": "gzip" },
+      payload: gzip(JSON.stringify([wireEvent(), wireEvent()])),
+    });
+    expect(r.statusCode).toBe(200);
+    expect(r.json().accepted).toBe(2);
+  });
+
+  it("stamps the project of a key limited to one project, and rejects other projects", async () => {
+    const r = await ingest(t, [wireEvent({ project: undefined }), wireEvent({ project: "proj-b" })], t.keys.ingestA);
+    expect(r.json().accepted).toBe(1);
+    expect(r.json().rejected[0]).toEqual({
+      index: 1,
+      errors: [{ code: "invalid_value", path: ["events", 1, "project"], message: "this key may only ingest into proj-a" }],
+    });
+    expect((await totals(t.keys.readA)).requests).toBe(1);
+  });
+});
+
+describe("bad requests", () => {
+  it("answers malformed JSON with 400 CT_INVALID_JSON", async () => {
+    const r = await t.app.inject({
+      method: "POST",
+      url: "/v1/events",
+      headers: { ...auth(t.keys.ingest), "content-type": "application/json" },
+      payload: '[{"id": ',
+    });
+    expect(r.statusCode).toBe(400);
+    expect(r.json()).toMatchObject({ code: "CT_INVALID_JSON", path: ["body"] });
+    expect(r.json().message).toContain("not valid JSON");
+  });
+
+  it("answers a wrong content type with 415", async () => {
+    const r = await t.app.inject({
+      method: "POST",
+      url: "/v1/events",
+      headers: { ...auth(t.keys.ingest), "content-type": "text/plain" },
+      payload: "hello",
+    });
+    expect(r.statusCode).toBe(415);
+    expect(r.json().code).toBe("CT_UNSUPPORTED_MEDIA_TYPE");
+  });
+
+  it("answers a body that is not a list or object with 400", async () => {
+    const r = await t.app.inject({
+      method: "POST",
+      url: "/v1/events",
+      headers: { ...auth(t.keys.ingest), "content-type": "application/json" },
+      payload: "42",
+    });
+    expect(r.statusCode).toBe(400);
+    expect(r.json().code).toBe("CT_INVALID_BODY");
+  });
+
+  it("answers a corrupt gzip body with 400", async () => {
+    const r = await t.app.inject({
+      method: "POST",
+      url: "/v1/events",
+      headers: { ...auth(t.keys.ingest), "content-type": "application/json", "content-encoding": "gzip" },
+      payload: Buffer.from("definitely not gzip"),
+    });
+    expect(r.statusCode).toBe(400);
+    expect(r.json().code).toBe("CT_INVALID_BODY");
+  });
+
+  it("answers a missing, malformed or unknown key with 401 and a wrong scope with 403", async () => {
+    const body = JSON.stringify([wireEvent()]);
+    const none = await t.app.inject({ method: "POST", url: "/v1/events", headers: { "content-type": "application/json" }, payload: body });
+    expect(none.statusCode).toBe(401);
+    expect(none.json()).toMatchObject({ code: "CT_UNAUTHORIZED", path: ["headers", "authorization"] });
+    const bad = await t.app.inject({
+      method: "POST",
+      url: "/v1/events",
+      headers: { ...auth("ct_notarealkeynotarealkey00"), "content-type": "application/json" },
+      payload: body,
+    });
+    expect(bad.statusCode).toBe(401);
+    const basic = await t.app.inject({
+      method: "POST",
+      url: "/v1/events",
+      headers: { authorization: "Basic abc", "content-type": "application/json" },
+      payload: body,
+    });
+    expect(basic.statusCode).toBe(401);
+    const readKey = await t.app.inject({
+      method: "POST",
+      url: "/v1/events",
+      headers: { ...auth(t.keys.readAll), "content-type": "application/json" },
+      payload: body,
+    });
+    expect(readKey.statusCode).toBe(403);
+    expect(readKey.json().code).toBe("CT_FORBIDDEN");
+    const ingestKeyReading = await t.app.inject({
+      method: "POST",
+      url: "/v1/query",
+      headers: auth(t.keys.ingest),
+      payload: { metrics: ["requests"] },
+    });
+    expect(ingestKeyReading.statusCode).toBe(403);
+    expect((await totals()).requests).toBe(0);
+  });
+
+  it("answers unknown routes with a JSON 404", async () => {
+    const r = await t.app.inject({ method: "GET", url: "/v2/nothing" });
+    expect(r.statusCode).toBe(404);
+    expect(r.json()).toMatchObject({ code: "CT_NOT_FOUND" });
+  });
+});
+
+describe("limits", () => {
+  it("answers an oversize body with 413, plain or gzip-compressed", async () => {
+    const small = await makeApp("server:\n  body_limit_bytes: 2000\n");
+    try {
+      const big = JSON.stringify(Array.from({ length: 20 }, () => wireEvent()));
+      const plain = await small.app.inject({
+        method: "POST",
+        url: "/v1/events",
+        headers: { ...auth(small.keys.ingest), "content-type": "application/json" },
+        payload: big,
+      });
+      expect(plain.statusCode).toBe(413);
+      expect(plain.json().code).toBe("CT_PAYLOAD_TOO_LARGE");
+      // Compressed it fits the limit; decompressed it does not, and decompressed is what counts.
+      const zipped = gzip(big);
+      expect(zipped.length).toBeLessThan(2000);
+      const z = await small.app.inject({
+        method: "POST",
+        url: "/v1/events",
+        headers: { ...auth(small.keys.ingest), "content-type": "application/json", "content-encoding": "gzip" },
+        payload: zipped,
+      });
+      expect(z.statusCode).toBe(413);
+    } finally {
+      await small.close();
+    }
+  });
+});
