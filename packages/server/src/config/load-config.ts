@@ -194,7 +194,7 @@ export function parseConfig(text: string, file: string): CosttrailConfig {
   const { config, issues } = checkConfig(doc.toJS());
   if (config) return config;
   const located: ConfigIssue[] = issues.map((i) => {
-    const node = nodeAt(doc, i.path);
+    const node = nodeAt(doc, i.path, i.code === "unknown_field");
     const range = node?.range;
     if (!range) return { ...i, file };
     const pos = lineCounter.linePos(range[0]);
@@ -203,7 +203,14 @@ export function parseConfig(text: string, file: string): CosttrailConfig {
   throw configError(located);
 }
 
-function nodeAt(doc: ReturnType<typeof parseDocument>, path: IssuePath): { range?: [number, number, number] | null } | undefined {
+function nodeAt(doc: ReturnType<typeof parseDocument>, path: IssuePath, pointAtKey: boolean): { range?: [number, number, number] | null } | undefined {
+  if (pointAtKey && path.length > 0) {
+    // An unknown field is best shown at its key, not its value.
+    const parent = path.length === 1 ? doc.contents : doc.getIn(path.slice(0, -1), true);
+    const items = (parent as { items?: Array<{ key?: { value?: unknown; range?: [number, number, number] } }> } | null)?.items;
+    const pair = items?.find((p) => p.key?.value === path[path.length - 1]);
+    if (pair?.key?.range) return pair.key;
+  }
   // The deepest node that exists along the path: a missing field points at its parent.
   for (let n = path.length; n >= 0; n--) {
     const node = doc.getIn(path.slice(0, n), true) as { range?: [number, number, number] | null } | undefined;

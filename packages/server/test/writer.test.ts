@@ -1,0 +1,55 @@
+import { loadDefaultRateCard } from "@costtrail/core/default-rate-card";
+import { prepareEvent } from "@costtrail/core";
+import { afterEach, describe, expect, it } from "vitest";
+import { toLedgerRow } from "../src/collector/to-ledger-row.js";
+import { DuckDBLedgerStore } from "../src/store/duckdb/duckdb-store.js";
+import type { LedgerRow } from "../src/store/ledger-row.js";
+import { wireEvent } from "./helpers.js";
+
+let store: DuckDBLedgerStore | null = null;
+afterEach(async () => {
+  await store?.close();
+  store = null;
+});
+
+async function rows(n: number): Promise<LedgerRow[]> {
+  const card = await loadDefaultRateCard();
+  return Array.from({ length: n }, () => {
+    const r = prepareEvent(wireEvent(), card);
+    if (!r.ok) throw new Error("bad fixture");
+    return toLedgerRow(r.value, Date.now());
+  });
+}
+
+describe("group-commit writer", () => {
+  it("commits concurrent appends together and answers each with its own counts", async () => {
+    store = await DuckDBLedgerStore.open({ path: ":memory:" });
+    const batches = await Promise.all([rows(10), rows(20), rows(30)]);
+    const results = await Promise.all(batches.map((b) => store?.append(b)));
+    expect(results.map((r) => r?.inserted)).toEqual([10, 20, 30]);
+    expect(await store.count({ projects: null })).toBe(60);
+  });
+
+  it("sheds load with CT_OVERLOADED instead of queueing without bound", async () => {
+    store = await DuckDBLedgerStore.open({ path: ":memory:", maxPendingRows: 50 });
+    const [a, b, c] = [await rows(40), await rows(40), await rows(5)];
+    const first = store.append(a);
+    // The first batch is still being written: 40 + 40 would pass the limit of 50.
+    await expect(store.append(b)).rejects.toMatchObject({ code: "CT_OVERLOADED" });
+    const third = store.append(c);
+    await expect(first).resolves.toMatchObject({ inserted: 40 });
+    await expect(third).resolves.toMatchObject({ inserted: 5 });
+    expect(store.pendingRows()).toBe(0);
+    expect(await store.count({ projects: null })).toBe(45);
+  });
+
+  it("finishes queued batches before closing, and refuses new ones once closing", async () => {
+    store = await DuckDBLedgerStore.open({ path: ":memory:" });
+    const pending = store.append(await rows(25));
+    const closing = store.close();
+    await expect(pending).resolves.toMatchObject({ inserted: 25 });
+    await expect(store.append(await rows(1))).rejects.toMatchObject({ code: "CT_SHUTTING_DOWN" });
+    await closing;
+    store = null;
+  });
+});
