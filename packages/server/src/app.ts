@@ -56,6 +56,13 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     return503OnClosing: true,
   });
   app.decorateRequest("apiKey", null);
+  // While draining, each response tells its client to drop the connection, so keep-alive
+  // sockets do not hold the shutdown open until their idle timeout.
+  const shuttingDown = opts.isShuttingDown ?? (() => false);
+  app.addHook("onSend", async (_request, reply, payload) => {
+    if (shuttingDown()) reply.header("connection", "close");
+    return payload;
+  });
 
   app.setErrorHandler((err, request, reply) => {
     const e = toCosttrailError(err);

@@ -99,7 +99,13 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
     close() {
       closing ??= (async () => {
         shuttingDown = true;
-        await app.close();
+        // Sockets that go idle after their last in-flight response are closed as they do.
+        const sweep = setInterval(() => app.server.closeIdleConnections(), 100);
+        try {
+          await app.close();
+        } finally {
+          clearInterval(sweep);
+        }
         await store.close();
       })();
       return closing;

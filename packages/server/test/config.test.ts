@@ -62,7 +62,10 @@ servr: {}
 
   it("says when the file is missing", async () => {
     const dir = await mkdtemp(join(tmpdir(), "ct-conf-"));
-    await expect(loadConfig(join(dir, "nope.yaml"))).rejects.toMatchObject({ code: "CT_INVALID_CONFIG", message: expect.stringContaining("file not found") });
+    await expect(loadConfig(join(dir, "nope.yaml"))).rejects.toMatchObject({
+      code: "CT_INVALID_CONFIG",
+      message: expect.stringContaining("file not found"),
+    });
     await writeFile(join(dir, "ok.json"), '{"version": 1}');
     await expect(loadConfig(join(dir, "ok.json"))).resolves.toMatchObject({ api_keys: [] });
   });

@@ -64,10 +64,11 @@ export function registerDemo(program: Command): void {
     .description("load a realistic month of synthetic LLM traffic into a server through its ingest API")
     .option("--events <n>", "number of events", "100000")
     .option("--days <n>", "days of history ending now", "30")
-    .option("--seed <n>", "random seed (same seed, same month)", "42")
+    .option("--seed <n>", "random seed (same seed and --end, same events)", "42")
+    .option("--end <time>", "end of the generated month, ISO-8601 (default now)")
     .option("--url <url>", "server URL (default: COSTTRAIL_URL or http://127.0.0.1:4680)")
     .option("--api-key <key>", "an ingest key (default: COSTTRAIL_API_KEY or .costtrail/admin.key)")
-    .action(async (o: { events: string; days: string; seed: string; url?: string; apiKey?: string }) => {
+    .action(async (o: { events: string; days: string; seed: string; end?: string; url?: string; apiKey?: string }) => {
       const events = Number(o.events);
       const days = Number(o.days);
       if (!Number.isInteger(events) || events < 1 || events > 100_000_000)
@@ -75,7 +76,9 @@ export function registerDemo(program: Command): void {
       if (!Number.isInteger(days) || days < 1 || days > 400)
         throw new CosttrailError("CT_INVALID_ARGUMENT", "--days: must be an integer from 1 to 400", { path: ["--days"] });
       const client = resolveClient({ ...(o.url && { url: o.url }), ...(o.apiKey && { apiKey: o.apiKey }) });
-      const r = await loadDemo(client, { events, days, seed: Number(o.seed) });
+      const end = o.end === undefined ? Date.now() : Date.parse(o.end);
+      if (Number.isNaN(end)) throw new CosttrailError("CT_INVALID_ARGUMENT", "--end: must be an ISO-8601 time", { path: ["--end"] });
+      const r = await loadDemo(client, { events, days, seed: Number(o.seed), end });
       process.stdout.write(
         `demo: sent ${r.sent} events (${r.accepted} accepted, ${r.duplicates} already present, ${r.rejected} rejected) in ${r.seconds.toFixed(1)} s\n`,
       );

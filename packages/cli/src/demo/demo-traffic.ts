@@ -230,10 +230,13 @@ export function* demoEvents(opts: DemoOptions): Generator<Record<string, unknown
   const weights = FEATURES.reduce((s, f) => s + f.weight, 0);
   const agentShare = 0.035;
   const runawayAt = start + Math.floor(opts.days * 0.7) * 86_400_000 + 14 * 3_600_000;
-  const runawayCalls = Math.min(1500, Math.floor(opts.events * 0.03));
+  const runawayCalls = Math.min(1500, Math.floor(opts.events * 0.05));
   let n = 0;
   let seq = 0;
-  const id = () => `demo_${opts.seed}_${(seq++).toString(36)}`;
+  // Ids carry the seed and the end time: the same seed and end give the same events (a re-run is
+  // all duplicates); another end time is another month.
+  const idPrefix = `demo_${opts.seed}_${Math.floor(opts.end / 1000).toString(36)}`;
+  const id = () => `${idPrefix}_${(seq++).toString(36)}`;
   const emit = (
     ts: number,
     f: string,
@@ -300,7 +303,7 @@ export function* demoEvents(opts: DemoOptions): Generator<Record<string, unknown
       if (r() < agentShare) {
         // An agent run: mostly a handful of calls, sometimes dozens (log-normal tail).
         const run = `run_${id()}`;
-        const length = Math.min(60, round(lognormal(r, 4, 0.9)));
+        const length = Math.min(30, round(lognormal(r, 4, 0.9)));
         for (let k = 0; k < length && n < opts.events; k++) {
           for (const e of emit(ts + k * 6_000, AGENT.name, AGENT.team, user, AGENT.call(r, k), { agent_run_id: run })) {
             n++;

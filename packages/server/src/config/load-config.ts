@@ -203,7 +203,11 @@ export function parseConfig(text: string, file: string): CosttrailConfig {
   throw configError(located);
 }
 
-function nodeAt(doc: ReturnType<typeof parseDocument>, path: IssuePath, pointAtKey: boolean): { range?: [number, number, number] | null } | undefined {
+function nodeAt(
+  doc: ReturnType<typeof parseDocument>,
+  path: IssuePath,
+  pointAtKey: boolean,
+): { range?: [number, number, number] | null } | undefined {
   if (pointAtKey && path.length > 0) {
     // An unknown field is best shown at its key, not its value.
     const parent = path.length === 1 ? doc.contents : doc.getIn(path.slice(0, -1), true);

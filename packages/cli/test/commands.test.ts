@@ -1,0 +1,175 @@
+import { execFile } from "node:child_process";
+import { mkdtemp, readFile, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BIN, type ServerProcess, startServerProcess } from "./server-process.js";
+
+const run = promisify(execFile);
+const ADMIN = `ct_${"C".repeat(40)}`;
+let server: ServerProcess;
+let dir: string;
+const END = new Date(Math.floor(Date.now() / 60_000) * 60_000).toISOString();
+
+async function costtrail(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], {
+      timeout: 60_000,
+      cwd: dir,
+      env: { ...process.env, COSTTRAIL_URL: server.url, COSTTRAIL_API_KEY: ADMIN, ...env },
+    });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "ct-cmd-"));
+  server = await startServerProcess(join(dir, "data"), { COSTTRAIL_ADMIN_KEY: ADMIN });
+  const demo = await costtrail(["demo", "--events", "4000", "--seed", "7", "--end", END]);
+  expect(demo.code).toBe(0);
+  expect(demo.stdout).toMatch(/demo: sent \d+ events \(\d+ accepted, 0 already present, 0 rejected\)/);
+}, 120_000);
+
+afterAll(async () => {
+  server.child.kill("SIGTERM");
+  await server.exited;
+});
+
+describe("costtrail demo", () => {
+  it("loads traffic with the shape a newcomer should see", async () => {
+    const r = await costtrail(["report", "--by", "feature", "--metrics", "cost_usd,requests,unpriced_requests", "--format", "json"]);
+    const rows = JSON.parse(r.stdout) as Array<{ feature: string; cost_usd: string | null; unpriced_requests: number }>;
+    const features = rows.map((x) => x.feature);
+    expect(features).toEqual(
+      expect.arrayContaining([
+        "support-chat",
+        "draft-reply",
+        "summarize-ticket",
+        "semantic-search",
+        "sql-assistant",
+        "code-review-agent",
+        "internal-classifier",
+      ]),
+    );
+    expect(rows.find((x) => x.feature === "internal-classifier")).toMatchObject({ cost_usd: null });
+    expect(rows.find((x) => x.feature === "internal-classifier")?.unpriced_requests).toBeGreaterThan(0);
+  });
+
+  it("has a prompt-version change that raises cost per request", async () => {
+    const r = await costtrail([
+      "report",
+      "--by",
+      "prompt_version",
+      "--where",
+      "feature=draft-reply",
+      "--metrics",
+      "cost_per_request_usd",
+      "--format",
+      "json",
+    ]);
+    const rows = JSON.parse(r.stdout) as Array<{ prompt_version: string; cost_per_request_usd: string }>;
+    const v7 = Number(rows.find((x) => x.prompt_version === "v7")?.cost_per_request_usd);
+    const v8 = Number(rows.find((x) => x.prompt_version === "v8")?.cost_per_request_usd);
+    expect(v8).toBeGreaterThan(v7 * 1.2);
+  });
+
+  it("has a runaway agent run far above the p99 run", async () => {
+    const r = await costtrail([
+      "report",
+      "--by",
+      "agent_run_id",
+      "--where",
+      "feature=code-review-agent",
+      "--metrics",
+      "cost_usd,requests",
+      "--limit",
+      "2",
+      "--format",
+      "json",
+    ]);
+    const rows = JSON.parse(r.stdout) as Array<{ agent_run_id: string; requests: number }>;
+    expect(rows[0]?.agent_run_id).toBe("run_runaway_7");
+    expect(rows[0]?.requests).toBeGreaterThan(5 * (rows[1]?.requests ?? 0));
+  });
+
+  it("sends the same month again as duplicates, not new spend", async () => {
+    const again = await costtrail(["demo", "--events", "4000", "--seed", "7", "--end", END]);
+    expect(again.stdout).toMatch(/\((\d+) accepted, \1 already present, 0 rejected\)/);
+  }, 60_000);
+});
+
+describe("costtrail report", () => {
+  it("prints an aligned table with exact money", async () => {
+    const r = await costtrail(["report", "--by", "provider", "--since", "60d"]);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split("\n");
+    expect(lines[0]).toMatch(/^provider\s+cost_usd\s+requests$/);
+    expect(lines[1]).toMatch(/^─+\s+─+\s+─+$/);
+    expect(lines.slice(2).map((l) => l.split(/\s+/)[0])).toEqual(
+      expect.arrayContaining(["anthropic", "openai", "google", "bedrock", "acme"]),
+    );
+  });
+
+  it("prints CSV by day and by a tag", async () => {
+    const r = await costtrail(["report", "--by", "tag.region", "--grain", "week", "--format", "csv", "--since", "60d"]);
+    const [header, first] = r.stdout.trim().split("\n");
+    expect(header).toBe("bucket,tag.region,cost_usd,requests");
+    expect(first).toMatch(/^\d{4}-\d{2}-\d{2}T00:00:00Z,(us-east|eu-west|ap-south),\d+(\.\d+)?,\d+$/);
+  });
+
+  it("fails with the field for a bad flag value", async () => {
+    const grain = await costtrail(["report", "--grain", "minute"]);
+    expect(grain.code).toBe(2);
+    expect(grain.stderr).toContain("--grain: must be one of hour, day, week, month");
+    const since = await costtrail(["report", "--since", "last tuesday"]);
+    expect(since.stderr).toContain("--since: must be a duration");
+    const where = await costtrail(["report", "--where", "feature"]);
+    expect(where.stderr).toContain("--where: must be key=value");
+    const server = await costtrail(["report", "--by", "colour"]);
+    expect(server.code).toBe(2);
+    expect(server.stderr).toContain("CT_INVALID_QUERY");
+  });
+
+  it("says where the server is when it cannot reach it", async () => {
+    const r = await costtrail(["report"], { COSTTRAIL_URL: "http://127.0.0.1:9" });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("Cannot reach the Costtrail server at http://127.0.0.1:9");
+  });
+});
+
+describe("costtrail export and keys", () => {
+  it("exports Parquet, CSV and NDJSON files", async () => {
+    for (const format of ["parquet", "csv", "ndjson"]) {
+      const out = join(dir, `events.${format}`);
+      const r = await costtrail(["export", "--format", format, "--out", out, "--where", "feature=support-chat"]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/export: \d+ events/);
+      expect((await stat(out)).size).toBeGreaterThan(100);
+    }
+    expect((await readFile(join(dir, "events.parquet"))).subarray(0, 4).toString()).toBe("PAR1");
+    const first = JSON.parse((await readFile(join(dir, "events.ndjson"), "utf8")).split("\n")[0] as string);
+    expect(first.feature).toBe("support-chat");
+    expect(typeof first.cost_usd).toBe("string");
+  });
+
+  it("creates a read key limited to a project that sees only that project", async () => {
+    const created = await costtrail(["keys", "create", "--name", "finance", "--scopes", "read", "--projects", "dev-tools", "--json"]);
+    expect(created.code).toBe(0);
+    const { key } = JSON.parse(created.stdout) as { key: string };
+    expect(key).toMatch(/^ct_[0-9A-Za-z]{40}$/);
+    const r = await costtrail(["report", "--by", "project", "--format", "json"], { COSTTRAIL_API_KEY: key });
+    expect((JSON.parse(r.stdout) as Array<{ project: string }>).map((x) => x.project)).toEqual(["dev-tools"]);
+    const ingest = await costtrail(["demo", "--events", "10"], { COSTTRAIL_API_KEY: key });
+    expect(ingest.code).toBe(2);
+    expect(ingest.stderr).toContain("CT_FORBIDDEN");
+  });
+
+  it("prints the hash of a key for costtrail.yaml", async () => {
+    const r = await costtrail(["keys", "hash", ADMIN]);
+    expect(r.stdout.trim()).toMatch(/^sha256:[0-9a-f]{64}$/);
+  });
+});

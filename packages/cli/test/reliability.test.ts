@@ -1,0 +1,103 @@
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { type ServerProcess, startServerProcess } from "./server-process.js";
+
+const ADMIN = `ct_${"R".repeat(40)}`;
+const ENV = { COSTTRAIL_ADMIN_KEY: ADMIN };
+const HEADERS = { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" };
+
+function batch(client: number, n: number, size: number) {
+  const now = Date.now();
+  return Array.from({ length: size }, (_, i) => ({
+    id: `c${client}_b${n}_${i}`,
+    timestamp: new Date(now - 1000 + i).toISOString(),
+    provider: "openai",
+    model: "gpt-4o-mini",
+    usage: { input_tokens: 1000, output_tokens: 100 },
+    feature: `client-${client}`,
+  }));
+}
+
+/** Every event id the ledger holds, with how many times. */
+async function ledgerIds(server: ServerProcess): Promise<Map<string, number>> {
+  const res = await fetch(`${server.url}/v1/export?format=ndjson&from=2020-01-01T00:00:00Z&to=2100-01-01T00:00:00Z`, { headers: HEADERS });
+  expect(res.status).toBe(200);
+  const counts = new Map<string, number>();
+  for (const line of (await res.text()).split("\n")) {
+    if (!line) continue;
+    const id = (JSON.parse(line) as { id: string }).id;
+    counts.set(id, (counts.get(id) ?? 0) + 1);
+  }
+  return counts;
+}
+
+describe("crash safety (real server process, loopback only)", () => {
+  it("keeps every acknowledged event exactly once across a kill -9 and a restart", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "ct-crash-"));
+    const server = await startServerProcess(dir, ENV);
+    const acked: Array<ReturnType<typeof batch>> = [];
+    let stop = false;
+    const clients = Array.from({ length: 4 }, async (_, c) => {
+      // Bounded: at most 400 batches per client, and the loop ends at the first failed request.
+      for (let n = 0; n < 400 && !stop; n++) {
+        const events = batch(c, n, 200);
+        try {
+          const res = await fetch(`${server.url}/v1/events`, { method: "POST", headers: HEADERS, body: JSON.stringify(events) });
+          if (res.status === 200) acked.push(events);
+          else if (res.status !== 503) throw new Error(`unexpected ${res.status}`);
+        } catch {
+          return;
+        }
+      }
+    });
+    // Let traffic flow, then kill the server mid-stream without warning.
+    await new Promise((r) => setTimeout(r, 1500));
+    server.child.kill("SIGKILL");
+    stop = true;
+    expect(await server.exited).toBe("SIGKILL");
+    await Promise.all(clients);
+    expect(acked.length).toBeGreaterThan(5);
+
+    const again = await startServerProcess(dir, ENV);
+    try {
+      const counts = await ledgerIds(again);
+      const ackedIds = acked.flat().map((e) => e.id);
+      const missing = ackedIds.filter((id) => !counts.has(id));
+      const doubled = [...counts.entries()].filter(([, n]) => n > 1);
+      expect(missing).toEqual([]);
+      expect(doubled).toEqual([]);
+      // Retrying acknowledged batches after the restart changes nothing.
+      const res = await fetch(`${again.url}/v1/events`, {
+        method: "POST",
+        headers: HEADERS,
+        body: JSON.stringify(acked.slice(0, 3).flat()),
+      });
+      expect((await res.json()).duplicates).toBe(600);
+      expect((await ledgerIds(again)).size).toBe(counts.size);
+    } finally {
+      again.child.kill("SIGTERM");
+      await again.exited;
+    }
+  }, 60_000);
+
+  it("finishes in-flight batches on SIGTERM and exits cleanly", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "ct-term-"));
+    const server = await startServerProcess(dir, ENV);
+    const events = batch(9, 0, 5000);
+    const pending = fetch(`${server.url}/v1/events`, { method: "POST", headers: HEADERS, body: JSON.stringify(events) });
+    await new Promise((r) => setTimeout(r, 50));
+    server.child.kill("SIGTERM");
+    const res = await pending;
+    expect(res.status).toBe(200);
+    expect(await server.exited).toBe(0);
+    const again = await startServerProcess(dir, ENV);
+    try {
+      expect((await ledgerIds(again)).size).toBe(5000);
+    } finally {
+      again.child.kill("SIGTERM");
+      await again.exited;
+    }
+  }, 60_000);
+});
