@@ -1,5 +1,6 @@
 import { type Dimension, OTHER_GROUP, type QueryFilter, type QuerySpec, TOKEN_BUCKETS } from "@costtrail/core";
 import type { ReadScope } from "../ledger-store.js";
+import { offsetSegments } from "../time-zone.js";
 
 /** SQL text with its bound values. Values are never spliced into the text. */
 export interface Compiled {
@@ -49,20 +50,20 @@ export function whereSql(scope: ReadScope, from: number, to: number, filters: re
   if (scope.projects !== null) {
     parts.push(scope.projects.length === 0 ? "FALSE" : `project IN (${scope.projects.map((x) => p.bind(x)).join(", ")})`);
   }
-  parts.push(`ts >= CAST(epoch_ms(CAST(${p.bind(from)} AS BIGINT)) AS TIMESTAMPTZ)`);
-  parts.push(`ts < CAST(epoch_ms(CAST(${p.bind(to)} AS BIGINT)) AS TIMESTAMPTZ)`);
+  parts.push(`ts >= epoch_ms(CAST(${p.bind(from)} AS BIGINT))`);
+  parts.push(`ts < epoch_ms(CAST(${p.bind(to)} AS BIGINT))`);
   for (const f of filters) parts.push(filterSql(f, p));
   return parts.join(" AND ");
 }
 
 const ALL_TOKENS = TOKEN_BUCKETS.map((b) => `coalesce("${b}", 0)`).join(" + ");
 
-/** Aggregate SQL per metric over the events table. Money is cast to text to leave the store exact. */
+/** Raw aggregate per metric. Money stays DECIMAL here so it sorts as a number; it becomes text only on the way out. */
 function metricSql(m: string): string {
   switch (m) {
     case "cost_usd":
       // NULL when nothing in the group is priced: unknown is not $0.
-      return `CAST(sum(cost_usd) AS VARCHAR)`;
+      return "sum(cost_usd)";
     case "requests":
       return "count(*)";
     case "errors":
@@ -72,7 +73,7 @@ function metricSql(m: string): string {
     case "total_tokens":
       return `coalesce(sum(${ALL_TOKENS}), 0)`;
     case "web_search_calls":
-      return `coalesce(sum(web_search_calls), 0)`;
+      return "coalesce(sum(web_search_calls), 0)";
     case "latency_ms_p50":
       return "quantile_cont(latency_ms, 0.5)";
     case "latency_ms_p90":
@@ -87,7 +88,7 @@ function metricSql(m: string): string {
       return "quantile_cont(ttft_ms, 0.99)";
     case "cost_per_request_usd":
       // Exact sum and count leave the store; the division is done in decimal by the caller.
-      return `CAST(coalesce(sum(cost_usd), 0) AS VARCHAR) || '/' || CAST(count(*) AS VARCHAR)`;
+      return "CAST(coalesce(sum(cost_usd), 0) AS VARCHAR) || '/' || CAST(count(*) AS VARCHAR)";
     case "error_rate":
       return "CAST(count(*) FILTER (WHERE status = 'error') AS DOUBLE) / count(*)";
     case "unique_users":
@@ -130,94 +131,111 @@ const STAT_SQL: Record<string, (v: string) => string> = {
   count: () => "count(*)",
 };
 
-function bucketSql(spec: QuerySpec, p: Params): string {
-  return `date_trunc('${spec.grain}', timezone(${p.bind(spec.time_zone)}, ts))`;
+/** Exact decimal text without the store's trailing zeros ("12.500000000000000000" → "12.5"). */
+function moneyText(expr: string): string {
+  return `CASE WHEN ${expr} IS NULL THEN NULL ELSE rtrim(rtrim(CAST(${expr} AS VARCHAR), '0'), '.') END`;
 }
 
-function orderSql(spec: QuerySpec, aliases: Map<string, string>): string {
-  const parts = spec.order_by.map((o) => `${aliases.get(o.key) ?? "1"} ${o.desc ? "DESC" : "ASC"} NULLS LAST`);
-  if (parts.length === 0) {
-    if (spec.grain) parts.push("bucket ASC");
-    const first = spec.distribution ? `${spec.distribution.metric}_${spec.distribution.stats[0]}` : spec.metrics[0];
-    if (first) parts.push(`${aliases.get(first)} DESC NULLS LAST`);
+/** Local wall time: UTC plus the zone's offset, chosen by which side of each transition the row is. */
+function localTimeSql(spec: QuerySpec, p: Params): string {
+  const segments = offsetSegments(spec.time_zone, spec.from, spec.to);
+  if (segments.length === 1) {
+    const only = segments[0]?.offsetMin ?? 0;
+    return only === 0 ? "ts" : `ts + to_minutes(CAST(${p.bind(only)} AS BIGINT))`;
   }
-  // Ties broken by the group columns, so pages and tests are deterministic.
-  for (let i = 0; i < spec.group_by.length; i++) parts.push(`g${i} ASC NULLS LAST`);
-  return parts.join(", ");
+  const cases = segments
+    .slice(0, -1)
+    .map((s) => `WHEN ts < epoch_ms(CAST(${p.bind(s.untilMs)} AS BIGINT)) THEN ${p.bind(s.offsetMin)}`)
+    .join(" ");
+  return `ts + to_minutes(CAST(CASE ${cases} ELSE ${p.bind(segments.at(-1)?.offsetMin ?? 0)} END AS BIGINT))`;
 }
 
-/** Sort key for ranking groups in the "other" fold: numeric for money kept as text. */
-function rankSql(key: string, m: string): string {
-  if (m === "cost_usd") return `CAST(${key} AS DECIMAL(38,18))`;
-  return key;
+interface Output {
+  /** Column alias in the grouped relation. */
+  readonly alias: string;
+  /** Key in the JSON row handed back. */
+  readonly key: string;
+  /** How the value leaves the store. */
+  readonly json: string;
 }
 
 /**
- * Compiles a query. Output columns: `g0…` for group_by, `bucket_local` and `bucket_utc_ms`
- * for the grain, `m0…` for metrics, `s0…` for distribution stats.
+ * Compiles a query into one statement that answers a single JSON text: the rows, already
+ * ordered and limited. DuckDB builds the JSON natively, which is several times faster than
+ * reading wide results value by value. Output keys: `g0…` for group_by, `b` (local wall time
+ * in epoch ms) for the grain, `m0…` for metrics, `s0…` for distribution stats.
  */
 export function compileQuery(spec: QuerySpec, scope: ReadScope): Compiled {
   const p = new Params();
   const where = whereSql(scope, spec.from, spec.to, spec.filters, p);
   const groups = spec.group_by.map((d, i) => `${dimensionSql(d, p)} AS g${i}`);
   const gNames = spec.group_by.map((_, i) => `g${i}`);
-  const aliases = new Map<string, string>();
-  for (const [i, d] of spec.group_by.entries()) aliases.set(d, `g${i}`);
-  for (const [i, m] of spec.metrics.entries()) aliases.set(m, m === "cost_usd" ? `CAST(m${i} AS DECIMAL(38,18))` : `m${i}`);
-  if (spec.grain) aliases.set("bucket", "bucket");
-  const bucketSel = spec.grain ? [`${bucketSql(spec, p)} AS bucket`] : [];
-  const tz = spec.grain ? p.bind(spec.time_zone) : "";
-  const bucketOut = spec.grain
-    ? [`strftime(bucket, '%Y-%m-%dT%H:%M:%S') AS bucket_local`, `epoch_ms(timezone(${tz}, bucket)) AS bucket_utc_ms`]
-    : [];
+  const bucket = spec.grain ? `date_trunc('${spec.grain}', ${localTimeSql(spec, p)})` : null;
+  const keys = [...gNames, ...(bucket ? ["bucket"] : [])];
+  const outputs: Output[] = [
+    ...gNames.map((g) => ({ alias: g, key: g, json: g })),
+    ...(bucket ? [{ alias: "bucket", key: "b", json: "epoch_ms(bucket)" }] : []),
+  ];
+  const sortKey = new Map<string, string>();
+  for (const [i, d] of spec.group_by.entries()) sortKey.set(d, `g${i}`);
+  if (bucket) sortKey.set("bucket", "bucket");
 
+  let relation: string;
   if (spec.distribution) {
     const d = spec.distribution;
     const per = dimensionSql(d.per, p);
-    const inner = `SELECT ${[...groups, ...bucketSel, `${per} AS per_key`, `sum(${additiveValueSql(d.metric)}) AS v`, ...spec.metrics.map((m, i) => `sum(${additiveValueSql(m)}) AS a${i}`)].join(", ")}
-      FROM events WHERE ${where} AND ${per} IS NOT NULL
-      GROUP BY ALL`;
-    for (const [i, s] of d.stats.entries()) aliases.set(`${d.metric}_${s}`, `s${i}`);
-    const outer = [
-      ...gNames,
-      ...bucketOut,
-      ...d.stats.map(
-        (s, i) =>
-          `${d.metric === "cost_usd" && s !== "count" && s !== "mean" ? `CAST(${STAT_SQL[s]?.("v")} AS VARCHAR)` : STAT_SQL[s]?.("v")} AS s${i}`,
-      ),
-      ...spec.metrics.map((m, i) => `${m === "cost_usd" ? `CAST(sum(a${i}) AS VARCHAR)` : `sum(a${i})`} AS m${i}`),
+    const inner = `SELECT ${[...groups, ...(bucket ? [`${bucket} AS bucket`] : []), `${per} AS per_key`, `sum(${additiveValueSql(d.metric)}) AS v`, ...spec.metrics.map((m, i) => `sum(${additiveValueSql(m)}) AS a${i}`)].join(", ")}
+      FROM events WHERE ${where} AND ${per} IS NOT NULL GROUP BY ALL`;
+    const cols = [
+      ...keys,
+      ...d.stats.map((s, i) => `${STAT_SQL[s]?.("v")} AS s${i}`),
+      ...spec.metrics.map((_, i) => `sum(a${i}) AS m${i}`),
     ];
-    const groupBy = [...gNames, ...(spec.grain ? ["bucket"] : [])];
-    const sql = `WITH per AS (${inner}) SELECT ${outer.join(", ")} FROM per ${groupBy.length ? `GROUP BY ${groupBy.join(", ")}` : ""}
-      ORDER BY ${orderSql(spec, aliases)}${spec.limit ? ` LIMIT ${spec.limit}` : ""}`;
-    return { sql, params: p.values };
+    relation = `SELECT ${cols.join(", ")} FROM (${inner}) ${keys.length ? `GROUP BY ${keys.join(", ")}` : ""}`;
+    for (const [i, s] of d.stats.entries()) {
+      const money = d.metric === "cost_usd" && s !== "count" && s !== "mean";
+      outputs.push({ alias: `s${i}`, key: `s${i}`, json: money ? moneyText(`s${i}`) : `s${i}` });
+      sortKey.set(`${d.metric}_${s}`, `s${i}`);
+    }
+  } else if (spec.other && spec.limit !== null) {
+    // Top `limit` groups by the order metric over the whole range; the rest fold into one "(other)" group.
+    const rankKey = spec.order_by[0]?.key ?? spec.metrics[0] ?? "requests";
+    const rankDesc = spec.order_by[0]?.desc ?? true;
+    const groupIndex = spec.group_by.indexOf(rankKey as never);
+    const rankMetric = (spec.metrics as readonly string[]).includes(rankKey) ? rankKey : "requests";
+    const rankExpr = groupIndex >= 0 ? `g${groupIndex}` : "r";
+    const other = p.bind(OTHER_GROUP);
+    relation = `WITH base AS (SELECT *, ${groups.join(", ")}${bucket ? `, ${bucket} AS bucket` : ""} FROM events WHERE ${where}),
+      ranked AS (SELECT ${gNames.join(", ")}, row_number() OVER (ORDER BY ${rankExpr} ${rankDesc ? "DESC" : "ASC"} NULLS LAST, ${gNames.map((g) => `${g} ASC NULLS LAST`).join(", ")}) AS rn
+        FROM (SELECT ${gNames.join(", ")}, ${metricSql(rankMetric)} AS r FROM base GROUP BY ALL)),
+      folded AS (SELECT ${gNames.map((g) => `CASE WHEN k.rn <= ${spec.limit} THEN b.${g} ELSE ${other} END AS ${g}`).join(", ")}, k.rn <= ${spec.limit} AS kept,
+        b.* EXCLUDE (${gNames.join(", ")})
+        FROM base b JOIN ranked k ON ${gNames.map((g) => `b.${g} IS NOT DISTINCT FROM k.${g}`).join(" AND ")})
+      SELECT ${[...keys, ...spec.metrics.map((m, i) => `${metricSql(m)} AS m${i}`)].join(", ")}, bool_or(kept) AS kept
+      FROM folded GROUP BY ${keys.join(", ")}`;
+  } else {
+    relation = `SELECT ${[...groups, ...(bucket ? [`${bucket} AS bucket`] : []), ...spec.metrics.map((m, i) => `${metricSql(m)} AS m${i}`)].join(", ")}
+      FROM events WHERE ${where} ${keys.length ? `GROUP BY ${gNames.length ? gNames.join(", ") : ""}${gNames.length && bucket ? ", " : ""}${bucket ? "bucket" : ""}` : ""}`;
+  }
+  for (const [i, m] of spec.metrics.entries()) {
+    outputs.push({ alias: `m${i}`, key: `m${i}`, json: m === "cost_usd" ? moneyText(`m${i}`) : `m${i}` });
+    sortKey.set(m, `m${i}`);
   }
 
-  const metrics = spec.metrics.map((m, i) => `${metricSql(m)} AS m${i}`);
-  const groupBy = [...gNames, ...(spec.grain ? ["bucket"] : [])];
-  if (!spec.other || spec.limit === null) {
-    const sql = `SELECT ${[...groups, ...bucketSel, ...metrics].join(", ")} FROM events WHERE ${where}
-      ${groupBy.length ? `GROUP BY ${groupBy.join(", ")}` : ""}`;
-    const outer = `SELECT ${[...gNames, ...bucketOut, ...spec.metrics.map((_, i) => `m${i}`)].join(", ")} FROM (${sql})
-      ORDER BY ${orderSql(spec, aliases)}${spec.limit ? ` LIMIT ${spec.limit}` : ""}`;
-    return { sql: outer, params: p.values };
+  const order = spec.order_by.map((o) => `${sortKey.get(o.key) ?? "1"} ${o.desc ? "DESC" : "ASC"} NULLS LAST`);
+  if (order.length === 0) {
+    if (bucket) order.push("bucket ASC");
+    const first = spec.distribution ? `${spec.distribution.metric}_${spec.distribution.stats[0]}` : spec.metrics[0];
+    const k = first ? sortKey.get(first) : undefined;
+    if (k) order.push(`${k} DESC NULLS LAST`);
   }
-
-  // Top `limit` groups by the order metric over the whole range; the rest fold into one "(other)" group.
-  const rankKey = spec.order_by[0]?.key ?? spec.metrics[0] ?? "requests";
-  const rankMetric = (spec.metrics as readonly string[]).includes(rankKey) ? rankKey : "requests";
-  const rankDesc = spec.order_by[0]?.desc ?? true;
-  const rankExpr = gNames.includes(aliases.get(rankKey) ?? "") ? (aliases.get(rankKey) as string) : rankSql("r", rankMetric);
-  const other = p.bind(OTHER_GROUP);
-  const sql = `WITH base AS (SELECT * , ${groups.join(", ")}${bucketSel.length ? `, ${bucketSel[0]}` : ""} FROM events WHERE ${where}),
-    ranked AS (SELECT ${gNames.join(", ")}, row_number() OVER (ORDER BY ${rankExpr} ${rankDesc ? "DESC" : "ASC"} NULLS LAST, ${gNames.map((g) => `${g} ASC NULLS LAST`).join(", ")}) AS rn
-      FROM (SELECT ${gNames.join(", ")}, ${metricSql(rankMetric)} AS r FROM base GROUP BY ALL)),
-    folded AS (SELECT ${gNames.map((g) => `CASE WHEN k.rn <= ${spec.limit} THEN b.${g} ELSE ${other} END AS ${g}`).join(", ")}, k.rn <= ${spec.limit} AS kept,
-      b.* EXCLUDE (${gNames.join(", ")})
-      FROM base b JOIN ranked k ON ${gNames.map((g) => `b.${g} IS NOT DISTINCT FROM k.${g}`).join(" AND ")})
-    SELECT ${[...gNames, ...bucketOut, ...spec.metrics.map((m, i) => `${metricSql(m)} AS m${i}`)].join(", ")}, bool_or(kept) AS kept
-    FROM folded GROUP BY ${[...gNames, ...(spec.grain ? ["bucket"] : [])].join(", ")}
-    ORDER BY kept DESC, ${orderSql(spec, aliases)}`;
+  // Ties broken by the group columns, so pages and tests are deterministic; kept groups before "(other)".
+  for (const g of gNames) order.push(`${g} ASC NULLS LAST`);
+  if (spec.other && spec.limit !== null && !spec.distribution) order.unshift("kept DESC");
+  const limited = spec.limit !== null && !(spec.other && !spec.distribution);
+  const rows = `SELECT * FROM (${relation}) ORDER BY ${order.join(", ")}${limited ? ` LIMIT ${spec.limit}` : ""}`;
+  const sql = `SELECT '[' || coalesce(string_agg(CAST(json_object(${outputs.map((o) => `'${o.key}', ${o.json}`).join(", ")}) AS VARCHAR), ',' ORDER BY ${order.join(", ")}), '') || ']' AS j
+    FROM (${rows})`;
   return { sql, params: p.values };
 }
 

@@ -14,8 +14,9 @@ import type {
   StoredApiKey,
 } from "../ledger-store.js";
 import { Params, compileQuery, whereSql } from "./dialect.js";
-import { SCHEMA_SQL, STAGING_SQL } from "./schema.js";
-import { money, plain, ratio } from "./values.js";
+import { SCHEMA_SQL } from "./schema.js";
+import { localToInstant } from "../time-zone.js";
+import { plain, ratio } from "./values.js";
 import { GroupCommitWriter } from "./writer.js";
 
 export interface DuckDBStoreOptions {
@@ -78,8 +79,6 @@ export class DuckDBLedgerStore implements LedgerStore {
     // Every timestamp in and out is UTC; a query's time zone is applied explicitly.
     await conn.run("SET GLOBAL TimeZone = 'UTC'");
     for (const sql of SCHEMA_SQL) await conn.run(sql);
-    await conn.run(STAGING_SQL);
-    await conn.run("CREATE OR REPLACE TEMP TABLE batch_dups (id VARCHAR)");
     return new DuckDBLedgerStore(instance, conn, new GroupCommitWriter(conn, options.maxPendingRows ?? 200_000));
   }
 
@@ -91,11 +90,16 @@ export class DuckDBLedgerStore implements LedgerStore {
     return this.writer.pending();
   }
 
-  private async read(sql: string, params: unknown[]): Promise<Array<Record<string, unknown>>> {
+  /**
+   * Runs a read on its own connection. `plainValues` converts to JS numbers and strings in
+   * one native pass (fast for big rollups); only safe where no DECIMAL leaves the SQL, since
+   * those would become floats, so money is cast to text in every query that uses it.
+   */
+  private async read(sql: string, params: unknown[], plainValues = false): Promise<Array<Record<string, unknown>>> {
     const conn = await this.instance.connect();
     try {
       const result = await conn.runAndReadAll(sql, params as never);
-      return result.getRowObjects() as Array<Record<string, unknown>>;
+      return (plainValues ? result.getRowObjectsJS() : result.getRowObjects()) as Array<Record<string, unknown>>;
     } catch (e) {
       throw storeError(e, sql);
     } finally {
@@ -105,29 +109,33 @@ export class DuckDBLedgerStore implements LedgerStore {
 
   async query(spec: QuerySpec, scope: ReadScope): Promise<QueryRow[]> {
     const { sql, params } = compileQuery(spec, scope);
-    const rows = await this.read(sql, params);
-    return rows.map((r) => {
+    const [first] = await this.read(sql, params, true);
+    const raw = JSON.parse(String(first?.j ?? "[]")) as Array<Record<string, string | number | null>>;
+    const buckets = new Map<number, string>();
+    return raw.map((r) => {
       const out: QueryRow = {};
       spec.group_by.forEach((d, i) => {
         const v = r[`g${i}`];
         out[d] = v === null || v === undefined ? null : String(v);
       });
-      if (spec.grain) out.bucket = isoWithOffset(String(r.bucket_local), Number(r.bucket_utc_ms));
+      if (spec.grain) {
+        const local = Number(r.b);
+        let iso = buckets.get(local);
+        if (iso === undefined) buckets.set(local, (iso = isoWithOffset(local, spec.time_zone)));
+        out.bucket = iso;
+      }
       if (spec.distribution) {
         const d = spec.distribution;
         d.stats.forEach((s, i) => {
-          const v = r[`s${i}`];
+          const v = r[`s${i}`] ?? null;
           const key = `${d.metric}_${s}`;
           if (s === "mean") out[key] = d.metric === "cost_usd" ? ratio(v) : numberOrNull(ratio(v));
-          else if (s === "count") out[key] = Number(v);
-          else out[key] = d.metric === "cost_usd" ? (v === null ? null : money(v)) : numberOrNull(v);
+          else out[key] = v;
         });
       }
       spec.metrics.forEach((m, i) => {
-        const v = r[`m${i}`];
-        if (m === "cost_usd") out[m] = v === null || v === undefined ? null : money(v);
-        else if (m === "cost_per_request_usd") out[m] = ratio(v);
-        else out[m] = numberOrNull(v);
+        const v = r[`m${i}`] ?? null;
+        out[m] = m === "cost_per_request_usd" ? ratio(v) : v;
       });
       return out;
     });
@@ -138,7 +146,7 @@ export class DuckDBLedgerStore implements LedgerStore {
     let where = whereSql(scope, req.from, req.to, req.filters, p);
     if (req.cursor) {
       const t = p.bind(req.cursor.ts_ms);
-      where += ` AND (ts < CAST(epoch_ms(CAST(${t} AS BIGINT)) AS TIMESTAMPTZ) OR (ts = CAST(epoch_ms(CAST(${t} AS BIGINT)) AS TIMESTAMPTZ) AND id < ${p.bind(req.cursor.id)}))`;
+      where += ` AND (ts < epoch_ms(CAST(${t} AS BIGINT)) OR (ts = epoch_ms(CAST(${t} AS BIGINT)) AND id < ${p.bind(req.cursor.id)}))`;
     }
     const sql = `SELECT ${EVENT_LIST_COLUMNS.map((c) => `"${c}"`).join(", ")}, epoch_ms(ts) AS ts_ms FROM events WHERE ${where}
       ORDER BY ts DESC, id DESC LIMIT ${req.limit + 1}`;
@@ -165,7 +173,7 @@ export class DuckDBLedgerStore implements LedgerStore {
     // Parquet keeps DECIMAL; text formats carry money as exact decimal strings.
     const text = format !== "parquet";
     const cols = EVENT_LIST_COLUMNS.map((c) => {
-      if (c === "ts") return text ? `strftime(ts, '%Y-%m-%dT%H:%M:%S.%gZ') AS "timestamp"` : `ts AS "timestamp"`;
+      if (c === "ts") return text ? `strftime(ts, '%Y-%m-%dT%H:%M:%S.%gZ') AS "timestamp"` : `CAST(ts AS TIMESTAMPTZ) AS "timestamp"`;
       if (!text) return `"${c}"`;
       if (c === "cost_usd" || c === "computed_cost_usd") return `rtrim(rtrim(CAST("${c}" AS VARCHAR), '0'), '.') AS "${c}"`;
       if (c === "tags") return "to_json(tags) AS tags";
@@ -195,7 +203,7 @@ export class DuckDBLedgerStore implements LedgerStore {
 
   async saveApiKey(key: StoredApiKey): Promise<void> {
     const sql =
-      "INSERT INTO api_keys VALUES ($1, $2, $3, string_split($4, ','), CASE WHEN $5 = '' THEN NULL ELSE string_split($5, ',') END, CAST(epoch_ms(CAST($6 AS BIGINT)) AS TIMESTAMPTZ))";
+      "INSERT INTO api_keys VALUES ($1, $2, $3, string_split($4, ','), CASE WHEN $5 = '' THEN NULL ELSE string_split($5, ',') END, epoch_ms(CAST($6 AS BIGINT)))";
     const conn = await this.instance.connect();
     try {
       await conn.run(sql, [
@@ -245,9 +253,10 @@ function numberOrNull(v: unknown): number | null {
   return Number.isFinite(n) ? n : null;
 }
 
-/** "2026-11-20T00:00:00" local wall time + the instant it is → "2026-11-20T00:00:00+01:00". */
-function isoWithOffset(local: string, utcMs: number): string {
-  const offsetMin = Math.round((Date.parse(`${local}Z`) - utcMs) / 60_000);
+/** A bucket's local wall time (as if UTC) → "2026-11-20T00:00:00+01:00" in its zone. */
+function isoWithOffset(localMs: number, timeZone: string): string {
+  const local = new Date(localMs).toISOString().slice(0, 19);
+  const offsetMin = Math.round((localMs - localToInstant(timeZone, localMs)) / 60_000);
   if (offsetMin === 0) return `${local}Z`;
   const sign = offsetMin > 0 ? "+" : "-";
   const a = Math.abs(offsetMin);

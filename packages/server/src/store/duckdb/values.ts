@@ -1,5 +1,5 @@
 import { Decimal } from "@costtrail/core";
-import { DuckDBDecimalValue, DuckDBMapValue, DuckDBTimestampTZValue } from "@duckdb/node-api";
+import { DuckDBDecimalValue, DuckDBMapValue, DuckDBTimestampTZValue, DuckDBTimestampValue } from "@duckdb/node-api";
 
 /** Converts a value read from DuckDB into plain JSON: money to exact decimal text, times to ISO. */
 export function plain(v: unknown): string | number | boolean | null | Record<string, string> {
@@ -7,18 +7,13 @@ export function plain(v: unknown): string | number | boolean | null | Record<str
   if (typeof v === "bigint") return Number(v);
   if (typeof v === "number" || typeof v === "string" || typeof v === "boolean") return v;
   if (v instanceof DuckDBDecimalValue) return Decimal.of(v.value, v.scale).toString();
-  if (v instanceof DuckDBTimestampTZValue) return new Date(Number(v.micros / 1000n)).toISOString();
+  if (v instanceof DuckDBTimestampTZValue || v instanceof DuckDBTimestampValue) return new Date(Number(v.micros / 1000n)).toISOString();
   if (v instanceof DuckDBMapValue) {
     const out: Record<string, string> = {};
     for (const e of v.entries) out[String(e.key)] = String(e.value);
     return out;
   }
   return String(v);
-}
-
-/** "12.500000000000000000" → "12.5". */
-export function money(v: unknown): string {
-  return v === null || v === undefined ? "0" : Decimal.parse(String(v)).toString();
 }
 
 /** "sum/count" from the store, divided exactly and rounded half-even to 12 places. */

@@ -1,32 +1,66 @@
-import { ATTRIBUTION_COLUMNS, CosttrailError, TOKEN_BUCKETS } from "@costtrail/core";
-import { BOOLEAN, DOUBLE, type DuckDBConnection, DuckDBDataChunk, type DuckDBType, VARCHAR } from "@duckdb/node-api";
+import { ATTRIBUTION_COLUMNS, CosttrailError, Decimal, TOKEN_BUCKETS } from "@costtrail/core";
+import {
+  BIGINT,
+  BOOLEAN,
+  DECIMAL,
+  DOUBLE,
+  type DuckDBConnection,
+  DuckDBDataChunk,
+  DuckDBDecimalValue,
+  DuckDBMapValue,
+  type DuckDBPreparedStatement,
+  DuckDBTimestampValue,
+  type DuckDBType,
+  type DuckDBValue,
+  INTEGER,
+  LIST,
+  MAP,
+  TIMESTAMP,
+  VARCHAR,
+  listValue,
+} from "@duckdb/node-api";
 import type { LedgerRow } from "../ledger-row.js";
 import type { AppendResult } from "../ledger-store.js";
-import { EVENT_COLUMNS, castFromStaging, stagingType } from "./schema.js";
+import { EVENT_COLUMNS, MONEY_SCALE } from "./schema.js";
 
 /** DuckDB's vector size: a data chunk holds at most this many rows. */
 const CHUNK_ROWS = 2048;
-/** Rows written in one transaction at most; more waits for the next round. */
+/** Rows written in one transaction at most (well under the appender's own flush threshold). */
 const MAX_BATCH_ROWS = 50_000;
 
-const STAGING_TYPES: DuckDBType[] = EVENT_COLUMNS.map(([, t]) => {
-  const s = stagingType(t);
-  return s === "DOUBLE" ? DOUBLE : s === "BOOLEAN" ? BOOLEAN : VARCHAR;
-});
+function columnType(sqlType: string): DuckDBType {
+  if (sqlType.startsWith("VARCHAR")) return VARCHAR;
+  if (sqlType.startsWith("BIGINT")) return BIGINT;
+  if (sqlType.startsWith("INTEGER")) return INTEGER;
+  if (sqlType.startsWith("DOUBLE")) return DOUBLE;
+  if (sqlType.startsWith("BOOLEAN")) return BOOLEAN;
+  if (sqlType.startsWith("TIMESTAMP")) return TIMESTAMP;
+  if (sqlType.startsWith("DECIMAL")) return DECIMAL(38, MONEY_SCALE);
+  if (sqlType.startsWith("MAP")) return MAP(VARCHAR, VARCHAR);
+  throw new Error(`no appender type for ${sqlType}`);
+}
 
-type Cell = string | number | boolean | null;
+const TYPES: DuckDBType[] = EVENT_COLUMNS.map(([, t]) => columnType(t));
 
-/** One row's values in staging column order. */
-function cells(r: LedgerRow): Cell[] {
-  const out: Cell[] = [r.id, r.ts_ms, r.received_ms];
+const timestamp = (ms: number) => new DuckDBTimestampValue(BigInt(ms) * 1000n);
+const count = (n: number | undefined) => (n === undefined ? null : BigInt(n));
+function money(text: string | null): DuckDBValue {
+  if (text === null) return null;
+  const d = Decimal.parse(text).rescale(MONEY_SCALE);
+  return new DuckDBDecimalValue(d.coef, 38, MONEY_SCALE);
+}
+
+/** One row's values in events column order, typed as the table wants them. */
+function cells(r: LedgerRow): DuckDBValue[] {
+  const out: DuckDBValue[] = [r.id, timestamp(r.ts_ms), timestamp(r.received_ms)];
   for (const c of ATTRIBUTION_COLUMNS) out.push(r.attribution[c] ?? null);
   out.push(r.provider, r.model, r.api, r.operation);
-  for (const b of TOKEN_BUCKETS) out.push(r.buckets[b] ?? null);
+  for (const b of TOKEN_BUCKETS) out.push(count(r.buckets[b]));
   out.push(
-    r.web_search_calls || null,
+    r.web_search_calls ? BigInt(r.web_search_calls) : null,
     r.units_json,
-    r.cost_usd,
-    r.computed_cost_usd,
+    money(r.cost_usd),
+    money(r.computed_cost_usd),
     r.cost_source,
     r.price_status,
     r.rate_card_entry,
@@ -40,7 +74,7 @@ function cells(r: LedgerRow): Cell[] {
     r.ttft_ms,
     r.streamed,
     r.cache_hit,
-    r.tags === null ? null : JSON.stringify(r.tags),
+    r.tags === null ? null : new DuckDBMapValue(Object.entries(r.tags).map(([key, value]) => ({ key, value }))),
     r.raw_usage_json,
   );
   return out;
@@ -53,10 +87,11 @@ interface Job {
 }
 
 /**
- * Group commit: requests that arrive while a transaction is being written wait and go
- * together into the next one, so durability (one WAL sync per commit) does not cost
- * throughput. Rows go through a temp staging table of plain types, cheap to append from
- * JS; one INSERT … SELECT casts them, skips ids already in the ledger, and commits.
+ * Group commit: requests that arrive while a batch is being written wait and go together
+ * into the next one, so durability (one WAL sync per commit) does not cost throughput.
+ * A batch is one appender flush, which DuckDB commits as one transaction. Ids already in the ledger are skipped first; a retry resends the same
+ * event, so the earlier copy lies in the batch's time range, which lets zone maps skip the
+ * rest of the ledger.
  */
 export class GroupCommitWriter {
   private queue: Job[] = [];
@@ -65,20 +100,12 @@ export class GroupCommitWriter {
   private closed = false;
   private idle: Promise<void> = Promise.resolve();
   private markIdle: () => void = () => {};
-  private readonly insertSql: string;
+  private dupsStatement: DuckDBPreparedStatement | null = null;
 
   constructor(
     private readonly conn: DuckDBConnection,
     private readonly maxPendingRows: number,
-  ) {
-    const names = EVENT_COLUMNS.map(([n]) => `"${n}"`).join(", ");
-    const exprs = EVENT_COLUMNS.map(([n, t]) => castFromStaging(n, t)).join(", ");
-    // Retries carry the same timestamps, so an earlier copy lies in the batch's time range:
-    // the range bound lets zone maps skip the rest of the ledger.
-    this.insertSql = `INSERT INTO events (${names}) SELECT ${exprs} FROM staging s
-      WHERE s.id NOT IN (SELECT id FROM batch_dups)
-      QUALIFY row_number() OVER (PARTITION BY s.id ORDER BY s.rowid) = 1`;
-  }
+  ) {}
 
   pending(): number {
     return this.queued;
@@ -118,8 +145,10 @@ export class GroupCommitWriter {
           n += job.rows.length;
         }
         try {
-          const dups = await this.write(jobs);
-          settle(jobs, dups);
+          const existing = await this.existingIds(jobs);
+          const { fresh, results } = settle(jobs, existing);
+          await this.write(fresh);
+          jobs.forEach((j, i) => j.resolve(results[i] as AppendResult));
         } catch (e) {
           const err = new CosttrailError("CT_STORE_FAILED", `appending ${n} events failed: ${(e as Error).message}`, { cause: e });
           for (const j of jobs) j.reject(err);
@@ -133,71 +162,73 @@ export class GroupCommitWriter {
     }
   }
 
-  private async write(jobs: readonly Job[]): Promise<Set<string>> {
+  /** Ids of this batch already in the ledger, looked up within the batch's time range. */
+  private async existingIds(jobs: readonly Job[]): Promise<Set<string>> {
     let minTs = Number.POSITIVE_INFINITY;
     let maxTs = Number.NEGATIVE_INFINITY;
-    const appender = await this.conn.createAppender("staging");
+    const ids: string[] = [];
+    for (const job of jobs) {
+      for (const row of job.rows) {
+        if (row.ts_ms < minTs) minTs = row.ts_ms;
+        if (row.ts_ms > maxTs) maxTs = row.ts_ms;
+        ids.push(row.id);
+      }
+    }
+    this.dupsStatement ??= await this.conn.prepare(
+      "SELECT DISTINCT id FROM events WHERE ts >= epoch_ms(CAST($1 AS BIGINT)) AND ts <= epoch_ms(CAST($2 AS BIGINT)) AND id IN (SELECT unnest($3))",
+    );
+    const s = this.dupsStatement;
+    s.bindDouble(1, minTs);
+    s.bindDouble(2, maxTs);
+    s.bindList(3, listValue(ids), LIST(VARCHAR));
+    const rows = (await s.runAndReadAll()).getRows();
+    return new Set(rows.map((r) => r[0] as string));
+  }
+
+  /** Appends the rows and commits them with one flush: one transaction, synced to the WAL. */
+  private async write(rows: readonly LedgerRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    const appender = await this.conn.createAppender("events");
     try {
-      let chunkRows: Cell[][] = [];
-      const flush = () => {
-        if (chunkRows.length === 0) return;
-        const columns: Cell[][] = STAGING_TYPES.map(() => new Array<Cell>(chunkRows.length));
-        for (let r = 0; r < chunkRows.length; r++) {
-          const row = chunkRows[r] as Cell[];
-          for (let c = 0; c < row.length; c++) (columns[c] as Cell[])[r] = row[c] as Cell;
+      for (let off = 0; off < rows.length; off += CHUNK_ROWS) {
+        const n = Math.min(CHUNK_ROWS, rows.length - off);
+        const columns: DuckDBValue[][] = TYPES.map(() => new Array<DuckDBValue>(n));
+        for (let r = 0; r < n; r++) {
+          const row = cells(rows[off + r] as LedgerRow);
+          for (let c = 0; c < row.length; c++) (columns[c] as DuckDBValue[])[r] = row[c] as DuckDBValue;
         }
-        const chunk = DuckDBDataChunk.create(STAGING_TYPES, chunkRows.length);
+        const chunk = DuckDBDataChunk.create(TYPES, n);
         chunk.setColumns(columns);
         appender.appendDataChunk(chunk);
-        chunkRows = [];
-      };
-      for (const job of jobs) {
-        for (const row of job.rows) {
-          if (row.ts_ms < minTs) minTs = row.ts_ms;
-          if (row.ts_ms > maxTs) maxTs = row.ts_ms;
-          chunkRows.push(cells(row));
-          if (chunkRows.length === CHUNK_ROWS) flush();
-        }
       }
-      flush();
+      // The flush is the commit: all of the batch is durable, or none of it.
       appender.flushSync();
+    } catch (e) {
+      appender.clear();
+      throw e;
     } finally {
       appender.closeSync();
     }
-    try {
-      await this.conn.run("BEGIN TRANSACTION");
-      await this.conn.run(
-        `CREATE OR REPLACE TEMP TABLE batch_dups AS SELECT DISTINCT e.id FROM events e
-         WHERE e.ts >= CAST(epoch_ms(CAST($1 AS BIGINT)) AS TIMESTAMPTZ) AND e.ts <= CAST(epoch_ms(CAST($2 AS BIGINT)) AS TIMESTAMPTZ)
-           AND e.id IN (SELECT id FROM staging)`,
-        [minTs, maxTs],
-      );
-      await this.conn.run(this.insertSql);
-      await this.conn.run("COMMIT");
-    } catch (e) {
-      await this.conn.run("ROLLBACK").catch(() => {});
-      throw e;
-    } finally {
-      await this.conn.run("DELETE FROM staging");
-    }
-    const dupRows = (await this.conn.runAndReadAll("SELECT id FROM batch_dups")).getRows();
-    return new Set(dupRows.map((r) => r[0] as string));
   }
 }
 
-/** Tells each request which of its ids were new; an id repeated within one batch counts once. */
-function settle(jobs: readonly Job[], existing: Set<string>): void {
+/** Decides per request which ids are new; an id repeated within one batch counts once. */
+function settle(jobs: readonly Job[], existing: Set<string>): { fresh: LedgerRow[]; results: AppendResult[] } {
   const seen = new Set<string>();
+  const fresh: LedgerRow[] = [];
+  const results: AppendResult[] = [];
   for (const job of jobs) {
-    let inserted = 0;
     const duplicates: string[] = [];
+    let inserted = 0;
     for (const r of job.rows) {
       if (existing.has(r.id) || seen.has(r.id)) duplicates.push(r.id);
       else {
         seen.add(r.id);
+        fresh.push(r);
         inserted++;
       }
     }
-    job.resolve({ inserted, duplicates });
+    results.push({ inserted, duplicates });
   }
+  return { fresh, results };
 }

@@ -1,0 +1,125 @@
+/**
+ * Ingest throughput over loopback HTTP with durable acknowledgements, at batch sizes 1, 100
+ * and 1000 from several concurrent clients, plus the acknowledgement latency of 500-event
+ * batches and the server's RSS. The server is a separate `costtrail serve` process (built
+ * CLI) so client and server do not share an event loop; on this 2-core machine they still
+ * share the cores. Prints figures beside the goals; asserts nothing.
+ */
+import { spawn } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const BIN = fileURLToPath(new URL("../../cli/dist/bin.js", import.meta.url));
+const ADMIN = `ct_${"B".repeat(40)}`;
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+
+const dir = await mkdtemp(join(tmpdir(), "ct-ingest-bench-"));
+const child = spawn(
+  process.execPath,
+  [
+    ...(process.env.BENCH_PROFILE ? ["--cpu-prof", "--cpu-prof-dir", process.env.BENCH_PROFILE] : []),
+    BIN,
+    "serve",
+    "--port",
+    "0",
+    "--data-dir",
+    dir,
+    "--quiet",
+  ],
+  {
+    env: { ...process.env, COSTTRAIL_ADMIN_KEY: ADMIN },
+    stdio: ["ignore", "ignore", "pipe"],
+  },
+);
+const url = await new Promise<string>((resolve, reject) => {
+  let err = "";
+  child.stderr?.on("data", (d: Buffer) => {
+    err += d.toString();
+    const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(err);
+    if (m) resolve(m[1] as string);
+  });
+  child.on("exit", () => reject(new Error(`server exited: ${err}`)));
+  setTimeout(() => reject(new Error("server did not start")), 20_000);
+});
+
+async function rssMiB(): Promise<number> {
+  const status = await readFile(`/proc/${child.pid}/status`, "utf8");
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+}
+
+let seq = 0;
+const T0 = Date.now();
+function body(size: number): string {
+  const parts: string[] = [];
+  for (let i = 0; i < size; i++) {
+    const n = seq++;
+    parts.push(
+      `{"id":"b${n}","timestamp":"${new Date(T0 + n).toISOString()}","project":"p${n % 7}","environment":"prod","provider":"openai","model":"gpt-4o-2024-08-06","api":"openai.chat",` +
+        `"raw_usage":{"prompt_tokens":${1000 + (n % 500)},"completion_tokens":${200 + (n % 90)},"prompt_tokens_details":{"cached_tokens":${n % 2 ? 512 : 0}}},` +
+        `"user_id":"u${n % 300}","customer_id":"c${n % 40}","feature":"f${n % 6}","agent_run_id":"r${n % 5000}","tags":{"queue":"q${n % 3}"},"latency_ms":${300 + (n % 700)}}`,
+    );
+  }
+  return `[${parts.join(",")}]`;
+}
+
+function pct(sorted: number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
+}
+
+async function phase(batch: number, clients: number, seconds: number) {
+  const latencies: number[] = [];
+  let events = 0;
+  let shed = 0;
+  const end = performance.now() + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      // Bounded by time and by a request cap, whichever comes first.
+      for (let i = 0; i < 200_000 && performance.now() < end; i++) {
+        const payload = body(batch);
+        const t = performance.now();
+        const res = await fetch(`${url}/v1/events`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
+          body: payload,
+        });
+        await res.arrayBuffer();
+        if (res.status === 200) {
+          latencies.push(performance.now() - t);
+          events += batch;
+        } else if (res.status === 503) shed++;
+        else throw new Error(`unexpected ${res.status}`);
+      }
+    }),
+  );
+  latencies.sort((a, b) => a - b);
+  return { rate: events / seconds, p50: pct(latencies, 0.5), p99: pct(latencies, 0.99), requests: latencies.length, shed };
+}
+
+console.log(`costtrail ingest bench — ${SECONDS} s per phase, loopback HTTP, durable (committed) acks, node ${process.version}\n`);
+const goals: Record<number, number> = { 1: 5_000, 1000: 100_000 };
+for (const [batch, clients] of [
+  [1, 16],
+  [100, 8],
+  [1000, 4],
+] as const) {
+  await phase(batch, clients, 1); // warm-up
+  const r = await phase(batch, clients, SECONDS);
+  const goal = goals[batch];
+  console.log(
+    `batch ${String(batch).padStart(4)} × ${String(clients).padStart(2)} clients: ${Math.round(r.rate).toLocaleString("en-US").padStart(9)} events/s` +
+      `  ack p50 ${r.p50.toFixed(1)} ms p99 ${r.p99.toFixed(1)} ms  (${r.requests} requests, ${r.shed} shed with 503)` +
+      (goal ? `  goal ≥ ${goal.toLocaleString("en-US")}/s: ${(r.rate / goal).toFixed(2)}× goal` : ""),
+  );
+}
+for (const clients of [1, 4]) {
+  const r = await phase(500, clients, SECONDS);
+  console.log(
+    `batch  500 × ${String(clients).padStart(2)} clients: ack p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms  (goal p99 ≤ 25 ms: ${(r.p99 / 25).toFixed(2)}× goal; ${Math.round(r.rate).toLocaleString("en-US")} events/s)`,
+  );
+}
+console.log(`\nserver RSS after ${seq.toLocaleString("en-US")} events: ${(await rssMiB()).toFixed(0)} MiB`);
+child.kill("SIGTERM");
+await new Promise((r) => child.on("exit", r));
+await rm(dir, { recursive: true, force: true });
