@@ -100,7 +100,7 @@ async function phase(batch: number, clients: number, seconds: number) {
 console.log(`costtrail ingest bench — ${SECONDS} s per phase, loopback HTTP, durable (committed) acks, node ${process.version}\n`);
 const goals: Record<number, number> = { 1: 5_000, 1000: 100_000 };
 for (const [batch, clients] of [
-  [1, 16],
+  [1, 64],
   [100, 8],
   [1000, 4],
 ] as const) {
