@@ -16,7 +16,7 @@ afterAll(async () => {
   await t.close();
 });
 
-const escape = [{ column: "project", op: "in", value: ["proj-a", "proj-b"] }];
+const escapeAttempt = [{ column: "project", op: "in", value: ["proj-a", "proj-b"] }];
 
 describe("a read key limited to projects sees nothing else, on every read path", () => {
   it("POST /v1/query: totals, groups, the (other) fold and distributions", async () => {
@@ -24,7 +24,7 @@ describe("a read key limited to projects sees nothing else, on every read path",
       (await t.app.inject({ method: "POST", url: "/v1/query", headers: auth(key), payload: { ...RANGE, ...body } })).json().rows;
     expect(await q(t.keys.readAll, { metrics: ["requests"] })).toEqual([{ requests: 9 }]);
     expect(await q(t.keys.readA, { metrics: ["requests"] })).toEqual([{ requests: 3 }]);
-    expect(await q(t.keys.readA, { metrics: ["requests"], filters: escape })).toEqual([{ requests: 3 }]);
+    expect(await q(t.keys.readA, { metrics: ["requests"], filters: escapeAttempt })).toEqual([{ requests: 3 }]);
     expect(await q(t.keys.readA, { metrics: ["requests"], group_by: ["project"] })).toEqual([{ project: "proj-a", requests: 3 }]);
     expect(await q(t.keys.readA, { metrics: ["requests"], group_by: ["feature"], limit: 1 })).toEqual([{ feature: "fa", requests: 3 }]);
     expect(await q(t.keys.readA, { metrics: ["cost_usd"], group_by: ["feature"], distribution: { per: "agent_run_id" } })).toEqual([

@@ -26,7 +26,6 @@ function prng(seed: number): () => number {
 
 type Rand = () => number;
 const pick = <T>(r: Rand, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)] as T;
-const int = (r: Rand, lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
 /** Log-normal around `median`: token counts and run lengths have long right tails. */
 const lognormal = (r: Rand, median: number, sigma: number) => {
   const u = Math.max(r(), 1e-9);

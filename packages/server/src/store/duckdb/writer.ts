@@ -148,7 +148,7 @@ export class GroupCommitWriter {
           const existing = await this.existingIds(jobs);
           const { fresh, results } = settle(jobs, existing);
           await this.write(fresh);
-          jobs.forEach((j, i) => j.resolve(results[i] as AppendResult));
+          for (const [i, j] of jobs.entries()) j.resolve(results[i] as AppendResult);
         } catch (e) {
           const err = new CosttrailError("CT_STORE_FAILED", `appending ${n} events failed: ${(e as Error).message}`, { cause: e });
           for (const j of jobs) j.reject(err);
