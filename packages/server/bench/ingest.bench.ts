@@ -68,16 +68,21 @@ function pct(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
 }
 
+/** Request bodies are built before a phase starts, so the clients spend the phase sending. */
+const MAX_EVENTS_PER_PHASE = 600_000;
+
 async function phase(batch: number, clients: number, seconds: number) {
   const latencies: number[] = [];
   let events = 0;
   let shed = 0;
+  const bodies = Array.from({ length: Math.max(clients, Math.floor(MAX_EVENTS_PER_PHASE / batch)) }, () => body(batch));
+  let next = 0;
   const end = performance.now() + seconds * 1000;
   await Promise.all(
     Array.from({ length: clients }, async () => {
-      // Bounded by time and by a request cap, whichever comes first.
-      for (let i = 0; i < 200_000 && performance.now() < end; i++) {
-        const payload = body(batch);
+      // Bounded by time and by the prepared bodies, whichever runs out first.
+      while (performance.now() < end && next < bodies.length) {
+        const payload = bodies[next++] as string;
         const t = performance.now();
         const res = await fetch(`${url}/v1/events`, {
           method: "POST",
@@ -93,17 +98,15 @@ async function phase(batch: number, clients: number, seconds: number) {
       }
     }),
   );
+  const elapsed = Math.min(seconds, (performance.now() - (end - seconds * 1000)) / 1000);
   latencies.sort((a, b) => a - b);
-  return { rate: events / seconds, p50: pct(latencies, 0.5), p99: pct(latencies, 0.99), requests: latencies.length, shed };
+  return { rate: events / elapsed, p50: pct(latencies, 0.5), p99: pct(latencies, 0.99), requests: latencies.length, shed };
 }
 
 console.log(`costtrail ingest bench — ${SECONDS} s per phase, loopback HTTP, durable (committed) acks, node ${process.version}\n`);
 const goals: Record<number, number> = { 1: 5_000, 1000: 100_000 };
-for (const [batch, clients] of [
-  [1, 64],
-  [100, 8],
-  [1000, 4],
-] as const) {
+const PHASES = process.env.BENCH_PHASES ? (JSON.parse(process.env.BENCH_PHASES) as Array<[number, number]>) : ([[1, 64], [100, 8], [1000, 4]] as const);
+for (const [batch, clients] of PHASES) {
   await phase(batch, clients, 1); // warm-up
   const r = await phase(batch, clients, SECONDS);
   const goal = goals[batch];
@@ -113,7 +116,7 @@ for (const [batch, clients] of [
       (goal ? `  goal ≥ ${goal.toLocaleString("en-US")}/s: ${(r.rate / goal).toFixed(2)}× goal` : ""),
   );
 }
-for (const clients of [1, 4]) {
+for (const clients of process.env.BENCH_PHASES ? [] : [1, 4]) {
   const r = await phase(500, clients, SECONDS);
   console.log(
     `batch  500 × ${String(clients).padStart(2)} clients: ack p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms  (goal p99 ≤ 25 ms: ${(r.p99 / 25).toFixed(2)}× goal; ${Math.round(r.rate).toLocaleString("en-US")} events/s)`,
