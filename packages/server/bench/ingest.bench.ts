@@ -105,7 +105,13 @@ async function phase(batch: number, clients: number, seconds: number) {
 
 console.log(`costtrail ingest bench — ${SECONDS} s per phase, loopback HTTP, durable (committed) acks, node ${process.version}\n`);
 const goals: Record<number, number> = { 1: 5_000, 1000: 100_000 };
-const PHASES = process.env.BENCH_PHASES ? (JSON.parse(process.env.BENCH_PHASES) as Array<[number, number]>) : ([[1, 64], [100, 8], [1000, 4]] as const);
+const PHASES = process.env.BENCH_PHASES
+  ? (JSON.parse(process.env.BENCH_PHASES) as Array<[number, number]>)
+  : ([
+      [1, 64],
+      [100, 8],
+      [1000, 4],
+    ] as const);
 for (const [batch, clients] of PHASES) {
   await phase(batch, clients, 1); // warm-up
   const r = await phase(batch, clients, SECONDS);
