@@ -128,7 +128,7 @@ for (const clients of process.env.BENCH_PHASES ? [] : [1, 4]) {
     `batch  500 × ${String(clients).padStart(2)} clients: ack p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms  (goal p99 ≤ 25 ms: ${(r.p99 / 25).toFixed(2)}× goal; ${Math.round(r.rate).toLocaleString("en-US")} events/s)`,
   );
 }
-console.log(`\nserver RSS after ${seq.toLocaleString("en-US")} events: ${(await rssMiB()).toFixed(0)} MiB`);
+console.log(`\nserver RSS at the end: ${(await rssMiB()).toFixed(0)} MiB`);
 child.kill("SIGTERM");
 await new Promise((r) => child.on("exit", r));
 await rm(dir, { recursive: true, force: true });

@@ -256,3 +256,29 @@ describe("limits", () => {
     }
   });
 });
+
+describe("backpressure", () => {
+  it("answers 503 with Retry-After when the writer is behind, and stores nothing from the shed request", async () => {
+    const tiny = await makeApp("server:\n  max_pending_events: 5\n");
+    try {
+      const a = Array.from({ length: 4 }, () => wireEvent());
+      const b = Array.from({ length: 4 }, () => wireEvent());
+      const [first, second] = await Promise.all([ingest(tiny, a), ingest(tiny, b)]);
+      expect(first.statusCode).toBe(200);
+      expect(second.statusCode).toBe(503);
+      expect(second.headers["retry-after"]).toBe("1");
+      expect(second.json()).toMatchObject({ code: "CT_OVERLOADED" });
+      const r = await tiny.app.inject({
+        method: "POST",
+        url: "/v1/query",
+        headers: auth(tiny.keys.readAll),
+        payload: { metrics: ["requests"], ...RANGE },
+      });
+      expect(r.json().rows).toEqual([{ requests: 4 }]);
+      // The retry is accepted once the writer has caught up.
+      expect((await ingest(tiny, b)).json()).toMatchObject({ accepted: 4, duplicates: 0 });
+    } finally {
+      await tiny.close();
+    }
+  });
+});
