@@ -2,7 +2,7 @@ import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { type ServerProcess, startServerProcess } from "./server-process.js";
+import { BIN, type ServerProcess, startServerProcess } from "./server-process.js";
 
 const ADMIN = `ct_${"R".repeat(40)}`;
 const ENV = { COSTTRAIL_ADMIN_KEY: ADMIN };
@@ -98,6 +98,37 @@ describe("crash safety (real server process, loopback only)", () => {
     } finally {
       again.child.kill("SIGTERM");
       await again.exited;
+    }
+  }, 60_000);
+});
+
+describe("start-up errors", () => {
+  it("says the port is taken, and that the ledger is in use, instead of crashing", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "ct-busy-"));
+    const first = await startServerProcess(dir, ENV);
+    try {
+      const port = new URL(first.url).port;
+      const { execFile } = await import("node:child_process");
+      const run = (args: string[]) =>
+        new Promise<{ code: number; stderr: string }>((resolve) => {
+          execFile(
+            process.execPath,
+            [BIN, "serve", "--quiet", ...args],
+            { env: { ...process.env, ...ENV }, timeout: 20_000 },
+            (err, _out, stderr) => {
+              resolve({ code: (err as { code?: number } | null)?.code ?? 0, stderr });
+            },
+          );
+        });
+      const busyPort = await run(["--port", port, "--data-dir", await mkdtemp(join(tmpdir(), "ct-busy2-"))]);
+      expect(busyPort.code).toBe(2);
+      expect(busyPort.stderr).toContain(`--port: 127.0.0.1:${port} is already in use`);
+      const busyLedger = await run(["--port", "0", "--data-dir", dir]);
+      expect(busyLedger.code).toBe(2);
+      expect(busyLedger.stderr).toContain("is open in another costtrail process");
+    } finally {
+      first.child.kill("SIGTERM");
+      await first.exited;
     }
   }, 60_000);
 });

@@ -88,7 +88,15 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
     logger: opts.logger === undefined ? { level: "info", redact: ["req.headers.authorization"] } : opts.logger,
     isShuttingDown: () => shuttingDown,
   });
-  const address = await app.listen({ port: opts.port ?? DEFAULT_PORT, host: opts.host ?? DEFAULT_HOST });
+  let address: string;
+  try {
+    address = await app.listen({ port: opts.port ?? DEFAULT_PORT, host: opts.host ?? DEFAULT_HOST });
+  } catch (e) {
+    // Release the ledger's file lock so the caller can report the error and exit cleanly.
+    await app.close().catch(() => {});
+    await store.close().catch(() => {});
+    throw e;
+  }
   let closing: Promise<void> | null = null;
   return {
     app,

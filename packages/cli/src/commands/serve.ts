@@ -14,12 +14,38 @@ interface ServeFlags {
   quiet?: boolean;
 }
 
+/** Turns the usual start failures into errors that say what to do. */
+async function startServerOrExplain(options: Parameters<typeof startServer>[0]): Promise<RunningServer> {
+  try {
+    return await startServer(options);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === "EADDRINUSE") {
+      throw new CosttrailError(
+        "CT_INVALID_ARGUMENT",
+        `--port: ${options?.host ?? DEFAULT_HOST}:${options?.port} is already in use; pass another --port`,
+        { path: ["--port"], cause: e },
+      );
+    }
+    if (err.code === "EACCES")
+      throw new CosttrailError("CT_INVALID_ARGUMENT", `--port: not allowed to listen on ${options?.port}`, { path: ["--port"], cause: e });
+    if (typeof err.message === "string" && err.message.includes("Could not set lock")) {
+      throw new CosttrailError(
+        "CT_INVALID_ARGUMENT",
+        `--data-dir: the ledger in ${options?.dataDir} is open in another costtrail process`,
+        { path: ["--data-dir"], cause: e },
+      );
+    }
+    throw e;
+  }
+}
+
 /** Runs until SIGTERM/SIGINT, then finishes in-flight batches and closes the ledger cleanly. */
 export async function serve(flags: ServeFlags): Promise<RunningServer> {
   const port = Number(flags.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new CosttrailError("CT_INVALID_ARGUMENT", "--port: must be an integer from 0 to 65535", { path: ["--port"] });
-  const server = await startServer({
+  const server = await startServerOrExplain({
     port,
     host: flags.host,
     dataDir: flags.dataDir,
