@@ -600,6 +600,20 @@ describe("configuration and unknown models", () => {
     expect(r.costSource).toBe("caller_estimate");
   });
 
+  it("takes a cost the provider reported (OpenRouter's usage.cost) as provider-reported, keeping ours beside it", () => {
+    const u = usage("openai.chat", { prompt_tokens: 1000, completion_tokens: 1000, cost: 0.0131 });
+    const r = card.price({
+      provider: "openai",
+      model: "gpt-4o",
+      timestamp: NOW,
+      usage: u,
+      ...(u.reportedCost && { providerCost: u.reportedCost }),
+    });
+    expect(r.costSource).toBe("provider");
+    expect(cost(r)).toBe("0.0131");
+    expect(r.computedCost?.toString()).toBe("0.0125");
+  });
+
   it("keeps the computed cost beside a caller's estimate for a known model", () => {
     const r = price("openai", "gpt-4o", NOW, "openai.chat", { prompt_tokens: 1000, completion_tokens: 1000 }, { callerCost: "0.02" });
     expect(cost(r)).toBe("0.02");

@@ -43,6 +43,15 @@ describe("POST /v1/events", () => {
     expect(await totals()).toEqual({ cost_usd: "0.12972", requests: 2 });
   });
 
+  it("records a cost the provider reported as provider-reported, with ours beside it", async () => {
+    const e = wireEvent({
+      raw_usage: { prompt_tokens: 1200, completion_tokens: 300, prompt_tokens_details: { cached_tokens: 1024 }, cost: 0.0049 },
+    });
+    expect((await ingest(t, [e])).json().accepted).toBe(1);
+    const r = await t.app.inject({ method: "GET", url: `/v1/events?from=${RANGE.from}&to=${RANGE.to}`, headers: auth(t.keys.readAll) });
+    expect(r.json().events[0]).toMatchObject({ cost_usd: "0.0049", computed_cost_usd: "0.00472", cost_source: "provider" });
+  });
+
   it("keeps the good events when one is bad, naming the bad one's index and fields", async () => {
     const events = [
       wireEvent(),

@@ -26,7 +26,7 @@ export function prepareEvent(value: unknown, card: RateCard, path: IssuePath = [
   } else {
     const n = normalizeUsage(event.api as string, event.raw_usage, [...path, "raw_usage"]);
     if (!n.ok) return n;
-    usage = { buckets: n.value.buckets, units: { ...n.value.units, ...event.units } };
+    usage = { ...n.value, units: { ...n.value.units, ...event.units } };
   }
   const timestampMs = Date.parse(event.timestamp);
   const price = card.price({
@@ -37,6 +37,7 @@ export function prepareEvent(value: unknown, card: RateCard, path: IssuePath = [
     ...(event.batch !== undefined && { batch: event.batch }),
     ...(event.service_tier !== undefined && { serviceTier: event.service_tier }),
     ...(event.cost_usd !== undefined && { callerCost: event.cost_usd }),
+    ...(usage.reportedCost !== undefined && { providerCost: usage.reportedCost }),
   });
   return { ok: true, value: { event, timestampMs, usage, price } };
 }

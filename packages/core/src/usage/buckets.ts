@@ -40,6 +40,8 @@ export type Units = { [K in UnitKind]?: number };
 export interface NormalizedUsage {
   readonly buckets: UsageBuckets;
   readonly units: Units;
+  /** A cost the provider reported with the usage (exact decimal text), e.g. OpenRouter's `usage.cost`. */
+  readonly reportedCost?: string;
 }
 
 /** Tokens that count as input for long-context tier thresholds (all input the model read). */

@@ -18,7 +18,9 @@ export function normalizeOpenAIChat(r: UsageReader): NormalizedUsage {
   const audioOut = r.get("completion_tokens_details", "audio_tokens");
   r.within(["prompt_tokens_details"], cached + cacheWrite + audioIn, ["prompt_tokens"], prompt);
   r.within(["completion_tokens_details"], reasoning + audioOut, ["completion_tokens"], completion);
+  const reportedCost = r.money("cost");
   return {
+    ...(reportedCost !== undefined && { reportedCost }),
     buckets: nonZero({
       input_tokens: prompt - cached - cacheWrite - audioIn,
       cache_read_tokens: cached,

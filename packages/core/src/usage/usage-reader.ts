@@ -1,5 +1,6 @@
 import { type Issue, type IssuePath, issue } from "../errors.js";
 import { isPlainObject, MAX_COUNT } from "../event/fields.js";
+import { Decimal } from "../money/decimal.js";
 
 type Key = string | number;
 
@@ -57,6 +58,19 @@ export class UsageReader {
       issue("inconsistent", [...this.base, ...partKeys], `is ${part}, more than ${wholeKeys.join(".")} (${whole}) which includes it`),
     );
     return false;
+  }
+
+  /**
+   * A cost the provider put in the usage object. OpenAI-compatible routers (OpenRouter) send
+   * it as a JSON number; its shortest text is the decimal they computed, read exactly.
+   */
+  money(...keys: Key[]): string | undefined {
+    const v = this.lookup(keys);
+    if (v === undefined || v === null) return undefined;
+    if (typeof v === "number" && Number.isFinite(v) && v >= 0) return Decimal.fromPublishedNumber(v).toString();
+    if (typeof v === "string" && /^\d+(\.\d+)?$/.test(v)) return Decimal.parse(v).toString();
+    this.issues.push(issue("invalid_value", [...this.base, ...keys], "must be a non-negative cost in USD"));
+    return undefined;
   }
 
   countAt(value: unknown, path: IssuePath): number {
