@@ -21,12 +21,17 @@ import {
 } from "@duckdb/node-api";
 import type { LedgerRow } from "../ledger-row.js";
 import type { AppendResult } from "../ledger-store.js";
+import { RecentIds } from "./recent-ids.js";
 import { EVENT_COLUMNS, MONEY_SCALE } from "./schema.js";
 
 /** DuckDB's vector size: a data chunk holds at most this many rows. */
 const CHUNK_ROWS = 2048;
 /** Rows written in one transaction at most (well under the appender's own flush threshold). */
 const MAX_BATCH_ROWS = 50_000;
+/** Recent ids kept in memory (~50 MB); live traffic is checked against them without a query. */
+const RECENT_IDS = 500_000;
+/** How far back the recent ids reach when loaded at start. */
+const RECENT_WINDOW_MS = 10 * 60_000;
 
 function columnType(sqlType: string): DuckDBType {
   if (sqlType.startsWith("VARCHAR")) return VARCHAR;
@@ -101,6 +106,7 @@ export class GroupCommitWriter {
   private idle: Promise<void> = Promise.resolve();
   private markIdle: () => void = () => {};
   private dupsStatement: DuckDBPreparedStatement | null = null;
+  private recent: RecentIds | null = null;
 
   constructor(
     private readonly conn: DuckDBConnection,
@@ -137,6 +143,9 @@ export class GroupCommitWriter {
     });
     try {
       while (this.queue.length > 0) {
+        // Let requests already waiting on their sockets reach the queue first, so one commit
+        // carries all of them instead of one commit per request.
+        await new Promise<void>((resolve) => setImmediate(resolve));
         const jobs: Job[] = [];
         let n = 0;
         while (this.queue.length > 0 && (n === 0 || n + (this.queue[0] as Job).rows.length <= MAX_BATCH_ROWS)) {
@@ -148,6 +157,8 @@ export class GroupCommitWriter {
           const existing = await this.existingIds(jobs);
           const { fresh, results } = settle(jobs, existing);
           await this.write(fresh);
+          // Only after the commit: an id is "present" once it is durable.
+          for (const r of fresh) this.recent?.add(r.id, r.ts_ms);
           for (const [i, j] of jobs.entries()) j.resolve(results[i] as AppendResult);
         } catch (e) {
           const err = new CosttrailError("CT_STORE_FAILED", `appending ${n} events failed: ${(e as Error).message}`, { cause: e });
@@ -174,6 +185,11 @@ export class GroupCommitWriter {
         ids.push(row.id);
       }
     }
+    this.recent ??= await this.loadRecent();
+    if (this.recent.covers(minTs)) {
+      const recent = this.recent;
+      return new Set(ids.filter((id) => recent.has(id)));
+    }
     this.dupsStatement ??= await this.conn.prepare(
       "SELECT DISTINCT id FROM events WHERE ts >= epoch_ms(CAST($1 AS BIGINT)) AND ts <= epoch_ms(CAST($2 AS BIGINT)) AND id IN (SELECT unnest($3))",
     );
@@ -183,6 +199,25 @@ export class GroupCommitWriter {
     s.bindList(3, listValue(ids), LIST(VARCHAR));
     const rows = (await s.runAndReadAll()).getRows();
     return new Set(rows.map((r) => r[0] as string));
+  }
+
+  /** The ids of the last minutes' events, read from the ledger once at start. */
+  private async loadRecent(): Promise<RecentIds> {
+    const since = Date.now() - RECENT_WINDOW_MS;
+    const rows = (
+      await this.conn.runAndReadAll(
+        `SELECT id, epoch_ms(ts) AS ms FROM events WHERE ts >= epoch_ms(CAST($1 AS BIGINT)) ORDER BY ts DESC LIMIT ${RECENT_IDS}`,
+        [since],
+      )
+    ).getRows();
+    // If the window held more than fit, the horizon starts just after the oldest id kept.
+    const horizon = rows.length < RECENT_IDS ? since : Number(rows.at(-1)?.[1]) + 1;
+    const recent = new RecentIds(RECENT_IDS, horizon);
+    for (let i = rows.length - 1; i >= 0; i--) {
+      const [id, ms] = rows[i] as [string, bigint];
+      recent.add(id, Number(ms));
+    }
+    return recent;
   }
 
   /** Appends the rows and commits them with one flush: one transaction, synced to the WAL. */
