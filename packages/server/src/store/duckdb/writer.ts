@@ -1,4 +1,4 @@
-import { ATTRIBUTION_COLUMNS, CosttrailError, Decimal, TOKEN_BUCKETS } from "@costtrail/core";
+import { CosttrailError } from "@costtrail/core";
 import {
   BIGINT,
   BOOLEAN,
@@ -6,12 +6,8 @@ import {
   DOUBLE,
   type DuckDBConnection,
   DuckDBDataChunk,
-  DuckDBDecimalValue,
-  DuckDBMapValue,
   type DuckDBPreparedStatement,
-  DuckDBTimestampValue,
   type DuckDBType,
-  type DuckDBValue,
   INTEGER,
   LIST,
   MAP,
@@ -21,6 +17,7 @@ import {
 } from "@duckdb/node-api";
 import type { LedgerRow } from "../ledger-row.js";
 import type { AppendResult } from "../ledger-store.js";
+import { fillChunk } from "./chunk-writer.js";
 import { RecentIds } from "./recent-ids.js";
 import { EVENT_COLUMNS, MONEY_SCALE } from "./schema.js";
 
@@ -46,44 +43,6 @@ function columnType(sqlType: string): DuckDBType {
 }
 
 const TYPES: DuckDBType[] = EVENT_COLUMNS.map(([, t]) => columnType(t));
-
-const timestamp = (ms: number) => new DuckDBTimestampValue(BigInt(ms) * 1000n);
-const count = (n: number | undefined) => (n === undefined ? null : BigInt(n));
-function money(text: string | null): DuckDBValue {
-  if (text === null) return null;
-  const d = Decimal.parse(text).rescale(MONEY_SCALE);
-  return new DuckDBDecimalValue(d.coef, 38, MONEY_SCALE);
-}
-
-/** One row's values in events column order, typed as the table wants them. */
-function cells(r: LedgerRow): DuckDBValue[] {
-  const out: DuckDBValue[] = [r.id, timestamp(r.ts_ms), timestamp(r.received_ms)];
-  for (const c of ATTRIBUTION_COLUMNS) out.push(r.attribution[c] ?? null);
-  out.push(r.provider, r.model, r.api, r.operation);
-  for (const b of TOKEN_BUCKETS) out.push(count(r.buckets[b]));
-  out.push(
-    r.web_search_calls ? BigInt(r.web_search_calls) : null,
-    r.units_json,
-    money(r.cost_usd),
-    money(r.computed_cost_usd),
-    r.cost_source,
-    r.price_status,
-    r.rate_card_entry,
-    r.price_note,
-    r.batch,
-    r.service_tier,
-    r.status,
-    r.error_type,
-    r.attempt,
-    r.latency_ms,
-    r.ttft_ms,
-    r.streamed,
-    r.cache_hit,
-    r.tags === null ? null : new DuckDBMapValue(Object.entries(r.tags).map(([key, value]) => ({ key, value }))),
-    r.raw_usage_json,
-  );
-  return out;
-}
 
 interface Job {
   readonly rows: readonly LedgerRow[];
@@ -227,13 +186,8 @@ export class GroupCommitWriter {
     try {
       for (let off = 0; off < rows.length; off += CHUNK_ROWS) {
         const n = Math.min(CHUNK_ROWS, rows.length - off);
-        const columns: DuckDBValue[][] = TYPES.map(() => new Array<DuckDBValue>(n));
-        for (let r = 0; r < n; r++) {
-          const row = cells(rows[off + r] as LedgerRow);
-          for (let c = 0; c < row.length; c++) (columns[c] as DuckDBValue[])[r] = row[c] as DuckDBValue;
-        }
         const chunk = DuckDBDataChunk.create(TYPES, n);
-        chunk.setColumns(columns);
+        fillChunk(chunk, rows, off, n);
         appender.appendDataChunk(chunk);
       }
       // The flush is the commit: all of the batch is durable, or none of it.
