@@ -27,6 +27,10 @@ const CHUNK_ROWS = 2048;
 const MAX_BATCH_ROWS = 50_000;
 /** Recent ids kept in memory (~50 MB); live traffic is checked against them without a query. */
 const RECENT_IDS = 500_000;
+/** After this many rows, an idle moment is used to checkpoint, so the WAL's own threshold is rarely hit under load. */
+const CHECKPOINT_AFTER_ROWS = 100_000;
+/** How long the writer must have been idle before it checkpoints. */
+const IDLE_CHECKPOINT_MS = 300;
 /** How far back the recent ids reach when loaded at start. */
 const RECENT_WINDOW_MS = 10 * 60_000;
 
@@ -66,6 +70,8 @@ export class GroupCommitWriter {
   private markIdle: () => void = () => {};
   private dupsStatement: DuckDBPreparedStatement | null = null;
   private recent: RecentIds | null = null;
+  private rowsSinceCheckpoint = 0;
+  private checkpointTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly conn: DuckDBConnection,
@@ -92,6 +98,7 @@ export class GroupCommitWriter {
   /** Stops taking rows and waits for everything queued to be committed. */
   async close(): Promise<void> {
     this.closed = true;
+    if (this.checkpointTimer) clearTimeout(this.checkpointTimer);
     await this.idle;
   }
 
@@ -118,6 +125,7 @@ export class GroupCommitWriter {
           await this.write(fresh);
           // Only after the commit: an id is "present" once it is durable.
           for (const r of fresh) this.recent?.add(r.id, r.ts_ms);
+          this.rowsSinceCheckpoint += fresh.length;
           for (const [i, j] of jobs.entries()) j.resolve(results[i] as AppendResult);
         } catch (e) {
           const err = new CosttrailError("CT_STORE_FAILED", `appending ${n} events failed: ${(e as Error).message}`, { cause: e });
@@ -129,7 +137,36 @@ export class GroupCommitWriter {
     } finally {
       this.running = false;
       this.markIdle();
+      this.scheduleCheckpoint();
     }
+  }
+
+  /**
+   * A checkpoint inside a commit stalls every request waiting on it (the WAL threshold makes
+   * one happen under load); doing it when the writer is idle keeps the WAL short instead.
+   */
+  private scheduleCheckpoint(): void {
+    if (this.rowsSinceCheckpoint < CHECKPOINT_AFTER_ROWS || this.checkpointTimer || this.closed) return;
+    this.checkpointTimer = setTimeout(() => {
+      this.checkpointTimer = null;
+      if (this.running || this.closed || this.queue.length > 0) return;
+      this.running = true;
+      this.idle = new Promise((r) => {
+        this.markIdle = r;
+      });
+      this.conn
+        .run("CHECKPOINT")
+        .then(() => {
+          this.rowsSinceCheckpoint = 0;
+        })
+        .catch(() => {})
+        .finally(() => {
+          this.running = false;
+          this.markIdle();
+          if (this.queue.length > 0) void this.drain();
+        });
+    }, IDLE_CHECKPOINT_MS);
+    this.checkpointTimer.unref();
   }
 
   /** Ids of this batch already in the ledger, looked up within the batch's time range. */
