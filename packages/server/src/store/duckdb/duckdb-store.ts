@@ -24,6 +24,8 @@ export interface DuckDBStoreOptions {
   readonly path: string;
   readonly maxPendingRows?: number;
   readonly threads?: number;
+  /** Rows after which an idle writer checkpoints (tests lower it). */
+  readonly checkpointAfterRows?: number;
 }
 
 const EVENT_LIST_COLUMNS = [
@@ -86,7 +88,11 @@ export class DuckDBLedgerStore implements LedgerStore {
     // Every timestamp in and out is UTC; a query's time zone is applied explicitly.
     await conn.run("SET GLOBAL TimeZone = 'UTC'");
     for (const sql of SCHEMA_SQL) await conn.run(sql);
-    return new DuckDBLedgerStore(instance, conn, new GroupCommitWriter(conn, options.maxPendingRows ?? 200_000));
+    return new DuckDBLedgerStore(
+      instance,
+      conn,
+      new GroupCommitWriter(conn, options.maxPendingRows ?? 200_000, options.checkpointAfterRows),
+    );
   }
 
   append(rows: readonly LedgerRow[]): Promise<AppendResult> {

@@ -76,6 +76,7 @@ export class GroupCommitWriter {
   constructor(
     private readonly conn: DuckDBConnection,
     private readonly maxPendingRows: number,
+    private readonly checkpointAfterRows = CHECKPOINT_AFTER_ROWS,
   ) {}
 
   pending(): number {
@@ -146,7 +147,7 @@ export class GroupCommitWriter {
    * one happen under load); doing it when the writer is idle keeps the WAL short instead.
    */
   private scheduleCheckpoint(): void {
-    if (this.rowsSinceCheckpoint < CHECKPOINT_AFTER_ROWS || this.checkpointTimer || this.closed) return;
+    if (this.rowsSinceCheckpoint < this.checkpointAfterRows || this.checkpointTimer || this.closed) return;
     this.checkpointTimer = setTimeout(() => {
       this.checkpointTimer = null;
       if (this.running || this.closed || this.queue.length > 0) return;
