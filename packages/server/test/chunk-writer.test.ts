@@ -86,6 +86,28 @@ describe("values round-trip through the ledger", () => {
     expect(q.json().rows).toEqual([{ cost_usd: "123456.123456789012345679", input_tokens: 1_000_000_000_000 }]);
   });
 
+  it("keeps costs of a million dollars and more exact", async () => {
+    t = await makeApp();
+    const events = ["2500000.5", "999999.999999999999", "1000000"].map((cost, i) =>
+      wireEvent({ id: `big-cost-${i}`, raw_usage: undefined, api: undefined, usage: { input_tokens: 1 }, cost_usd: cost }),
+    );
+    expect((await ingest(t, events)).json().accepted).toBe(3);
+    const q = await t.app.inject({
+      method: "POST",
+      url: "/v1/query",
+      headers: auth(t.keys.readAll),
+      payload: { metrics: ["cost_usd"], ...RANGE },
+    });
+    expect(q.json().rows).toEqual([{ cost_usd: "4500000.499999999999" }]);
+    const list = await t.app.inject({ method: "GET", url: `/v1/events?from=${RANGE.from}&to=${RANGE.to}`, headers: auth(t.keys.readAll) });
+    expect(
+      list
+        .json()
+        .events.map((e: { cost_usd: string }) => e.cost_usd)
+        .sort(),
+    ).toEqual(["1000000", "2500000.5", "999999.999999999999"]);
+  });
+
   it("writes batches larger than one chunk", async () => {
     t = await makeApp();
     const events = Array.from({ length: 5000 }, (_, i) =>

@@ -2,7 +2,7 @@ import { ATTRIBUTION_COLUMNS, Decimal, TOKEN_BUCKETS } from "@costtrail/core";
 import duckdb from "@duckdb/node-bindings";
 import type { DuckDBDataChunk } from "@duckdb/node-api";
 import type { LedgerRow } from "../ledger-row.js";
-import { EVENT_COLUMNS, MONEY_SCALE } from "./schema.js";
+import { COST_LIMIT, COST_SCALE, EVENT_COLUMNS, MONEY_SCALE } from "./schema.js";
 
 /**
  * Fills a DuckDB data chunk column by column straight into the vectors' memory: numbers as
@@ -11,7 +11,7 @@ import { EVENT_COLUMNS, MONEY_SCALE } from "./schema.js";
  * validity bit, a wrapper object per timestamp), and chunk building is the writer's
  * largest cost.
  */
-type Kind = "varchar" | "int64" | "timestamp" | "int32" | "double" | "bool" | "decimal" | "map";
+type Kind = "varchar" | "int64" | "timestamp" | "int32" | "double" | "bool" | "decimal" | "cost" | "map";
 
 interface Column {
   readonly kind: Kind;
@@ -29,6 +29,7 @@ const BY_NAME: Record<string, (r: LedgerRow) => unknown> = {
   web_search_calls: (r) => r.web_search_calls || null,
   units: (r) => r.units_json,
   cost_usd: (r) => r.cost_usd,
+  cost_residual: (r) => r.cost_usd,
   computed_cost_usd: (r) => r.computed_cost_usd,
   cost_source: (r) => r.cost_source,
   price_status: (r) => r.price_status,
@@ -56,16 +57,29 @@ function kindOf(sqlType: string): Kind {
   if (sqlType.startsWith("INTEGER")) return "int32";
   if (sqlType.startsWith("DOUBLE")) return "double";
   if (sqlType.startsWith("BOOLEAN")) return "bool";
+  if (sqlType.startsWith("DECIMAL(18")) return "cost";
   if (sqlType.startsWith("DECIMAL")) return "decimal";
   if (sqlType.startsWith("MAP")) return "map";
   throw new Error(`no chunk writer for ${sqlType}`);
 }
 
+/** Splits an exact cost into the 64-bit part (scale 12, under a million dollars) and the exact rest. */
+export function splitCost(text: string): { main: bigint; residual: bigint | null } {
+  const d = Decimal.parse(text);
+  const exact = d.rescale(Math.max(d.scale, MONEY_SCALE)).coef;
+  const unit = 10n ** BigInt(MONEY_SCALE - COST_SCALE);
+  let main = exact / unit;
+  if (main >= COST_LIMIT || main <= -COST_LIMIT) main = 0n;
+  const rest = exact - main * unit;
+  return { main, residual: rest === 0n ? null : rest };
+}
+
 const COLUMNS: readonly Column[] = EVENT_COLUMNS.map(([name, type]) => {
   const get = BY_NAME[name];
   if (!get) throw new Error(`no accessor for column ${name}`);
-  return { kind: kindOf(type), get };
+  return { kind: name === "cost_residual" ? "decimal" : kindOf(type), get };
 });
+const RESIDUAL_INDEX = EVENT_COLUMNS.findIndex(([name]) => name === "cost_residual");
 
 const TWO_32 = 4294967296;
 const MASK_64 = (1n << 64n) - 1n;
@@ -116,6 +130,11 @@ function writeMap(vector: duckdb.Vector, col: Column, rows: readonly LedgerRow[]
 /** Writes rows[offset, offset+n) into the chunk, which must have been created with n rows. */
 export function fillChunk(chunk: DuckDBDataChunk, rows: readonly LedgerRow[], offset: number, n: number): void {
   const maskBytes = Math.ceil(n / 64) * 8;
+  const costs: Array<{ main: bigint; residual: bigint | null } | null> = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const text = (rows[offset + i] as LedgerRow).cost_usd;
+    costs[i] = text === null ? null : splitCost(text);
+  }
   for (let c = 0; c < COLUMNS.length; c++) {
     const col = COLUMNS[c] as Column;
     const vector = duckdb.data_chunk_get_vector(chunk.chunk, c);
@@ -159,17 +178,27 @@ export function fillChunk(chunk: DuckDBDataChunk, rows: readonly LedgerRow[], of
         } else data[i] = typeof v === "boolean" ? (v ? 1 : 0) : v;
       }
       duckdb.copy_data_to_vector(vector, 0, data.buffer, 0, data.byteLength);
+    } else if (col.kind === "cost") {
+      const data = new BigInt64Array(n);
+      for (let i = 0; i < n; i++) {
+        const cost = costs[i];
+        if (!cost) {
+          mask[i >> 3] = (mask[i >> 3] as number) & ~(1 << (i & 7));
+          nulls++;
+        } else data[i] = cost.main;
+      }
+      duckdb.copy_data_to_vector(vector, 0, data.buffer, 0, data.byteLength);
     } else {
       // DECIMAL(38, 18) is a 128-bit integer: low 64 bits unsigned, high 64 bits signed.
       const lo = new BigUint64Array(n * 2);
       const hi = new BigInt64Array(lo.buffer);
       for (let i = 0; i < n; i++) {
-        const v = col.get(rows[offset + i] as LedgerRow) as string | null;
+        const v = c === RESIDUAL_INDEX ? (costs[i]?.residual ?? null) : (col.get(rows[offset + i] as LedgerRow) as string | null);
         if (v === null || v === undefined) {
           mask[i >> 3] = (mask[i >> 3] as number) & ~(1 << (i & 7));
           nulls++;
         } else {
-          const coef = Decimal.parse(v).rescale(MONEY_SCALE).coef;
+          const coef = typeof v === "bigint" ? v : Decimal.parse(v).rescale(MONEY_SCALE).coef;
           lo[2 * i] = coef & MASK_64;
           hi[2 * i + 1] = coef >> 64n;
         }

@@ -1,6 +1,7 @@
 import { type Dimension, OTHER_GROUP, type QueryFilter, type QuerySpec, TOKEN_BUCKETS } from "@costtrail/core";
 import type { ReadScope } from "../ledger-store.js";
 import { offsetSegments } from "../time-zone.js";
+import { EXACT_COST, SUM_COST } from "./schema.js";
 
 /** SQL text with its bound values. Values are never spliced into the text. */
 export interface Compiled {
@@ -63,7 +64,7 @@ function metricSql(m: string): string {
   switch (m) {
     case "cost_usd":
       // NULL when nothing in the group is priced: unknown is not $0.
-      return "sum(cost_usd)";
+      return SUM_COST;
     case "requests":
       return "count(*)";
     case "errors":
@@ -88,7 +89,7 @@ function metricSql(m: string): string {
       return "quantile_cont(ttft_ms, 0.99)";
     case "cost_per_request_usd":
       // Exact sum and count leave the store; the division is done in decimal by the caller.
-      return "CAST(coalesce(sum(cost_usd), 0) AS VARCHAR) || '/' || CAST(count(*) AS VARCHAR)";
+      return `CAST(coalesce(${SUM_COST}, 0) AS VARCHAR) || '/' || CAST(count(*) AS VARCHAR)`;
     case "error_rate":
       return "CAST(count(*) FILTER (WHERE status = 'error') AS DOUBLE) / count(*)";
     case "unique_users":
@@ -105,7 +106,7 @@ function metricSql(m: string): string {
 function additiveValueSql(m: string): string {
   switch (m) {
     case "cost_usd":
-      return "coalesce(cost_usd, 0)";
+      return `coalesce(${EXACT_COST}, 0)`;
     case "requests":
       return "1";
     case "errors":
@@ -117,6 +118,11 @@ function additiveValueSql(m: string): string {
     default:
       return `coalesce("${m}", 0)`;
   }
+}
+
+/** A group's sum of an additive metric; cost sums its two stored parts separately (cheap). */
+function additiveSumSql(m: string): string {
+  return m === "cost_usd" ? `coalesce(${SUM_COST}, 0)` : `sum(${additiveValueSql(m)})`;
 }
 
 const STAT_SQL: Record<string, (v: string) => string> = {
@@ -184,7 +190,7 @@ export function compileQuery(spec: QuerySpec, scope: ReadScope): Compiled {
   if (spec.distribution) {
     const d = spec.distribution;
     const per = dimensionSql(d.per, p);
-    const inner = `SELECT ${[...groups, ...(bucket ? [`${bucket} AS bucket`] : []), `${per} AS per_key`, `sum(${additiveValueSql(d.metric)}) AS v`, ...spec.metrics.map((m, i) => `sum(${additiveValueSql(m)}) AS a${i}`)].join(", ")}
+    const inner = `SELECT ${[...groups, ...(bucket ? [`${bucket} AS bucket`] : []), `${per} AS per_key`, `${additiveSumSql(d.metric)} AS v`, ...spec.metrics.map((m, i) => `${additiveSumSql(m)} AS a${i}`)].join(", ")}
       FROM events WHERE ${where} AND ${per} IS NOT NULL GROUP BY ALL`;
     const cols = [
       ...keys,

@@ -14,7 +14,7 @@ import type {
   StoredApiKey,
 } from "../ledger-store.js";
 import { Params, compileQuery, whereSql } from "./dialect.js";
-import { SCHEMA_SQL } from "./schema.js";
+import { EXACT_COST, SCHEMA_SQL } from "./schema.js";
 import { localToInstant } from "../time-zone.js";
 import { plain, ratio } from "./values.js";
 import { GroupCommitWriter } from "./writer.js";
@@ -161,7 +161,7 @@ export class DuckDBLedgerStore implements LedgerStore {
       const t = p.bind(req.cursor.ts_ms);
       where += ` AND (ts < epoch_ms(CAST(${t} AS BIGINT)) OR (ts = epoch_ms(CAST(${t} AS BIGINT)) AND id < ${p.bind(req.cursor.id)}))`;
     }
-    const sql = `SELECT ${EVENT_LIST_COLUMNS.map((c) => `"${c}"`).join(", ")}, epoch_ms(ts) AS ts_ms FROM events WHERE ${where}
+    const sql = `SELECT ${EVENT_LIST_COLUMNS.map((c) => (c === "cost_usd" ? `${EXACT_COST} AS cost_usd` : `"${c}"`)).join(", ")}, epoch_ms(ts) AS ts_ms FROM events WHERE ${where}
       ORDER BY ts DESC, id DESC LIMIT ${req.limit + 1}`;
     const rows = await this.read(sql, p.values);
     const page = rows.slice(0, req.limit);
@@ -187,8 +187,9 @@ export class DuckDBLedgerStore implements LedgerStore {
     const text = format !== "parquet";
     const cols = EVENT_LIST_COLUMNS.map((c) => {
       if (c === "ts") return text ? `strftime(ts, '%Y-%m-%dT%H:%M:%S.%gZ') AS "timestamp"` : `CAST(ts AS TIMESTAMPTZ) AS "timestamp"`;
-      if (!text) return `"${c}"`;
-      if (c === "cost_usd" || c === "computed_cost_usd") return `rtrim(rtrim(CAST("${c}" AS VARCHAR), '0'), '.') AS "${c}"`;
+      const value = c === "cost_usd" ? EXACT_COST : `"${c}"`;
+      if (!text) return `${value} AS "${c}"`;
+      if (c === "cost_usd" || c === "computed_cost_usd") return `rtrim(rtrim(CAST(${value} AS VARCHAR), '0'), '.') AS "${c}"`;
       if (c === "tags") return "to_json(tags) AS tags";
       if (c === "units" || c === "raw_usage") return format === "ndjson" ? `CAST("${c}" AS JSON) AS "${c}"` : `"${c}"`;
       return `"${c}"`;

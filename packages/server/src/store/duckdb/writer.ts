@@ -19,7 +19,7 @@ import type { LedgerRow } from "../ledger-row.js";
 import type { AppendResult } from "../ledger-store.js";
 import { fillChunk } from "./chunk-writer.js";
 import { RecentIds } from "./recent-ids.js";
-import { EVENT_COLUMNS, MONEY_SCALE } from "./schema.js";
+import { COST_SCALE, EVENT_COLUMNS, MONEY_SCALE } from "./schema.js";
 
 /** DuckDB's vector size: a data chunk holds at most this many rows. */
 const CHUNK_ROWS = 2048;
@@ -41,6 +41,7 @@ function columnType(sqlType: string): DuckDBType {
   if (sqlType.startsWith("DOUBLE")) return DOUBLE;
   if (sqlType.startsWith("BOOLEAN")) return BOOLEAN;
   if (sqlType.startsWith("TIMESTAMP")) return TIMESTAMP;
+  if (sqlType.startsWith("DECIMAL(18")) return DECIMAL(18, COST_SCALE);
   if (sqlType.startsWith("DECIMAL")) return DECIMAL(38, MONEY_SCALE);
   if (sqlType.startsWith("MAP")) return MAP(VARCHAR, VARCHAR);
   throw new Error(`no appender type for ${sqlType}`);
