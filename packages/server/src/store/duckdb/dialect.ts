@@ -59,12 +59,17 @@ export function whereSql(scope: ReadScope, from: number, to: number, filters: re
 
 const ALL_TOKENS = TOKEN_BUCKETS.map((b) => `coalesce("${b}", 0)`).join(" + ");
 
+/** Compile options that depend on the data: whether any event in range has a cost residual. */
+export interface CompileOptions {
+  readonly residuals: boolean;
+}
+
 /** Raw aggregate per metric. Money stays DECIMAL here so it sorts as a number; it becomes text only on the way out. */
-function metricSql(m: string): string {
+function metricSql(m: string, sumCost: string): string {
   switch (m) {
     case "cost_usd":
       // NULL when nothing in the group is priced: unknown is not $0.
-      return SUM_COST;
+      return sumCost;
     case "requests":
       return "count(*)";
     case "errors":
@@ -89,7 +94,7 @@ function metricSql(m: string): string {
       return "quantile_cont(ttft_ms, 0.99)";
     case "cost_per_request_usd":
       // Exact sum and count leave the store; the division is done in decimal by the caller.
-      return `CAST(coalesce(${SUM_COST}, 0) AS VARCHAR) || '/' || CAST(count(*) AS VARCHAR)`;
+      return `CAST(coalesce(${sumCost}, 0) AS VARCHAR) || '/' || CAST(count(*) AS VARCHAR)`;
     case "error_rate":
       return "CAST(count(*) FILTER (WHERE status = 'error') AS DOUBLE) / count(*)";
     case "unique_users":
@@ -121,8 +126,8 @@ function additiveValueSql(m: string): string {
 }
 
 /** A group's sum of an additive metric; cost sums its two stored parts separately (cheap). */
-function additiveSumSql(m: string): string {
-  return m === "cost_usd" ? `coalesce(${SUM_COST}, 0)` : `sum(${additiveValueSql(m)})`;
+function additiveSumSql(m: string, sumCost: string): string {
+  return m === "cost_usd" ? `coalesce(${sumCost}, 0)` : `sum(${additiveValueSql(m)})`;
 }
 
 const STAT_SQL: Record<string, (v: string) => string> = {
@@ -171,7 +176,9 @@ interface Output {
  * reading wide results value by value. Output keys: `g0…` for group_by, `b` (local wall time
  * in epoch ms) for the grain, `m0…` for metrics, `s0…` for distribution stats.
  */
-export function compileQuery(spec: QuerySpec, scope: ReadScope): Compiled {
+export function compileQuery(spec: QuerySpec, scope: ReadScope, options: CompileOptions = { residuals: true }): Compiled {
+  // Without residuals in range the cheap 64-bit part is the exact sum on its own.
+  const sumCost = options.residuals ? SUM_COST : "sum(cost_usd)";
   const p = new Params();
   const where = whereSql(scope, spec.from, spec.to, spec.filters, p);
   const groups = spec.group_by.map((d, i) => `${dimensionSql(d, p)} AS g${i}`);
@@ -190,7 +197,7 @@ export function compileQuery(spec: QuerySpec, scope: ReadScope): Compiled {
   if (spec.distribution) {
     const d = spec.distribution;
     const per = dimensionSql(d.per, p);
-    const inner = `SELECT ${[...groups, ...(bucket ? [`${bucket} AS bucket`] : []), `${per} AS per_key`, `${additiveSumSql(d.metric)} AS v`, ...spec.metrics.map((m, i) => `${additiveSumSql(m)} AS a${i}`)].join(", ")}
+    const inner = `SELECT ${[...groups, ...(bucket ? [`${bucket} AS bucket`] : []), `${per} AS per_key`, `${additiveSumSql(d.metric, sumCost)} AS v`, ...spec.metrics.map((m, i) => `${additiveSumSql(m, sumCost)} AS a${i}`)].join(", ")}
       FROM events WHERE ${where} AND ${per} IS NOT NULL GROUP BY ALL`;
     const cols = [
       ...keys,
@@ -213,14 +220,14 @@ export function compileQuery(spec: QuerySpec, scope: ReadScope): Compiled {
     const other = p.bind(OTHER_GROUP);
     relation = `WITH base AS (SELECT *, ${groups.join(", ")}${bucket ? `, ${bucket} AS bucket` : ""} FROM events WHERE ${where}),
       ranked AS (SELECT ${gNames.join(", ")}, row_number() OVER (ORDER BY ${rankExpr} ${rankDesc ? "DESC" : "ASC"} NULLS LAST, ${gNames.map((g) => `${g} ASC NULLS LAST`).join(", ")}) AS rn
-        FROM (SELECT ${gNames.join(", ")}, ${metricSql(rankMetric)} AS r FROM base GROUP BY ALL)),
+        FROM (SELECT ${gNames.join(", ")}, ${metricSql(rankMetric, sumCost)} AS r FROM base GROUP BY ALL)),
       folded AS (SELECT ${gNames.map((g) => `CASE WHEN k.rn <= ${spec.limit} THEN b.${g} ELSE ${other} END AS ${g}`).join(", ")}, k.rn <= ${spec.limit} AS kept,
         b.* EXCLUDE (${gNames.join(", ")})
         FROM base b JOIN ranked k ON ${gNames.map((g) => `b.${g} IS NOT DISTINCT FROM k.${g}`).join(" AND ")})
-      SELECT ${[...keys, ...spec.metrics.map((m, i) => `${metricSql(m)} AS m${i}`)].join(", ")}, bool_or(kept) AS kept
+      SELECT ${[...keys, ...spec.metrics.map((m, i) => `${metricSql(m, sumCost)} AS m${i}`)].join(", ")}, bool_or(kept) AS kept
       FROM folded GROUP BY ${keys.join(", ")}`;
   } else {
-    relation = `SELECT ${[...groups, ...(bucket ? [`${bucket} AS bucket`] : []), ...spec.metrics.map((m, i) => `${metricSql(m)} AS m${i}`)].join(", ")}
+    relation = `SELECT ${[...groups, ...(bucket ? [`${bucket} AS bucket`] : []), ...spec.metrics.map((m, i) => `${metricSql(m, sumCost)} AS m${i}`)].join(", ")}
       FROM events WHERE ${where} ${keys.length ? `GROUP BY ${gNames.length ? gNames.join(", ") : ""}${gNames.length && bucket ? ", " : ""}${bucket ? "bucket" : ""}` : ""}`;
   }
   for (const [i, m] of spec.metrics.entries()) {

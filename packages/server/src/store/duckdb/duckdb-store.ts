@@ -121,7 +121,9 @@ export class DuckDBLedgerStore implements LedgerStore {
   }
 
   async query(spec: QuerySpec, scope: ReadScope): Promise<QueryRow[]> {
-    const { sql, params } = compileQuery(spec, scope);
+    const usesCost = spec.metrics.some((m) => m === "cost_usd" || m === "cost_per_request_usd") || spec.distribution?.metric === "cost_usd";
+    const residuals = usesCost && (await this.hasResiduals(spec, scope));
+    const { sql, params } = compileQuery(spec, scope, { residuals });
     const [first] = await this.read(sql, params, true);
     const raw = JSON.parse(String(first?.j ?? "[]")) as Array<Record<string, string | number | null>>;
     const buckets = new Map<number, string>();
@@ -152,6 +154,14 @@ export class DuckDBLedgerStore implements LedgerStore {
       });
       return out;
     });
+  }
+
+  /** Whether any event in the query's range carries a cost residual (rare; the column is nearly all NULL, so this is cheap). */
+  private async hasResiduals(spec: QuerySpec, scope: ReadScope): Promise<boolean> {
+    const p = new Params();
+    const where = whereSql(scope, spec.from, spec.to, spec.filters, p);
+    const rows = await this.read(`SELECT EXISTS (SELECT 1 FROM events WHERE cost_residual IS NOT NULL AND ${where}) AS r`, p.values, true);
+    return rows[0]?.r === true;
   }
 
   async listEvents(req: EventListRequest, scope: ReadScope): Promise<EventPage> {
