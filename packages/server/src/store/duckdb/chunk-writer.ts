@@ -64,7 +64,12 @@ function kindOf(sqlType: string): Kind {
 }
 
 /** Splits an exact cost into the 64-bit part (scale 12, under a million dollars) and the exact rest. */
+const PLAIN_COST = /^(\d{1,6})(?:\.(\d{1,12}))?$/;
+
 export function splitCost(text: string): { main: bigint; residual: bigint | null } {
+  // Nearly every cost is under a million dollars with at most 12 decimals: one BigInt, no division.
+  const m = PLAIN_COST.exec(text);
+  if (m) return { main: BigInt((m[1] as string) + (m[2] ?? "").padEnd(COST_SCALE, "0")), residual: null };
   const d = Decimal.parse(text);
   const exact = d.rescale(Math.max(d.scale, MONEY_SCALE)).coef;
   const unit = 10n ** BigInt(MONEY_SCALE - COST_SCALE);
