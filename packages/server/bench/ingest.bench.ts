@@ -5,7 +5,8 @@
  * CLI) so client and server do not share an event loop; on this 2-core machine they still
  * share the cores. Prints figures beside the goals; asserts nothing.
  */
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import http from "node:http";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -64,6 +65,31 @@ function body(size: number): string {
   return `[${parts.join(",")}]`;
 }
 
+// node:http with keep-alive costs the client a fraction of what fetch does per request, so the
+// single-event phases measure the server rather than the load generator.
+const agent = new http.Agent({ keepAlive: true, maxSockets: 512 });
+const target = new URL(url);
+function post(payload: string): Promise<{ status: number }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        agent,
+        host: target.hostname,
+        port: target.port,
+        path: "/v1/events",
+        method: "POST",
+        headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json", "content-length": Buffer.byteLength(payload) },
+      },
+      (res) => {
+        res.resume();
+        res.on("end", () => resolve({ status: res.statusCode ?? 0 }));
+      },
+    );
+    req.on("error", reject);
+    req.end(payload);
+  });
+}
+
 function pct(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
 }
@@ -71,7 +97,53 @@ function pct(sorted: number[], q: number): number {
 /** Request bodies are built before a phase starts, so the clients spend the phase sending. */
 const MAX_EVENTS_PER_PHASE = Number(process.env.BENCH_MAX_EVENTS ?? 250_000);
 
+/**
+ * wrk (a C load generator; `apt-get install wrk`) when installed: a Node client spends about
+ * half a millisecond of CPU per request and, on two cores, caps what it can measure.
+ */
+const WRK = process.env.BENCH_CLIENT !== "node" && spawnSync("wrk", ["--version"]).status !== null ? "wrk" : null;
+const WRK_SCRIPT = fileURLToPath(new URL("./wrk/post-events.lua", import.meta.url));
+let wrkPhase = 0;
+
+function wrkMs(text: string): number {
+  const m = /([\d.]+)(us|ms|s)/.exec(text);
+  if (!m) return Number.NaN;
+  const v = Number(m[1]);
+  return m[2] === "us" ? v / 1000 : m[2] === "s" ? v * 1000 : v;
+}
+
+function wrkPhaseRun(batch: number, clients: number, seconds: number) {
+  const out = spawnSync(
+    "wrk",
+    [
+      "-t1",
+      `-c${clients}`,
+      `-d${seconds}s`,
+      "--latency",
+      "-s",
+      WRK_SCRIPT,
+      url,
+      "--",
+      String(batch),
+      ADMIN,
+      `p${process.pid}_${wrkPhase++}_`,
+    ],
+    { encoding: "utf8" },
+  ).stdout;
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? Number.NaN);
+  const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
+  return {
+    rate: rps * batch,
+    p50: wrkMs(/50%\s+(\S+)/.exec(out)?.[1] ?? ""),
+    p99: wrkMs(/99%\s+(\S+)/.exec(out)?.[1] ?? ""),
+    requests: requests - non2xx,
+    shed: non2xx,
+  };
+}
+
 async function phase(batch: number, clients: number, seconds: number) {
+  if (WRK) return wrkPhaseRun(batch, clients, seconds);
   const latencies: number[] = [];
   let events = 0;
   let shed = 0;
@@ -103,7 +175,9 @@ async function phase(batch: number, clients: number, seconds: number) {
   return { rate: events / elapsed, p50: pct(latencies, 0.5), p99: pct(latencies, 0.99), requests: latencies.length, shed };
 }
 
-console.log(`costtrail ingest bench — ${SECONDS} s per phase, loopback HTTP, durable (committed) acks, node ${process.version}\n`);
+console.log(
+  `costtrail ingest bench — ${SECONDS} s per phase, loopback HTTP, durable (committed) acks, node ${process.version}, client: ${WRK ?? "node:http (install wrk for figures the client does not cap)"}\n`,
+);
 const goals: Record<number, number> = { 1: 5_000, 1000: 100_000 };
 const PHASES = process.env.BENCH_PHASES
   ? (JSON.parse(process.env.BENCH_PHASES) as Array<[number, number]>)

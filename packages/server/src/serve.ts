@@ -9,6 +9,7 @@ import { type CosttrailConfig, defaultConfig, loadConfig } from "./config/load-c
 import { buildApp } from "./app.js";
 import type { Scope } from "./config/load-config.js";
 import { DuckDBLedgerStore } from "./store/duckdb/duckdb-store.js";
+import { WorkerLedgerStore } from "./store/duckdb/worker-store.js";
 import type { LedgerStore } from "./store/ledger-store.js";
 
 export const DEFAULT_PORT = 4680;
@@ -23,6 +24,8 @@ export interface ServeOptions {
   /** Pino logger options, or false to log nothing (tests). */
   readonly logger?: boolean | Record<string, unknown>;
   readonly env?: NodeJS.ProcessEnv;
+  /** Run the ledger on its own thread (default: when running compiled JavaScript). */
+  readonly storeThread?: boolean;
   /** Called once with the bootstrap admin key when it was just generated. */
   readonly onAdminKeyCreated?: (key: string, file: string) => void;
 }
@@ -77,7 +80,12 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
   const rateCard: RateCard = await loadDefaultRateCard(config.pricing);
   const admin = await bootstrapAdminKey(dataDir, opts.env ?? process.env);
   if (admin.created && admin.file) opts.onAdminKeyCreated?.(admin.key, admin.file);
-  const store = await DuckDBLedgerStore.open({ path: join(dataDir, "ledger.duckdb"), maxPendingRows: config.server.max_pending_events });
+  const storeOptions = { path: join(dataDir, "ledger.duckdb"), maxPendingRows: config.server.max_pending_events };
+  // Compiled, the ledger runs on its own thread; from TypeScript sources (tests) it runs inline.
+  const store: LedgerStore =
+    (opts.storeThread ?? import.meta.url.endsWith(".js"))
+      ? await WorkerLedgerStore.open(storeOptions)
+      : await DuckDBLedgerStore.open(storeOptions);
   let shuttingDown = false;
   const keys = await keyRing(config, store, admin.key);
   const app = await buildApp({
