@@ -58,9 +58,10 @@ interface Job {
 /**
  * Group commit: requests that arrive while a batch is being written wait and go together
  * into the next one, so durability (one WAL sync per commit) does not cost throughput.
- * A batch is one appender flush, which DuckDB commits as one transaction. Ids already in the ledger are skipped first; a retry resends the same
- * event, so the earlier copy lies in the batch's time range, which lets zone maps skip the
- * rest of the ledger.
+ * A batch is one appender flush, which DuckDB commits as one transaction. Ids already in
+ * the ledger are skipped first: live batches against the in-memory recent ids, older ones
+ * with a query bounded by the batch's time range (a retry resends the same event, so the
+ * earlier copy lies in that range, and zone maps skip the rest of the ledger).
  */
 export class GroupCommitWriter {
   private queue: Job[] = [];
