@@ -1,3 +1,4 @@
+import { unwatchFile, watchFile } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { RateCard } from "@costtrail/core";
@@ -24,6 +25,8 @@ export interface ServeOptions {
   /** Pino logger options, or false to log nothing (tests). */
   readonly logger?: boolean | Record<string, unknown>;
   readonly env?: NodeJS.ProcessEnv;
+  /** Reload the configuration file when it changes (default true). */
+  readonly watchConfig?: boolean;
   /** Run the ledger on its own thread (default: when running compiled JavaScript). */
   readonly storeThread?: boolean;
   /** Called once with the bootstrap admin key when it was just generated. */
@@ -36,6 +39,8 @@ export interface RunningServer {
   readonly url: string;
   readonly adminKey: string;
   readonly dataDir: string;
+  /** Re-reads the configuration file; an invalid one is reported and the current one kept. */
+  reload(): Promise<{ ok: true } | { ok: false; error: string }>;
   /** Finishes in-flight requests and batches, checkpoints the ledger, and closes. */
   close(): Promise<void>;
 }
@@ -76,8 +81,12 @@ async function keyRing(config: CosttrailConfig, store: LedgerStore, adminKey: st
 export async function startServer(opts: ServeOptions = {}): Promise<RunningServer> {
   const dataDir = resolve(opts.dataDir ?? DEFAULT_DATA_DIR);
   await mkdir(dataDir, { recursive: true });
-  const config = opts.configFile ? await loadConfig(opts.configFile) : defaultConfig();
-  const rateCard: RateCard = await loadDefaultRateCard(config.pricing);
+  // A reload builds a new config and rate card and swaps both at once; requests read whichever is current.
+  let current: { config: CosttrailConfig; rateCard: RateCard } = await (async () => {
+    const config = opts.configFile ? await loadConfig(opts.configFile) : defaultConfig();
+    return { config, rateCard: await loadDefaultRateCard(config.pricing) };
+  })();
+  const config = current.config;
   const admin = await bootstrapAdminKey(dataDir, opts.env ?? process.env);
   if (admin.created && admin.file) opts.onAdminKeyCreated?.(admin.key, admin.file);
   const storeOptions = { path: join(dataDir, "ledger.duckdb"), maxPendingRows: config.server.max_pending_events };
@@ -90,9 +99,9 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
   const keys = await keyRing(config, store, admin.key);
   const app = await buildApp({
     store,
-    rateCard: () => rateCard,
+    rateCard: () => current.rateCard,
     keys,
-    config: () => config,
+    config: () => current.config,
     logger: opts.logger === undefined ? { level: "info", redact: ["req.headers.authorization"] } : opts.logger,
     isShuttingDown: () => shuttingDown,
   });
@@ -106,15 +115,43 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
     throw e;
   }
   let closing: Promise<void> | null = null;
+  const reload = async (): Promise<{ ok: true } | { ok: false; error: string }> => {
+    if (!opts.configFile) return { ok: false, error: "no configuration file to reload" };
+    try {
+      const config = await loadConfig(opts.configFile);
+      const rateCard = await loadDefaultRateCard(config.pricing);
+      const ring = await keyRing(config, store, admin.key);
+      current = { config, rateCard };
+      keys.replace(ring.list());
+      if (JSON.stringify(config.server) !== JSON.stringify(initialServer)) {
+        app.log.warn({ file: opts.configFile }, "server settings change on restart only");
+      }
+      app.log.info({ file: opts.configFile }, "configuration reloaded");
+      return { ok: true };
+    } catch (e) {
+      // An invalid file never replaces a working configuration.
+      app.log.error({ file: opts.configFile, err: e }, "configuration not reloaded");
+      return { ok: false, error: (e as Error).message };
+    }
+  };
+  const initialServer = config.server;
+  const watcher =
+    opts.configFile && opts.watchConfig !== false
+      ? watchFile(opts.configFile, { interval: 500, persistent: false }, (now, before) => {
+          if (now.mtimeMs !== before.mtimeMs) void reload();
+        })
+      : null;
   return {
     app,
     store,
     url: address,
     adminKey: admin.key,
     dataDir,
+    reload,
     close() {
       closing ??= (async () => {
         shuttingDown = true;
+        if (watcher && opts.configFile) unwatchFile(opts.configFile);
         // Sockets that go idle after their last in-flight response are closed as they do.
         const sweep = setInterval(() => app.server.closeIdleConnections(), 100);
         try {

@@ -70,6 +70,12 @@ export async function serve(flags: ServeFlags): Promise<RunningServer> {
     );
   };
   process.on("SIGTERM", () => stop("SIGTERM"));
+  // The config file is also watched; SIGHUP reloads it at once.
+  process.on("SIGHUP", () => {
+    void server
+      .reload()
+      .then((r) => process.stderr.write(r.ok ? "SIGHUP: configuration reloaded\n" : `SIGHUP: configuration not reloaded: ${r.error}\n`));
+  });
   process.on("SIGINT", () => stop("SIGINT"));
   if (flags.demo) {
     const existing = await server.store.count({ projects: null });
