@@ -1,29 +1,21 @@
-import { execFile } from "node:child_process";
 import { mkdtemp, readFile, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BIN, type ServerProcess, startServerProcess } from "./server-process.js";
+import { runCosttrail } from "./run-costtrail.js";
+import { type ServerProcess, startServerProcess } from "./server-process.js";
 
-const run = promisify(execFile);
 const ADMIN = `ct_${"C".repeat(40)}`;
 let server: ServerProcess;
 let dir: string;
 const END = new Date(Math.floor(Date.now() / 60_000) * 60_000).toISOString();
 
-async function costtrail(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], {
-      timeout: 60_000,
-      cwd: dir,
-      env: { ...process.env, COSTTRAIL_URL: server.url, COSTTRAIL_API_KEY: ADMIN, ...env },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
+function costtrail(args: string[], env: Record<string, string> = {}) {
+  return runCosttrail(args, {
+    timeout: 60_000,
+    cwd: dir,
+    env: { ...process.env, COSTTRAIL_URL: server.url, COSTTRAIL_API_KEY: ADMIN, ...env },
+  });
 }
 
 beforeAll(async () => {

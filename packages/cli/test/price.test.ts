@@ -1,23 +1,12 @@
-import { execFile } from "node:child_process";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
+import { runCosttrail } from "./run-costtrail.js";
 
-const BIN = fileURLToPath(new URL("../dist/bin.js", import.meta.url));
-const run = promisify(execFile);
-
-/** Runs the built `costtrail` binary; resolves with its exit code, stdout and stderr. */
-async function costtrail(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { timeout: 20_000 });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
+/** Runs the built `costtrail` binary. */
+function costtrail(...args: string[]) {
+  return runCosttrail(args);
 }
 
 const CACHED_CHAT = JSON.stringify({ prompt_tokens: 1200, completion_tokens: 300, prompt_tokens_details: { cached_tokens: 1024 } });

@@ -2,7 +2,8 @@ import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { BIN, type ServerProcess, startServerProcess } from "./server-process.js";
+import { runCosttrail } from "./run-costtrail.js";
+import { type ServerProcess, startServerProcess } from "./server-process.js";
 
 const ADMIN = `ct_${"R".repeat(40)}`;
 const ENV = { COSTTRAIL_ADMIN_KEY: ADMIN };
@@ -108,18 +109,7 @@ describe("start-up errors", () => {
     const first = await startServerProcess(dir, ENV);
     try {
       const port = new URL(first.url).port;
-      const { execFile } = await import("node:child_process");
-      const run = (args: string[]) =>
-        new Promise<{ code: number; stderr: string }>((resolve) => {
-          execFile(
-            process.execPath,
-            [BIN, "serve", "--quiet", ...args],
-            { env: { ...process.env, ...ENV }, timeout: 20_000 },
-            (err, _out, stderr) => {
-              resolve({ code: (err as { code?: number } | null)?.code ?? 0, stderr });
-            },
-          );
-        });
+      const run = (args: string[]) => runCosttrail(["serve", "--quiet", ...args], { env: { ...process.env, ...ENV } });
       const busyPort = await run(["--port", port, "--data-dir", await mkdtemp(join(tmpdir(), "ct-busy2-"))]);
       expect(busyPort.code).toBe(2);
       expect(busyPort.stderr).toContain(`--port: 127.0.0.1:${port} is already in use`);

@@ -5,7 +5,7 @@ export { Decimal } from "./money/decimal.js";
 
 export { APIS, ATTRIBUTION_COLUMNS, EVENT_FIELDS, EVENT_STATUSES, LIMITS, validateEvent, validateEvents } from "./event/usage-event.js";
 export type { Api, AttributionColumn, BatchValidation, EventStatus, UsageEvent } from "./event/usage-event.js";
-export { MAX_COUNT } from "./event/fields.js";
+export { MAX_COUNT, isPlainObject } from "./event/fields.js";
 export { prepareEvent } from "./event/prepare-event.js";
 export type { PreparedEvent } from "./event/prepare-event.js";
 

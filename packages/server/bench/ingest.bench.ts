@@ -156,12 +156,7 @@ async function phase(batch: number, clients: number, seconds: number) {
       while (performance.now() < end && next < bodies.length) {
         const payload = bodies[next++] as string;
         const t = performance.now();
-        const res = await fetch(`${url}/v1/events`, {
-          method: "POST",
-          headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
-          body: payload,
-        });
-        await res.arrayBuffer();
+        const res = await post(payload);
         if (res.status === 200) {
           latencies.push(performance.now() - t);
           events += batch;

@@ -118,12 +118,12 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
   const reload = async (): Promise<{ ok: true } | { ok: false; error: string }> => {
     if (!opts.configFile) return { ok: false, error: "no configuration file to reload" };
     try {
-      const config = await loadConfig(opts.configFile);
-      const rateCard = await loadDefaultRateCard(config.pricing);
-      const ring = await keyRing(config, store, admin.key);
-      current = { config, rateCard };
+      const next = await loadConfig(opts.configFile);
+      const rateCard = await loadDefaultRateCard(next.pricing);
+      const ring = await keyRing(next, store, admin.key);
+      current = { config: next, rateCard };
       keys.replace(ring.list());
-      if (JSON.stringify(config.server) !== JSON.stringify(initialServer)) {
+      if (JSON.stringify(next.server) !== JSON.stringify(config.server)) {
         app.log.warn({ file: opts.configFile }, "server settings change on restart only");
       }
       app.log.info({ file: opts.configFile }, "configuration reloaded");
@@ -134,7 +134,6 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
       return { ok: false, error: (e as Error).message };
     }
   };
-  const initialServer = config.server;
   const watcher =
     opts.configFile && opts.watchConfig !== false
       ? watchFile(opts.configFile, { interval: 500, persistent: false }, (now, before) => {

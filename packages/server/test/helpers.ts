@@ -1,10 +1,13 @@
 import { gzipSync } from "node:zlib";
 import { loadDefaultRateCard } from "@costtrail/core/default-rate-card";
+import { prepareEvent } from "@costtrail/core";
 import type { FastifyInstance } from "fastify";
 import { buildApp } from "../src/app.js";
 import { type ApiKeyRecord, KeyRing, generateApiKey, hashApiKey } from "../src/auth/api-keys.js";
+import { toLedgerRow } from "../src/collector/to-ledger-row.js";
 import { type Scope, parseConfig } from "../src/config/load-config.js";
 import { DuckDBLedgerStore } from "../src/store/duckdb/duckdb-store.js";
+import type { LedgerRow } from "../src/store/ledger-row.js";
 
 export interface TestKeys {
   admin: string;
@@ -100,6 +103,16 @@ export async function ingest(t: TestApp, events: unknown[], key = t.keys.ingest)
 
 export function gzip(text: string): Buffer {
   return gzipSync(Buffer.from(text));
+}
+
+/** Ledger rows as the collector builds them, from fresh wire events. */
+export async function ledgerRows(n: number): Promise<LedgerRow[]> {
+  const card = await loadDefaultRateCard();
+  return Array.from({ length: n }, () => {
+    const r = prepareEvent(wireEvent(), card);
+    if (!r.ok) throw new Error("bad fixture");
+    return toLedgerRow(r.value, Date.now());
+  });
 }
 
 export const RANGE = { from: "2026-11-01T00:00:00Z", to: "2026-12-01T00:00:00Z" };

@@ -1,26 +1,13 @@
-import { prepareEvent } from "@costtrail/core";
-import { loadDefaultRateCard } from "@costtrail/core/default-rate-card";
 import { describe, expect, it } from "vitest";
 // The ledger thread runs compiled JavaScript: this test drives the built module (npm test builds first).
 import { WorkerLedgerStore } from "../dist/store/duckdb/worker-store.js";
-import { toLedgerRow } from "../src/collector/to-ledger-row.js";
-import type { LedgerRow } from "../src/store/ledger-row.js";
-import { wireEvent } from "./helpers.js";
-
-async function rows(n: number): Promise<LedgerRow[]> {
-  const card = await loadDefaultRateCard();
-  return Array.from({ length: n }, () => {
-    const r = prepareEvent(wireEvent(), card);
-    if (!r.ok) throw new Error("bad fixture");
-    return toLedgerRow(r.value, Date.now());
-  });
-}
+import { ledgerRows } from "./helpers.js";
 
 describe("the ledger on its own thread", () => {
   it("appends, answers each request with its own counts, and reads back", async () => {
     const store = await WorkerLedgerStore.open({ path: ":memory:" });
     try {
-      const [a, b] = [await rows(3), await rows(4)];
+      const [a, b] = [await ledgerRows(3), await ledgerRows(4)];
       const results = await Promise.all([store.append(a), store.append(b), store.append(a)]);
       expect(results.map((r) => [r.inserted, r.duplicates.length])).toEqual([
         [3, 0],
@@ -37,7 +24,7 @@ describe("the ledger on its own thread", () => {
   it("carries coded errors across the thread boundary", async () => {
     const store = await WorkerLedgerStore.open({ path: ":memory:", maxPendingRows: 5 });
     try {
-      const [a, b] = [await rows(4), await rows(4)];
+      const [a, b] = [await ledgerRows(4), await ledgerRows(4)];
       const settled = await Promise.allSettled([store.append(a), store.append(b)]);
       expect(settled[0]).toMatchObject({ status: "fulfilled" });
       expect(settled[1]).toMatchObject({ status: "rejected", reason: { code: "CT_OVERLOADED" } });

@@ -6,8 +6,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { toLedgerRow } from "../src/collector/to-ledger-row.js";
 import { DuckDBLedgerStore } from "../src/store/duckdb/duckdb-store.js";
-import type { LedgerRow } from "../src/store/ledger-row.js";
-import { wireEvent } from "./helpers.js";
+import { ledgerRows, wireEvent } from "./helpers.js";
 
 let store: DuckDBLedgerStore | null = null;
 afterEach(async () => {
@@ -15,19 +14,10 @@ afterEach(async () => {
   store = null;
 });
 
-async function rows(n: number): Promise<LedgerRow[]> {
-  const card = await loadDefaultRateCard();
-  return Array.from({ length: n }, () => {
-    const r = prepareEvent(wireEvent(), card);
-    if (!r.ok) throw new Error("bad fixture");
-    return toLedgerRow(r.value, Date.now());
-  });
-}
-
 describe("group-commit writer", () => {
   it("commits concurrent appends together and answers each with its own counts", async () => {
     store = await DuckDBLedgerStore.open({ path: ":memory:" });
-    const batches = await Promise.all([rows(10), rows(20), rows(30)]);
+    const batches = await Promise.all([ledgerRows(10), ledgerRows(20), ledgerRows(30)]);
     const results = await Promise.all(batches.map((b) => store?.append(b)));
     expect(results.map((r) => r?.inserted)).toEqual([10, 20, 30]);
     expect(await store.count({ projects: null })).toBe(60);
@@ -56,7 +46,7 @@ describe("group-commit writer", () => {
     const dir = await mkdtemp(join(tmpdir(), "ct-ckpt-"));
     const path = join(dir, "ledger.duckdb");
     store = await DuckDBLedgerStore.open({ path, checkpointAfterRows: 10 });
-    await store.append(await rows(50));
+    await store.append(await ledgerRows(50));
     const walBefore = (await stat(`${path}.wal`)).size;
     expect(walBefore).toBeGreaterThan(0);
     await new Promise((r) => setTimeout(r, 800));
@@ -66,13 +56,13 @@ describe("group-commit writer", () => {
     );
     expect(walAfter).toBeLessThan(walBefore);
     // Appends keep working after the checkpoint.
-    await expect(store.append(await rows(5))).resolves.toMatchObject({ inserted: 5 });
+    await expect(store.append(await ledgerRows(5))).resolves.toMatchObject({ inserted: 5 });
     expect(await store.count({ projects: null })).toBe(55);
   });
 
   it("sheds load with CT_OVERLOADED instead of queueing without bound", async () => {
     store = await DuckDBLedgerStore.open({ path: ":memory:", maxPendingRows: 50 });
-    const [a, b, c] = [await rows(40), await rows(40), await rows(5)];
+    const [a, b, c] = [await ledgerRows(40), await ledgerRows(40), await ledgerRows(5)];
     const first = store.append(a);
     // The first batch is still being written: 40 + 40 would pass the limit of 50.
     await expect(store.append(b)).rejects.toMatchObject({ code: "CT_OVERLOADED" });
@@ -85,10 +75,10 @@ describe("group-commit writer", () => {
 
   it("finishes queued batches before closing, and refuses new ones once closing", async () => {
     store = await DuckDBLedgerStore.open({ path: ":memory:" });
-    const pending = store.append(await rows(25));
+    const pending = store.append(await ledgerRows(25));
     const closing = store.close();
     await expect(pending).resolves.toMatchObject({ inserted: 25 });
-    await expect(store.append(await rows(1))).rejects.toMatchObject({ code: "CT_SHUTTING_DOWN" });
+    await expect(store.append(await ledgerRows(1))).rejects.toMatchObject({ code: "CT_SHUTTING_DOWN" });
     await closing;
     store = null;
   });

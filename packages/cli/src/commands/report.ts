@@ -49,7 +49,6 @@ export function buildReportQuery(flags: ReportFlags, now = Date.now()): Record<s
         .split(",")
         .map((s) => s.trim())
         .filter(Boolean)
-        .map((k) => (k.startsWith("tag.") || !k.includes(".") ? k : k))
     : [];
   if (flags.grain !== undefined && !(GRAINS as readonly string[]).includes(flags.grain)) {
     throw new CosttrailError("CT_INVALID_ARGUMENT", `--grain: must be one of ${GRAINS.join(", ")}, got ${JSON.stringify(flags.grain)}`, {

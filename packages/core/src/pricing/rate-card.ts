@@ -95,6 +95,7 @@ interface CompiledModel {
 }
 
 const RESOLVE_CACHE_LIMIT = 50_000;
+const ONE = Decimal.fromInt(1);
 
 /** Published batch discounts: 50% off token prices at OpenAI, Anthropic, Google, Bedrock, Azure OpenAI and Mistral. */
 export const DEFAULT_BATCH_MULTIPLIERS: Readonly<Record<string, string>> = {
@@ -344,7 +345,7 @@ export class RateCard {
     if (input.serviceTier !== undefined && !input.batch) {
       const m = this.serviceTiers.get(pid)?.get(input.serviceTier.toLowerCase());
       if (m) {
-        if (!m.eq(Decimal.fromInt(1))) {
+        if (!m.eq(ONE)) {
           tokenCost = tokenCost.mul(m);
           modifiers.push({ kind: "service_tier", name: input.serviceTier, multiplier: m.toString() });
         }

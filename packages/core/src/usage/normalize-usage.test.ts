@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { eventData, fixture } from "../../test/fixtures.js";
+import { APIS } from "../event/usage-event.js";
 import { normalizeUsage } from "./normalize-usage.js";
 
 function ok(api: string, raw: unknown) {
@@ -739,15 +740,7 @@ describe("malformed usage", () => {
       { usageMetadata: [] },
       { iterations: "x", input_tokens: 1, output_tokens: 1 },
     ];
-    for (const api of [
-      "openai.chat",
-      "openai.responses",
-      "openai.embeddings",
-      "anthropic.messages",
-      "gemini",
-      "bedrock.converse",
-      "otel",
-    ]) {
+    for (const api of APIS) {
       for (const j of junk) expect(() => normalizeUsage(api, j)).not.toThrow();
     }
   });

@@ -1,5 +1,13 @@
 import { readFile } from "node:fs/promises";
-import { CosttrailError, type Issue, type IssuePath, type PricingConfig, formatIssue, validatePricingConfig } from "@costtrail/core";
+import {
+  CosttrailError,
+  type Issue,
+  type IssuePath,
+  type PricingConfig,
+  formatIssue,
+  isPlainObject,
+  validatePricingConfig,
+} from "@costtrail/core";
 import { LineCounter, parseDocument } from "yaml";
 
 export const SCOPES = ["ingest", "read", "admin"] as const;
@@ -38,10 +46,6 @@ export function formatConfigIssue(i: ConfigIssue): string {
   return `${where} ${formatIssue(i)}`;
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
 function checkProjects(v: unknown, issues: Issue[]): CosttrailConfig["projects"] {
   if (v === undefined) return [];
   if (!Array.isArray(v)) {
@@ -50,7 +54,7 @@ function checkProjects(v: unknown, issues: Issue[]): CosttrailConfig["projects"]
   }
   const seen = new Set<string>();
   return v.flatMap((p, i) => {
-    const name = isObject(p) ? p.name : undefined;
+    const name = isPlainObject(p) ? p.name : undefined;
     if (typeof name !== "string" || !/^[\w.-]{1,128}$/.test(name)) {
       issues.push({
         code: "invalid_value",
@@ -79,7 +83,7 @@ function checkKeys(v: unknown, projects: ReadonlySet<string>, issues: Issue[]): 
   }
   return v.flatMap((k, i): ConfiguredKey[] => {
     const p = ["api_keys", i];
-    if (!isObject(k)) {
+    if (!isPlainObject(k)) {
       issues.push({ code: "invalid_type", path: p, message: "must be an object {name, hash, scopes, projects}" });
       return [];
     }
@@ -123,7 +127,7 @@ function checkKeys(v: unknown, projects: ReadonlySet<string>, issues: Issue[]): 
 function checkServer(v: unknown, issues: Issue[]): CosttrailConfig["server"] {
   const out: { body_limit_bytes: number; max_pending_events: number } = { ...DEFAULT_SERVER_SETTINGS };
   if (v === undefined) return out;
-  if (!isObject(v)) {
+  if (!isPlainObject(v)) {
     issues.push({ code: "invalid_type", path: ["server"], message: "must be an object" });
     return out;
   }
@@ -145,7 +149,7 @@ function checkServer(v: unknown, issues: Issue[]): CosttrailConfig["server"] {
 
 function checkConfig(value: unknown): { config: CosttrailConfig | null; issues: Issue[] } {
   if (value === null || value === undefined) value = {};
-  if (!isObject(value)) {
+  if (!isPlainObject(value)) {
     return { config: null, issues: [{ code: "invalid_type", path: [], message: "must be a mapping of settings" }] };
   }
   const v = value;

@@ -7,7 +7,7 @@ import { DuckDBLedgerStore, type DuckDBStoreOptions } from "./duckdb-store.js";
  * them run beside the request thread instead of on it. Messages are `{id, method, args}`;
  * answers are `{id, ok, value}` or `{id, ok: false, error: {code, message, path}}`.
  */
-const METHODS = new Set(["appendMany", "append", "query", "listEvents", "exportTo", "count", "saveApiKey", "listApiKeys", "close"]);
+const METHODS = new Set(["appendMany", "query", "listEvents", "exportTo", "count", "saveApiKey", "listApiKeys", "close"]);
 
 const port = parentPort;
 if (!port) throw new Error("store-worker runs only as a worker thread");
