@@ -9,33 +9,43 @@ import { join } from "node:path";
 import { type QuerySpec, validateQuery } from "@costtrail/core";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { DuckDBLedgerStore } from "../src/store/duckdb/duckdb-store.js";
-import { SCHEMA_SQL } from "../src/store/duckdb/schema.js";
+import { EVENTS_TABLE_SQL, SCHEMA_SQL } from "../src/store/duckdb/schema.js";
+import { SEAL_ROWS } from "../src/store/duckdb/segments.js";
 
 const SIZES = (process.env.BENCH_SIZES ?? "1000000,10000000").split(",").map(Number);
 const RUNS = 7;
 const NOW = Date.parse("2026-11-23T00:00:00Z");
 const DAY = 86_400_000;
 
-/** Fills a ledger with n synthetic events over 30 days, generated inside DuckDB (seconds, not minutes). */
+/**
+ * Fills a ledger with n synthetic events over 30 days, generated inside DuckDB (seconds, not
+ * minutes). They land as ingest leaves them: in arrival order, in live segments of SEAL_ROWS
+ * events each, which the store then compacts into its main file when it opens.
+ */
 export async function fill(path: string, n: number): Promise<void> {
   const inst = await DuckDBInstance.create(path);
   const c = await inst.connect();
   await c.run("SET GLOBAL TimeZone = 'UTC'");
   for (const sql of SCHEMA_SQL) await c.run(sql);
   const start = NOW - 30 * DAY;
-  // Rows arrive in time order, as a live ledger's do.
-  await c.run(`INSERT INTO events (id, ts, received_at, project, environment, team, user_id, customer_id, feature, agent_run_id, provider, model, api,
-      input_tokens, cache_read_tokens, output_tokens, cost_usd, computed_cost_usd, cost_source, price_status, status, latency_ms, tags)
-    SELECT 'e' || i, epoch_ms(CAST(${start} + i * ${(30 * DAY) / n} AS BIGINT)), epoch_ms(CAST(${start} + i * ${(30 * DAY) / n} AS BIGINT)),
-      'proj' || (hash(i) % 20), CASE WHEN hash(i * 3) % 10 = 0 THEN 'staging' ELSE 'prod' END, 'team' || (hash(i * 5) % 6),
-      'u' || (hash(i * 7) % 500), 'c' || (hash(i * 11) % 200), 'f' || (hash(i * 13) % 12),
-      CASE WHEN hash(i * 17) % 4 = 0 THEN 'run' || (i // 8) END,
-      ['openai', 'anthropic', 'google', 'bedrock'][CAST(1 + hash(i * 19) % 4 AS BIGINT)], 'model' || (hash(i * 23) % 10), 'openai.chat',
-      100 + hash(i * 29) % 5000, hash(i * 31) % 2000, 10 + hash(i * 37) % 800,
-      CAST((hash(i * 41) % 100000) AS DECIMAL(38,18)) / 10000000, NULL, 'computed', 'priced', 'ok', 100 + hash(i * 43) % 3000,
-      MAP {'queue': 'q' || (hash(i * 47) % 5)}
-    FROM range(${n}) t(i)`);
-  await c.run("CHECKPOINT");
+  for (let from = 0, segment = 1; from < n; from += SEAL_ROWS, segment++) {
+    const to = Math.min(n, from + SEAL_ROWS);
+    await c.run(`ATTACH '${path}.live-${segment}' AS seg`);
+    await c.run(EVENTS_TABLE_SQL("seg.main.events"));
+    // Rows arrive in time order, as a live ledger's do.
+    await c.run(`INSERT INTO seg.main.events (id, ts, received_at, project, environment, team, user_id, customer_id, feature, agent_run_id, provider, model, api,
+        input_tokens, cache_read_tokens, output_tokens, cost_usd, computed_cost_usd, cost_source, price_status, status, latency_ms, tags)
+      SELECT 'e' || i, epoch_ms(CAST(${start} + i * ${(30 * DAY) / n} AS BIGINT)), epoch_ms(CAST(${start} + i * ${(30 * DAY) / n} AS BIGINT)),
+        'proj' || (hash(i) % 20), CASE WHEN hash(i * 3) % 10 = 0 THEN 'staging' ELSE 'prod' END, 'team' || (hash(i * 5) % 6),
+        'u' || (hash(i * 7) % 500), 'c' || (hash(i * 11) % 200), 'f' || (hash(i * 13) % 12),
+        CASE WHEN hash(i * 17) % 4 = 0 THEN 'run' || (i // 8) END,
+        ['openai', 'anthropic', 'google', 'bedrock'][CAST(1 + hash(i * 19) % 4 AS BIGINT)], 'model' || (hash(i * 23) % 10), 'openai.chat',
+        100 + hash(i * 29) % 5000, hash(i * 31) % 2000, 10 + hash(i * 37) % 800,
+        CAST((hash(i * 41) % 100000) AS DECIMAL(38,18)) / 10000000, NULL, 'computed', 'priced', 'ok', 100 + hash(i * 43) % 3000,
+        MAP {'queue': 'q' || (hash(i * 47) % 5)}
+      FROM range(${from}, ${to}) t(i)`);
+    await c.run("DETACH seg");
+  }
   c.closeSync();
   inst.closeSync();
 }
@@ -88,7 +98,13 @@ for (const n of SIZES.filter((x) => x > 0)) {
   const t0 = performance.now();
   await fill(path, n);
   console.log(`${n.toLocaleString("en-US")} events generated in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  const t1 = performance.now();
   const store = await DuckDBLedgerStore.open({ path });
+  await store.settle();
+  const compactS = (performance.now() - t1) / 1000;
+  console.log(
+    `  compacted into the main file, sorted by (project, time) per ${SEAL_ROWS.toLocaleString("en-US")}-event segment, in ${compactS.toFixed(1)} s (${Math.round(n / compactS).toLocaleString("en-US")} events/s)`,
+  );
   for (const r of ROLLUPS) {
     const times: number[] = [];
     let rows = 0;

@@ -175,6 +175,34 @@ describe("POST /v1/query", () => {
     ]);
   });
 
+  it("keeps a run of a million dollars or more exact in a distribution", async () => {
+    // Two calls of 600M tokens at $0.001 each: one run of $1.2M, past the narrow 64-bit sum.
+    const big = [
+      ev("2026-11-20T09:00:00Z", 600_000_000, { project: "proj-big", feature: "batch", agent_run_id: "big1" }),
+      ev("2026-11-20T09:01:00Z", 600_000_000, { project: "proj-big", feature: "batch", agent_run_id: "big1" }),
+      ev("2026-11-20T09:02:00Z", 3, { project: "proj-big", feature: "batch", agent_run_id: "small" }),
+      ev("2026-11-20T09:03:00Z", 5, { project: "proj-big", feature: "batch", agent_run_id: "small2" }),
+    ];
+    expect((await ingest(t, big)).json().accepted).toBe(4);
+    const rows = await query({
+      metrics: ["requests"],
+      group_by: ["feature"],
+      filters: [{ column: "project", op: "eq", value: "proj-big" }],
+      distribution: { metric: "cost_usd", per: "agent_run_id", stats: ["max", "p90", "min", "p50", "count"] },
+    });
+    expect(rows).toEqual([
+      {
+        feature: "batch",
+        cost_usd_max: "1200000",
+        cost_usd_p90: "1200000",
+        cost_usd_min: "0.003",
+        cost_usd_p50: "0.005",
+        cost_usd_count: 3,
+        requests: 4,
+      },
+    ]);
+  });
+
   it("computes latency percentiles", async () => {
     const [row] = await query({
       metrics: ["latency_ms_p50", "latency_ms_max"],

@@ -62,6 +62,12 @@ const ALL_TOKENS = TOKEN_BUCKETS.map((b) => `coalesce("${b}", 0)`).join(" + ");
 /** Compile options that depend on the data: whether any event in range has a cost residual. */
 export interface CompileOptions {
   readonly residuals: boolean;
+  /**
+   * A distribution of cost sums each run into a 64-bit DECIMAL(18,12) (cheaper to sort than
+   * 128 bits). A run of a million dollars or more does not fit: its group then reports `ovf`
+   * above zero, and the caller compiles again with this off.
+   */
+  readonly narrowRunCost?: boolean;
 }
 
 /** Raw aggregate per metric. Money stays DECIMAL here so it sorts as a number; it becomes text only on the way out. */
@@ -130,11 +136,10 @@ function additiveSumSql(m: string, sumCost: string): string {
   return m === "cost_usd" ? `coalesce(${sumCost}, 0)` : `sum(${additiveValueSql(m)})`;
 }
 
+/** Quantile stats and their fractions; they are computed together, in one sort per group. */
+const QUANTILES: Record<string, number> = { p50: 0.5, p90: 0.9, p95: 0.95, p99: 0.99 };
+
 const STAT_SQL: Record<string, (v: string) => string> = {
-  p50: (v) => `quantile_disc(${v}, 0.5)`,
-  p90: (v) => `quantile_disc(${v}, 0.9)`,
-  p95: (v) => `quantile_disc(${v}, 0.95)`,
-  p99: (v) => `quantile_disc(${v}, 0.99)`,
   max: (v) => `max(${v})`,
   min: (v) => `min(${v})`,
   // Exact: sum and count, divided in decimal by the caller.
@@ -197,14 +202,25 @@ export function compileQuery(spec: QuerySpec, scope: ReadScope, options: Compile
   if (spec.distribution) {
     const d = spec.distribution;
     const per = dimensionSql(d.per, p);
-    const inner = `SELECT ${[...groups, ...(bucket ? [`${bucket} AS bucket`] : []), `${per} AS per_key`, `${additiveSumSql(d.metric, sumCost)} AS v`, ...spec.metrics.map((m, i) => `${additiveSumSql(m, sumCost)} AS a${i}`)].join(", ")}
+    const narrow = d.metric === "cost_usd" && options.narrowRunCost === true;
+    const runSum = additiveSumSql(d.metric, sumCost);
+    const inner = `SELECT ${[...groups, ...(bucket ? [`${bucket} AS bucket`] : []), `${per} AS per_key`, `${narrow ? `TRY_CAST(${runSum} AS DECIMAL(18,12))` : runSum} AS v`, ...spec.metrics.map((m, i) => `${additiveSumSql(m, sumCost)} AS a${i}`)].join(", ")}
       FROM events WHERE ${where} AND ${per} IS NOT NULL GROUP BY ALL`;
+    // Every quantile asked for comes from one quantile_disc call (one sort per group).
+    const fractions = d.stats.filter((s) => QUANTILES[s] !== undefined).map((s) => QUANTILES[s] as number);
     const cols = [
       ...keys,
-      ...d.stats.map((s, i) => `${STAT_SQL[s]?.("v")} AS s${i}`),
+      ...(fractions.length > 0 ? [`quantile_disc(v, [${fractions.join(", ")}]) AS q`] : []),
+      ...(narrow ? ["count(*) FILTER (WHERE v IS NULL) AS ovf"] : []),
       ...spec.metrics.map((_, i) => `sum(a${i}) AS m${i}`),
+      ...d.stats.flatMap((s, i) => (QUANTILES[s] === undefined ? [`${STAT_SQL[s]?.("v")} AS s${i}`] : [])),
     ];
-    relation = `SELECT ${cols.join(", ")} FROM (${inner}) ${keys.length ? `GROUP BY ${keys.join(", ")}` : ""}`;
+    const stats = d.stats.map((s, i) =>
+      QUANTILES[s] === undefined ? `s${i}` : `q[${fractions.indexOf(QUANTILES[s] as number) + 1}] AS s${i}`,
+    );
+    relation = `SELECT ${[...keys, ...stats, ...(narrow ? ["ovf"] : []), ...spec.metrics.map((_, i) => `m${i}`)].join(", ")}
+      FROM (SELECT ${cols.join(", ")} FROM (${inner}) ${keys.length ? `GROUP BY ${keys.join(", ")}` : ""})`;
+    if (narrow) outputs.push({ alias: "ovf", key: "ovf", json: "ovf" });
     for (const [i, s] of d.stats.entries()) {
       const money = d.metric === "cost_usd" && s !== "count" && s !== "mean";
       outputs.push({ alias: `s${i}`, key: `s${i}`, json: money ? moneyText(`s${i}`) : `s${i}` });

@@ -55,8 +55,12 @@ export const EVENT_COLUMNS: ReadonlyArray<readonly [name: string, type: string]>
   ["raw_usage", "VARCHAR"],
 ];
 
+/** The events table under a (qualified) name: the main file's and each live segment's are the same. */
+export const EVENTS_TABLE_SQL = (name: string): string =>
+  `CREATE TABLE IF NOT EXISTS ${name} (${EVENT_COLUMNS.map(([n, t]) => `"${n}" ${t}`).join(", ")})`;
+
 export const SCHEMA_SQL = [
-  `CREATE TABLE IF NOT EXISTS events (${EVENT_COLUMNS.map(([n, t]) => `"${n}" ${t}`).join(", ")})`,
+  EVENTS_TABLE_SQL("events"),
   `CREATE TABLE IF NOT EXISTS api_keys (id VARCHAR PRIMARY KEY, name VARCHAR NOT NULL, hash VARCHAR NOT NULL UNIQUE, scopes VARCHAR[] NOT NULL, projects VARCHAR[], created_at TIMESTAMP NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)`,
 ];

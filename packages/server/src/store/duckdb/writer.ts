@@ -6,7 +6,6 @@ import {
   DOUBLE,
   type DuckDBConnection,
   DuckDBDataChunk,
-  type DuckDBPreparedStatement,
   type DuckDBType,
   INTEGER,
   LIST,
@@ -19,6 +18,7 @@ import type { LedgerRow } from "../ledger-row.js";
 import type { AppendResult } from "../ledger-store.js";
 import { fillChunk } from "./chunk-writer.js";
 import { RecentIds } from "./recent-ids.js";
+import type { Segments } from "./segments.js";
 import { COST_SCALE, EVENT_COLUMNS, MONEY_SCALE } from "./schema.js";
 
 /** DuckDB's vector size: a data chunk holds at most this many rows. */
@@ -27,10 +27,6 @@ const CHUNK_ROWS = 2048;
 const MAX_BATCH_ROWS = 50_000;
 /** Recent ids kept in memory (~50 MB); live traffic is checked against them without a query. */
 const RECENT_IDS = 500_000;
-/** After this many rows, an idle moment is used to checkpoint, so the WAL's own threshold is rarely hit under load. */
-const CHECKPOINT_AFTER_ROWS = 100_000;
-/** How long the writer must have been idle before it checkpoints. */
-const IDLE_CHECKPOINT_MS = 300;
 /** How far back the recent ids reach when loaded at start. */
 const RECENT_WINDOW_MS = 10 * 60_000;
 
@@ -70,15 +66,12 @@ export class GroupCommitWriter {
   private closed = false;
   private idle: Promise<void> = Promise.resolve();
   private markIdle: () => void = () => {};
-  private dupsStatement: DuckDBPreparedStatement | null = null;
   private recent: RecentIds | null = null;
-  private rowsSinceCheckpoint = 0;
-  private checkpointTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly conn: DuckDBConnection,
+    private readonly segments: Segments,
     private readonly maxPendingRows: number,
-    private readonly checkpointAfterRows = CHECKPOINT_AFTER_ROWS,
   ) {}
 
   pending(): number {
@@ -101,7 +94,6 @@ export class GroupCommitWriter {
   /** Stops taking rows and waits for everything queued to be committed. */
   async close(): Promise<void> {
     this.closed = true;
-    if (this.checkpointTimer) clearTimeout(this.checkpointTimer);
     await this.idle;
   }
 
@@ -128,8 +120,8 @@ export class GroupCommitWriter {
           await this.write(fresh);
           // Only after the commit: an id is "present" once it is durable.
           for (const r of fresh) this.recent?.add(r.id, r.ts_ms);
-          this.rowsSinceCheckpoint += fresh.length;
           for (const [i, j] of jobs.entries()) j.resolve(results[i] as AppendResult);
+          await this.segments.committed(fresh.length);
         } catch (e) {
           const err = new CosttrailError("CT_STORE_FAILED", `appending ${n} events failed: ${(e as Error).message}`, { cause: e });
           for (const j of jobs) j.reject(err);
@@ -140,36 +132,7 @@ export class GroupCommitWriter {
     } finally {
       this.running = false;
       this.markIdle();
-      this.scheduleCheckpoint();
     }
-  }
-
-  /**
-   * A checkpoint inside a commit stalls every request waiting on it (the WAL threshold makes
-   * one happen under load); doing it when the writer is idle keeps the WAL short instead.
-   */
-  private scheduleCheckpoint(): void {
-    if (this.rowsSinceCheckpoint < this.checkpointAfterRows || this.checkpointTimer || this.closed) return;
-    this.checkpointTimer = setTimeout(() => {
-      this.checkpointTimer = null;
-      if (this.running || this.closed || this.queue.length > 0) return;
-      this.running = true;
-      this.idle = new Promise((r) => {
-        this.markIdle = r;
-      });
-      this.conn
-        .run("CHECKPOINT")
-        .then(() => {
-          this.rowsSinceCheckpoint = 0;
-        })
-        .catch(() => {})
-        .finally(() => {
-          this.running = false;
-          this.markIdle();
-          if (this.queue.length > 0) void this.drain();
-        });
-    }, IDLE_CHECKPOINT_MS);
-    this.checkpointTimer.unref();
   }
 
   /** Ids of this batch already in the ledger, looked up within the batch's time range. */
@@ -189,26 +152,25 @@ export class GroupCommitWriter {
       const recent = this.recent;
       return new Set(ids.filter((id) => recent.has(id)));
     }
-    this.dupsStatement ??= await this.conn.prepare(
-      "SELECT DISTINCT id FROM events WHERE ts >= epoch_ms(CAST($1 AS BIGINT)) AND ts <= epoch_ms(CAST($2 AS BIGINT)) AND id IN (SELECT unnest($3))",
-    );
-    const s = this.dupsStatement;
-    s.bindDouble(1, minTs);
-    s.bindDouble(2, maxTs);
-    s.bindList(3, listValue(ids), LIST(VARCHAR));
-    const rows = (await s.runAndReadAll()).getRows();
+    const sql =
+      "SELECT DISTINCT id FROM events WHERE ts >= epoch_ms(CAST($1 AS BIGINT)) AND ts <= epoch_ms(CAST($2 AS BIGINT)) AND id IN (SELECT unnest($3))";
+    const rows = await this.segments.read(sql, async (full) => {
+      const s = await this.conn.prepare(full);
+      s.bindDouble(1, minTs);
+      s.bindDouble(2, maxTs);
+      s.bindList(3, listValue(ids), LIST(VARCHAR));
+      return (await s.runAndReadAll()).getRows();
+    });
     return new Set(rows.map((r) => r[0] as string));
   }
 
   /** The ids of the last minutes' events, read from the ledger once at start. */
   private async loadRecent(): Promise<RecentIds> {
     const since = Date.now() - RECENT_WINDOW_MS;
-    const rows = (
-      await this.conn.runAndReadAll(
-        `SELECT id, epoch_ms(ts) AS ms FROM events WHERE ts >= epoch_ms(CAST($1 AS BIGINT)) ORDER BY ts DESC LIMIT ${RECENT_IDS}`,
-        [since],
-      )
-    ).getRows();
+    const rows = await this.segments.read(
+      `SELECT id, epoch_ms(ts) AS ms FROM events WHERE ts >= epoch_ms(CAST($1 AS BIGINT)) ORDER BY ts DESC LIMIT ${RECENT_IDS}`,
+      async (sql) => (await this.conn.runAndReadAll(sql, [since])).getRows(),
+    );
     // If the window held more than fit, the horizon starts just after the oldest id kept.
     const horizon = rows.length < RECENT_IDS ? since : Number(rows.at(-1)?.[1]) + 1;
     const recent = new RecentIds(RECENT_IDS, horizon);
@@ -222,7 +184,7 @@ export class GroupCommitWriter {
   /** Appends the rows and commits them with one flush: one transaction, synced to the WAL. */
   private async write(rows: readonly LedgerRow[]): Promise<void> {
     if (rows.length === 0) return;
-    const appender = await this.conn.createAppender("events");
+    const appender = await this.conn.createAppender("events", "main", this.segments.target());
     try {
       for (let off = 0; off < rows.length; off += CHUNK_ROWS) {
         const n = Math.min(CHUNK_ROWS, rows.length - off);

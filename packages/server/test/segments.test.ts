@@ -1,0 +1,162 @@
+import { loadDefaultRateCard } from "@costtrail/core/default-rate-card";
+import { prepareEvent } from "@costtrail/core";
+import { existsSync } from "node:fs";
+import { mkdtemp, readdir } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DuckDBInstance } from "@duckdb/node-api";
+import { afterEach, describe, expect, it } from "vitest";
+import { toLedgerRow } from "../src/collector/to-ledger-row.js";
+import type { LedgerRow } from "../src/store/ledger-row.js";
+import { DuckDBLedgerStore } from "../src/store/duckdb/duckdb-store.js";
+import { wireEvent } from "./helpers.js";
+
+let store: DuckDBLedgerStore | null = null;
+afterEach(async () => {
+  await store?.close();
+  store = null;
+});
+
+const PROJECTS = ["proj-c", "proj-a", "proj-b"];
+
+/** n events over three projects, interleaved in arrival order as live traffic is. */
+async function rows(n: number, from = 0): Promise<LedgerRow[]> {
+  const card = await loadDefaultRateCard();
+  return Array.from({ length: n }, (_, k) => {
+    const i = from + k;
+    const r = prepareEvent(
+      wireEvent({
+        id: `seg_${i}`,
+        project: PROJECTS[i % 3],
+        timestamp: new Date(Date.parse("2026-11-20T10:00:00Z") + i * 1000).toISOString(),
+      }),
+      card,
+    );
+    if (!r.ok) throw new Error("bad fixture");
+    return toLedgerRow(r.value, Date.now());
+  });
+}
+
+async function tempLedger(): Promise<{ dir: string; path: string }> {
+  const dir = await mkdtemp(join(tmpdir(), "ct-seg-"));
+  return { dir, path: join(dir, "ledger.duckdb") };
+}
+
+/** Rows of the main file's events table in stored order, read with DuckDB directly. */
+async function mainFileRows(path: string): Promise<Array<{ id: string; project: string }>> {
+  const inst = await DuckDBInstance.create(path);
+  const c = await inst.connect();
+  const r = (await c.runAndReadAll("SELECT id, project FROM events ORDER BY rowid")).getRowObjectsJS() as Array<{
+    id: string;
+    project: string;
+  }>;
+  c.closeSync();
+  inst.closeSync();
+  return r;
+}
+
+describe("live segments and compaction", () => {
+  it("seals a full segment and compacts it into the main file, sorted by project, and deletes its file", async () => {
+    const { dir, path } = await tempLedger();
+    store = await DuckDBLedgerStore.open({ path, segmentRows: 30 });
+    const all = await rows(90);
+    for (let off = 0; off < 90; off += 15) {
+      await store.append(all.slice(off, off + 15));
+      // Every acknowledged event is visible exactly once, wherever it is.
+      expect(await store.count({ projects: null })).toBe(off + 15);
+    }
+    await store.settle();
+    expect(store.layout().sealed).toEqual([]);
+    expect(await store.count({ projects: null })).toBe(90);
+    expect(await store.count({ projects: ["proj-b"] })).toBe(30);
+    const segmentFiles = (await readdir(dir)).filter((f) => f.includes(".live-"));
+    // Only the live segment now appended to is left.
+    expect(segmentFiles.filter((f) => !f.endsWith(".wal"))).toEqual([`ledger.duckdb.live-${store.layout().current}`]);
+    await store.close();
+    store = null;
+    const stored = await mainFileRows(path);
+    expect(stored).toHaveLength(90);
+    // Each compacted unit of 30 holds its projects together: a, b, c in runs of 10.
+    for (let unit = 0; unit < 3; unit++) {
+      const projects = stored.slice(unit * 30, unit * 30 + 30).map((r) => r.project);
+      expect(projects).toEqual([...Array(10).fill("proj-a"), ...Array(10).fill("proj-b"), ...Array(10).fill("proj-c")]);
+    }
+    expect(new Set(stored.map((r) => r.id)).size).toBe(90);
+  });
+
+  it("answers reads that run during a compaction with every event once", async () => {
+    store = await DuckDBLedgerStore.open({ path: ":memory:", segmentRows: 500 });
+    await store.append(await rows(1200));
+    const counts: number[] = [];
+    const s = store;
+    const settling = s.settle();
+    let done = false;
+    void settling.then(() => {
+      done = true;
+    });
+    while (!done || counts.length < 5) counts.push(await s.count({ projects: null }));
+    expect(counts.every((c) => c === 1200)).toBe(true);
+    expect(s.layout().sealed).toEqual([]);
+  });
+
+  it("replays a live segment left by a stop and compacts it at the next start", async () => {
+    const { dir, path } = await tempLedger();
+    store = await DuckDBLedgerStore.open({ path, segmentRows: 1000 });
+    await store.append(await rows(40));
+    const left = store.layout().current;
+    await store.close();
+    expect(existsSync(`${path}.live-${left}`)).toBe(true);
+    store = await DuckDBLedgerStore.open({ path, segmentRows: 1000 });
+    expect(await store.count({ projects: null })).toBe(40);
+    // Still deduplicated against the replayed segment.
+    expect((await store.append(await rows(40))).duplicates).toHaveLength(40);
+    await store.settle();
+    expect(existsSync(`${path}.live-${left}`)).toBe(false);
+    expect(await store.count({ projects: null })).toBe(40);
+    expect((await readdir(dir)).filter((f) => f.includes(`.live-${left}`))).toEqual([]);
+  });
+
+  it("drops a segment whose events were copied before a crash, instead of counting them twice", async () => {
+    const { path } = await tempLedger();
+    store = await DuckDBLedgerStore.open({ path, segmentRows: 1000 });
+    await store.append(await rows(25));
+    const n = store.layout().current;
+    await store.close();
+    store = null;
+    // What a crash right after the copy's commit leaves: the events and the marker in the
+    // main file, and the segment's file still on disk.
+    const inst = await DuckDBInstance.create(path);
+    const c = await inst.connect();
+    await c.run(`ATTACH '${path}.live-${n}' AS seg`);
+    await c.run("INSERT INTO events SELECT * FROM seg.main.events");
+    await c.run(`INSERT INTO meta VALUES ('moved:${n}', 'test')`);
+    await c.run("DETACH seg");
+    c.closeSync();
+    inst.closeSync();
+    store = await DuckDBLedgerStore.open({ path, segmentRows: 1000 });
+    expect(existsSync(`${path}.live-${n}`)).toBe(false);
+    expect(await store.count({ projects: null })).toBe(25);
+    expect(
+      await store.query(
+        {
+          metrics: ["requests"],
+          group_by: ["project"],
+          filters: [],
+          from: 0,
+          to: 8.64e15,
+          grain: null,
+          time_zone: "UTC",
+          order_by: [],
+          limit: null,
+          other: false,
+          distribution: null,
+        },
+        { projects: null },
+      ),
+    ).toEqual([
+      { project: "proj-c", requests: 9 },
+      { project: "proj-a", requests: 8 },
+      { project: "proj-b", requests: 8 },
+    ]);
+  });
+});
