@@ -84,6 +84,19 @@ describe("live segments and compaction", () => {
     expect(new Set(stored.map((r) => r.id)).size).toBe(90);
   });
 
+  it("compacts a sealed segment by itself once ingest pauses", async () => {
+    const { path } = await tempLedger();
+    store = await DuckDBLedgerStore.open({ path, segmentRows: 20 });
+    const s = store;
+    await s.append(await rows(25, 500));
+    // Sealed right after the commit that filled it; compacted once nothing arrives for a while.
+    await expect.poll(() => s.layout().sealed.length, { timeout: 2_000, interval: 20 }).toBe(1);
+    const sealed = s.layout().sealed;
+    await expect.poll(() => s.layout().sealed, { timeout: 5_000, interval: 100 }).toEqual([]);
+    expect(existsSync(`${path}.live-${sealed[0]}`)).toBe(false);
+    expect(await s.count({ projects: null })).toBe(25);
+  });
+
   it("answers reads that run during a compaction with every event once", async () => {
     store = await DuckDBLedgerStore.open({ path: ":memory:", segmentRows: 500 });
     await store.append(await rows(1200));

@@ -5,6 +5,13 @@ import { EVENTS_TABLE_SQL } from "./schema.js";
 
 /** Rows a live segment takes before it is sealed and compacted into the main file. */
 export const SEAL_ROWS = 500_000;
+/**
+ * A sealed segment is compacted once ingest has paused this long, or at once when this many
+ * wait: compaction's CPU then does not compete with acknowledgements while traffic flows, and
+ * the events waiting in memory stay bounded.
+ */
+const COMPACT_WHEN_IDLE_MS = 1_000;
+const MAX_SEALED = 2;
 
 interface Segment {
   readonly n: number;
@@ -40,6 +47,9 @@ export class Segments {
   private compacting: Promise<void> | null = null;
   private closed = false;
   private failure: Error | null = null;
+  private lastCommitMs = 0;
+  private sealing: Promise<void> | null = null;
+  private idleTimer: NodeJS.Timeout | null = null;
 
   private constructor(
     /** Compaction: the copy's transaction, detach, checkpoint. */
@@ -94,11 +104,33 @@ export class Segments {
   /** Called by the writer after each commit; seals the current segment once it is full. */
   async committed(rows: number): Promise<void> {
     this.current.rows += rows;
-    if (this.current.rows < this.sealRows || this.closed) return;
-    const next = await attach(this.attachConn, this.mainPath, this.current.n + 1);
-    this.sealed.push(this.current);
-    this.current = next;
-    this.compactInBackground();
+    this.lastCommitMs = Date.now();
+    if (this.current.rows < this.sealRows || this.closed || this.sealing) return;
+    this.sealing = (async () => {
+      const next = await attach(this.attachConn, this.mainPath, this.current.n + 1);
+      this.sealed.push(this.current);
+      this.current = next;
+      this.scheduleCompaction();
+    })().finally(() => {
+      this.sealing = null;
+    });
+    await this.sealing;
+  }
+
+  /** Compacts now if too many segments wait; otherwise once ingest has been idle a while. */
+  private scheduleCompaction(): void {
+    if (this.sealed.length >= MAX_SEALED) {
+      this.compactInBackground();
+      return;
+    }
+    if (this.idleTimer || this.compacting || this.sealed.length === 0 || this.closed) return;
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = null;
+      const idleFor = Date.now() - this.lastCommitMs;
+      if (idleFor >= COMPACT_WHEN_IDLE_MS) this.compactInBackground();
+      else this.scheduleCompaction();
+    }, COMPACT_WHEN_IDLE_MS);
+    this.idleTimer.unref();
   }
 
   /**
@@ -174,6 +206,7 @@ export class Segments {
 
   /** Waits until every sealed segment is in the main file (bench and tests). */
   async settle(): Promise<void> {
+    await this.sealing;
     this.compactInBackground();
     while (this.compacting) await this.compacting;
     if (this.failure) throw this.failure;
@@ -182,6 +215,7 @@ export class Segments {
   /** Seals nothing more; waits for a running compaction, then checkpoints the main file. */
   async close(): Promise<void> {
     this.closed = true;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
     await this.compacting;
     try {
       await this.conn.run(`CHECKPOINT "${this.main}"`);
