@@ -8,7 +8,11 @@ import { Decimal } from "../money/decimal.js";
  */
 export interface FieldSpec<T> {
   readonly optional: boolean;
-  check(value: unknown, path: IssuePath, issues: Issue[]): T | undefined;
+  /**
+   * `key` names the value under `parent`. The path is put together only when an issue is
+   * reported: building it for every field of every event was most of validation's garbage.
+   */
+  check(value: unknown, parent: IssuePath, key: string | number, issues: Issue[]): T | undefined;
 }
 
 export type Infer<S> = S extends FieldSpec<infer T> ? T : never;
@@ -39,27 +43,27 @@ export function optional<T>(s: FieldSpec<T>): FieldSpec<T> & { optional: true } 
 }
 
 export function string(opts: { max: number; min?: number; pattern?: RegExp; patternHint?: string }) {
-  return spec<string>((v, path, issues) => {
+  return spec<string>((v, parent, key, issues) => {
     if (typeof v !== "string") {
-      issues.push(issue("invalid_type", path, `must be a string, got ${describe(v)}`));
+      issues.push(issue("invalid_type", at(parent, key), `must be a string, got ${describe(v)}`));
       return undefined;
     }
     if (v.length < (opts.min ?? 0)) {
       issues.push(
         issue(
           opts.min === 1 ? "required" : "too_long",
-          path,
+          at(parent, key),
           opts.min === 1 ? "must not be empty" : `must be at least ${opts.min} characters`,
         ),
       );
       return undefined;
     }
     if (v.length > opts.max) {
-      issues.push(issue("too_long", path, `must be at most ${opts.max} characters, got ${v.length}`));
+      issues.push(issue("too_long", at(parent, key), `must be at most ${opts.max} characters, got ${v.length}`));
       return undefined;
     }
     if (opts.pattern && !opts.pattern.test(v)) {
-      issues.push(issue("invalid_format", path, `must be ${opts.patternHint ?? `match ${opts.pattern}`}`));
+      issues.push(issue("invalid_format", at(parent, key), `must be ${opts.patternHint ?? `match ${opts.pattern}`}`));
       return undefined;
     }
     return v;
@@ -67,10 +71,14 @@ export function string(opts: { max: number; min?: number; pattern?: RegExp; patt
 }
 
 export function oneOf<const T extends readonly string[]>(values: T) {
-  return spec<T[number]>((v, path, issues) => {
+  return spec<T[number]>((v, parent, key, issues) => {
     if (typeof v !== "string" || !values.includes(v)) {
       issues.push(
-        issue("invalid_value", path, `must be one of ${values.join(", ")}, got ${typeof v === "string" ? JSON.stringify(v) : describe(v)}`),
+        issue(
+          "invalid_value",
+          at(parent, key),
+          `must be one of ${values.join(", ")}, got ${typeof v === "string" ? JSON.stringify(v) : describe(v)}`,
+        ),
       );
       return undefined;
     }
@@ -79,26 +87,26 @@ export function oneOf<const T extends readonly string[]>(values: T) {
 }
 
 export function boolean() {
-  return spec<boolean>((v, path, issues) => {
+  return spec<boolean>((v, parent, key, issues) => {
     if (typeof v !== "boolean") {
-      issues.push(issue("invalid_type", path, `must be a boolean, got ${describe(v)}`));
+      issues.push(issue("invalid_type", at(parent, key), `must be a boolean, got ${describe(v)}`));
       return undefined;
     }
     return v;
   });
 }
 
-function checkNumber(v: unknown, path: IssuePath, issues: Issue[], what: string): number | undefined {
+function checkNumber(v: unknown, parent: IssuePath, key: string | number, issues: Issue[], what: string): number | undefined {
   if (typeof v !== "number") {
-    issues.push(issue("invalid_type", path, `must be ${what}, got ${describe(v)}`));
+    issues.push(issue("invalid_type", at(parent, key), `must be ${what}, got ${describe(v)}`));
     return undefined;
   }
   if (!Number.isFinite(v)) {
-    issues.push(issue("not_finite", path, `must be ${what}, got ${v}`));
+    issues.push(issue("not_finite", at(parent, key), `must be ${what}, got ${v}`));
     return undefined;
   }
   if (v < 0) {
-    issues.push(issue("negative", path, `must be ${what}, got ${v}`));
+    issues.push(issue("negative", at(parent, key), `must be ${what}, got ${v}`));
     return undefined;
   }
   return v;
@@ -106,15 +114,15 @@ function checkNumber(v: unknown, path: IssuePath, issues: Issue[], what: string)
 
 /** A non-negative integer count no larger than `max` (tokens, requests, attempts). */
 export function count(max = MAX_COUNT) {
-  return spec<number>((v, path, issues) => {
-    const n = checkNumber(v, path, issues, "a non-negative integer");
+  return spec<number>((v, parent, key, issues) => {
+    const n = checkNumber(v, parent, key, issues, "a non-negative integer");
     if (n === undefined) return undefined;
     if (!Number.isInteger(n)) {
-      issues.push(issue("not_integer", path, `must be a non-negative integer, got ${n}`));
+      issues.push(issue("not_integer", at(parent, key), `must be a non-negative integer, got ${n}`));
       return undefined;
     }
     if (n > max) {
-      issues.push(issue("too_large", path, `must be at most ${max}, got ${n}`));
+      issues.push(issue("too_large", at(parent, key), `must be at most ${max}, got ${n}`));
       return undefined;
     }
     return n;
@@ -123,11 +131,11 @@ export function count(max = MAX_COUNT) {
 
 /** A non-negative number no larger than `max` (milliseconds, seconds of audio). */
 export function measure(max: number) {
-  return spec<number>((v, path, issues) => {
-    const n = checkNumber(v, path, issues, "a non-negative number");
+  return spec<number>((v, parent, key, issues) => {
+    const n = checkNumber(v, parent, key, issues, "a non-negative number");
     if (n === undefined) return undefined;
     if (n > max) {
-      issues.push(issue("too_large", path, `must be at most ${max}, got ${n}`));
+      issues.push(issue("too_large", at(parent, key), `must be at most ${max}, got ${n}`));
       return undefined;
     }
     return n;
@@ -136,18 +144,20 @@ export function measure(max: number) {
 
 /** A non-negative exact decimal written as a string ("0.0042"); numbers are refused so no float sneaks in. */
 export function decimalString() {
-  return spec<string>((v, path, issues) => {
+  return spec<string>((v, parent, key, issues) => {
     if (typeof v !== "string") {
-      issues.push(issue("invalid_type", path, `must be a decimal string such as "0.0042", got ${describe(v)}`));
+      issues.push(issue("invalid_type", at(parent, key), `must be a decimal string such as "0.0042", got ${describe(v)}`));
       return undefined;
     }
     const d = v.length <= 64 ? Decimal.tryParse(v) : null;
     if (d === null) {
-      issues.push(issue("invalid_format", path, `must be a decimal string such as "0.0042", got ${JSON.stringify(v.slice(0, 64))}`));
+      issues.push(
+        issue("invalid_format", at(parent, key), `must be a decimal string such as "0.0042", got ${JSON.stringify(v.slice(0, 64))}`),
+      );
       return undefined;
     }
     if (d.isNegative()) {
-      issues.push(issue("negative", path, `must not be negative, got ${v}`));
+      issues.push(issue("negative", at(parent, key), `must not be negative, got ${v}`));
       return undefined;
     }
     return d.toString();
@@ -166,12 +176,12 @@ function isRealDate(v: string): boolean {
 
 /** An ISO-8601 instant with an explicit offset; local times are refused as ambiguous. */
 export function isoTime() {
-  return spec<string>((v, path, issues) => {
+  return spec<string>((v, parent, key, issues) => {
     if (typeof v !== "string" || !ISO_TIME_RE.test(v) || Number.isNaN(Date.parse(v)) || !isRealDate(v)) {
       issues.push(
         issue(
           typeof v === "string" ? "invalid_format" : "invalid_type",
-          path,
+          at(parent, key),
           `must be an ISO-8601 time with a time zone such as "2026-11-20T10:00:00.123Z", got ${typeof v === "string" ? JSON.stringify(v.slice(0, 64)) : describe(v)}`,
         ),
       );
@@ -187,14 +197,14 @@ export function isPlainObject(v: unknown): v is Record<string, unknown> {
 
 /** A JSON object kept verbatim (the provider's raw usage), bounded in size. */
 export function jsonObject(maxChars: number) {
-  return spec<Record<string, unknown>>((v, path, issues) => {
+  return spec<Record<string, unknown>>((v, parent, key, issues) => {
     if (!isPlainObject(v)) {
-      issues.push(issue("invalid_type", path, `must be an object, got ${describe(v)}`));
+      issues.push(issue("invalid_type", at(parent, key), `must be an object, got ${describe(v)}`));
       return undefined;
     }
     const size = JSON.stringify(v).length;
     if (size > maxChars) {
-      issues.push(issue("too_long", path, `must serialize to at most ${maxChars} characters, got ${size}`));
+      issues.push(issue("too_long", at(parent, key), `must serialize to at most ${maxChars} characters, got ${size}`));
       return undefined;
     }
     return v;
@@ -203,7 +213,8 @@ export function jsonObject(maxChars: number) {
 
 /** A map with keys from a closed list, each value checked by `value`. */
 export function closedMap<const K extends readonly string[], T>(keys: K, value: FieldSpec<T>) {
-  return spec<{ [P in K[number]]?: T }>((v, path, issues) => {
+  return spec<{ [P in K[number]]?: T }>((v, parent, key, issues) => {
+    const path = at(parent, key);
     if (!isPlainObject(v)) {
       issues.push(issue("invalid_type", path, `must be an object, got ${describe(v)}`));
       return undefined;
@@ -217,7 +228,7 @@ export function closedMap<const K extends readonly string[], T>(keys: K, value: 
         continue;
       }
       if (raw === undefined || raw === null) continue;
-      const checked = value.check(raw, [...path, k], issues);
+      const checked = value.check(raw, path, k, issues);
       if (checked === undefined) bad = true;
       else out[k] = checked;
     }
@@ -227,7 +238,8 @@ export function closedMap<const K extends readonly string[], T>(keys: K, value: 
 
 /** A free map of string keys to string values (tags). */
 export function stringMap(opts: { maxKeys: number; key: FieldSpec<string>; value: FieldSpec<string> }) {
-  return spec<Record<string, string>>((v, path, issues) => {
+  return spec<Record<string, string>>((v, parent, key, issues) => {
+    const path = at(parent, key);
     if (!isPlainObject(v)) {
       issues.push(issue("invalid_type", path, `must be an object of string values, got ${describe(v)}`));
       return undefined;
@@ -240,13 +252,27 @@ export function stringMap(opts: { maxKeys: number; key: FieldSpec<string>; value
     const out: Record<string, string> = {};
     let bad = false;
     for (const [k, raw] of entries) {
-      const key = opts.key.check(k, [...path, k], issues);
-      const val = opts.value.check(raw, [...path, k], issues);
-      if (key === undefined || val === undefined) bad = true;
-      else out[key] = val;
+      const checkedKey = opts.key.check(k, path, k, issues);
+      const val = opts.value.check(raw, path, k, issues);
+      if (checkedKey === undefined || val === undefined) bad = true;
+      else out[checkedKey] = val;
     }
     return bad ? undefined : out;
   });
+}
+
+/** The path of `key` under `parent`. */
+function at(parent: IssuePath, key: string | number): IssuePath {
+  return [...parent, key];
+}
+
+const shapeEntries = new WeakMap<Shape, ReadonlyArray<readonly [string, FieldSpec<unknown>]>>();
+
+/** A shape's fields, listed once rather than on every event. */
+function entriesOf(shape: Shape): ReadonlyArray<readonly [string, FieldSpec<unknown>]> {
+  let entries = shapeEntries.get(shape);
+  if (!entries) shapeEntries.set(shape, (entries = Object.entries(shape)));
+  return entries;
 }
 
 /** Checks an object against a shape: reports missing required fields and unknown fields. */
@@ -257,16 +283,17 @@ export function checkShape<S extends Shape>(shape: S, value: unknown, path: Issu
   }
   const before = issues.length;
   const out: Record<string, unknown> = {};
-  for (const key of Object.keys(value)) {
-    if (!Object.hasOwn(shape, key)) issues.push(issue("unknown_field", [...path, key], "is not a field of the usage event"));
+  for (const key in value) {
+    if (Object.hasOwn(value, key) && !Object.hasOwn(shape, key))
+      issues.push(issue("unknown_field", at(path, key), "is not a field of the usage event"));
   }
-  for (const [key, field] of Object.entries(shape)) {
+  for (const [key, field] of entriesOf(shape)) {
     const raw = value[key];
     if (raw === undefined || (raw === null && field.optional)) {
-      if (!field.optional) issues.push(issue("required", [...path, key], "is required"));
+      if (!field.optional) issues.push(issue("required", at(path, key), "is required"));
       continue;
     }
-    const checked = field.check(raw, [...path, key], issues);
+    const checked = field.check(raw, path, key, issues);
     if (checked !== undefined) out[key] = checked;
   }
   return issues.length === before ? (out as InferShape<S>) : undefined;

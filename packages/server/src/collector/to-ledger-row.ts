@@ -14,9 +14,7 @@ function moneyText(d: PreparedEvent["price"]["cost"], notes: string[]): string |
 
 export function toLedgerRow(p: PreparedEvent, receivedMs: number): LedgerRow {
   const e = p.event;
-  const notes: string[] = [];
-  if (p.price.status === "unpriced") notes.push(p.price.reason);
-  notes.push(...p.price.notes);
+  const notes: string[] = p.price.status === "unpriced" ? [p.price.reason, ...p.price.notes] : [...p.price.notes];
   const cost = moneyText(p.price.cost, notes);
   const computed = moneyText(p.price.computedCost, notes);
   const attribution: Record<string, string> = {};
@@ -24,7 +22,14 @@ export function toLedgerRow(p: PreparedEvent, receivedMs: number): LedgerRow {
     const v = e[c];
     if (v !== undefined) attribution[c] = v;
   }
-  const { web_search_calls: searches, ...otherUnits } = p.usage.units;
+  const units = p.usage.units;
+  const searches = units.web_search_calls;
+  let otherUnits: Record<string, number> | null = null;
+  for (const k in units) {
+    if (k === "web_search_calls") continue;
+    otherUnits ??= {};
+    otherUnits[k] = units[k as keyof typeof units] as number;
+  }
   return {
     id: e.id,
     ts_ms: p.timestampMs,
@@ -36,7 +41,7 @@ export function toLedgerRow(p: PreparedEvent, receivedMs: number): LedgerRow {
     operation: e.operation ?? null,
     buckets: p.usage.buckets,
     web_search_calls: searches ?? 0,
-    units_json: Object.keys(otherUnits).length > 0 ? JSON.stringify(otherUnits) : null,
+    units_json: otherUnits ? JSON.stringify(otherUnits) : null,
     cost_usd: cost,
     computed_cost_usd: computed,
     cost_source: p.price.costSource,
