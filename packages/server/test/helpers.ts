@@ -1,13 +1,12 @@
 import { gzipSync } from "node:zlib";
 import { loadDefaultRateCard } from "@costtrail/core/default-rate-card";
-import { prepareEvent } from "@costtrail/core";
+import { type PreparedEvent, prepareEvent } from "@costtrail/core";
 import type { FastifyInstance } from "fastify";
 import { buildApp } from "../src/app.js";
 import { type ApiKeyRecord, KeyRing, generateApiKey, hashApiKey } from "../src/auth/api-keys.js";
-import { toLedgerRow } from "../src/collector/to-ledger-row.js";
 import { type Scope, parseConfig } from "../src/config/load-config.js";
 import { DuckDBLedgerStore } from "../src/store/duckdb/duckdb-store.js";
-import type { LedgerRow } from "../src/store/ledger-row.js";
+import { type LedgerBatch, ledgerBatch } from "../src/store/ledger-batch.js";
 
 export interface TestKeys {
   admin: string;
@@ -105,14 +104,19 @@ export function gzip(text: string): Buffer {
   return gzipSync(Buffer.from(text));
 }
 
-/** Ledger rows as the collector builds them, from fresh wire events. */
-export async function ledgerRows(n: number): Promise<LedgerRow[]> {
+/** Prepared events, as the collector makes them from wire events. */
+export async function preparedEvents(wire: ReadonlyArray<Record<string, unknown>>): Promise<PreparedEvent[]> {
   const card = await loadDefaultRateCard();
-  return Array.from({ length: n }, () => {
-    const r = prepareEvent(wireEvent(), card);
-    if (!r.ok) throw new Error("bad fixture");
-    return toLedgerRow(r.value, Date.now());
+  return wire.map((w) => {
+    const r = prepareEvent(w, card);
+    if (!r.ok) throw new Error(`bad fixture: ${JSON.stringify(r.issues)}`);
+    return r.value;
   });
+}
+
+/** A ledger batch as the collector builds it, from n fresh wire events. */
+export async function ledgerRows(n: number): Promise<LedgerBatch> {
+  return ledgerBatch(await preparedEvents(Array.from({ length: n }, () => wireEvent())));
 }
 
 export const RANGE = { from: "2026-11-01T00:00:00Z", to: "2026-12-01T00:00:00Z" };

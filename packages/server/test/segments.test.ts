@@ -1,15 +1,13 @@
-import { loadDefaultRateCard } from "@costtrail/core/default-rate-card";
-import { prepareEvent } from "@costtrail/core";
+import type { PreparedEvent } from "@costtrail/core";
 import { existsSync } from "node:fs";
 import { mkdtemp, readdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { afterEach, describe, expect, it } from "vitest";
-import { toLedgerRow } from "../src/collector/to-ledger-row.js";
-import type { LedgerRow } from "../src/store/ledger-row.js";
+import { type LedgerBatch, ledgerBatch } from "../src/store/ledger-batch.js";
 import { DuckDBLedgerStore } from "../src/store/duckdb/duckdb-store.js";
-import { wireEvent } from "./helpers.js";
+import { preparedEvents, wireEvent } from "./helpers.js";
 
 let store: DuckDBLedgerStore | null = null;
 afterEach(async () => {
@@ -20,21 +18,21 @@ afterEach(async () => {
 const PROJECTS = ["proj-c", "proj-a", "proj-b"];
 
 /** n events over three projects, interleaved in arrival order as live traffic is. */
-async function rows(n: number, from = 0): Promise<LedgerRow[]> {
-  const card = await loadDefaultRateCard();
-  return Array.from({ length: n }, (_, k) => {
-    const i = from + k;
-    const r = prepareEvent(
-      wireEvent({
+async function prepared(n: number, from = 0): Promise<PreparedEvent[]> {
+  return preparedEvents(
+    Array.from({ length: n }, (_, k) => {
+      const i = from + k;
+      return wireEvent({
         id: `seg_${i}`,
         project: PROJECTS[i % 3],
         timestamp: new Date(Date.parse("2026-11-20T10:00:00Z") + i * 1000).toISOString(),
-      }),
-      card,
-    );
-    if (!r.ok) throw new Error("bad fixture");
-    return toLedgerRow(r.value, Date.now());
-  });
+      });
+    }),
+  );
+}
+
+async function rows(n: number, from = 0): Promise<LedgerBatch> {
+  return ledgerBatch(await prepared(n, from));
 }
 
 async function tempLedger(): Promise<{ dir: string; path: string }> {
@@ -59,9 +57,10 @@ describe("live segments and compaction", () => {
   it("seals a full segment and compacts it into the main file, sorted by project, and deletes its file", async () => {
     const { dir, path } = await tempLedger();
     store = await DuckDBLedgerStore.open({ path, segmentRows: 30 });
-    const all = await rows(90);
+    const events = await prepared(90);
+    const all = (a: number, b: number) => ledgerBatch(events.slice(a, b));
     for (let off = 0; off < 90; off += 15) {
-      await store.append(all.slice(off, off + 15));
+      await store.append(all(off, off + 15));
       // Every acknowledged event is visible exactly once, wherever it is.
       expect(await store.count({ projects: null })).toBe(off + 15);
     }

@@ -1,12 +1,10 @@
-import { loadDefaultRateCard } from "@costtrail/core/default-rate-card";
-import { prepareEvent } from "@costtrail/core";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { toLedgerRow } from "../src/collector/to-ledger-row.js";
+import { ledgerBatch } from "../src/store/ledger-batch.js";
 import { DuckDBLedgerStore } from "../src/store/duckdb/duckdb-store.js";
-import { ledgerRows, wireEvent } from "./helpers.js";
+import { ledgerRows, preparedEvents, wireEvent } from "./helpers.js";
 
 let store: DuckDBLedgerStore | null = null;
 afterEach(async () => {
@@ -26,19 +24,16 @@ describe("group-commit writer", () => {
   it("finds duplicates of live events in memory, and again after reopening the ledger", async () => {
     const dir = await mkdtemp(join(tmpdir(), "ct-recent-"));
     const path = join(dir, "ledger.duckdb");
-    const card = await loadDefaultRateCard();
     const now = Date.now();
-    const live = Array.from({ length: 20 }, (_, i) => {
-      const r = prepareEvent(wireEvent({ timestamp: new Date(now - i * 1000).toISOString() }), card);
-      if (!r.ok) throw new Error("bad fixture");
-      return toLedgerRow(r.value, now);
-    });
+    const live = await preparedEvents(
+      Array.from({ length: 20 }, (_, i) => wireEvent({ timestamp: new Date(now - i * 1000).toISOString() })),
+    );
     store = await DuckDBLedgerStore.open({ path });
-    expect(await store.append(live)).toMatchObject({ inserted: 20 });
-    expect((await store.append(live.slice(0, 5))).duplicates).toHaveLength(5);
+    expect(await store.append(ledgerBatch(live))).toMatchObject({ inserted: 20 });
+    expect((await store.append(ledgerBatch(live.slice(0, 5)))).duplicates).toHaveLength(5);
     await store.close();
     store = await DuckDBLedgerStore.open({ path });
-    expect((await store.append(live)).duplicates).toHaveLength(20);
+    expect((await store.append(ledgerBatch(live))).duplicates).toHaveLength(20);
     expect(await store.count({ projects: null })).toBe(20);
   });
 

@@ -3,10 +3,9 @@ import { CosttrailError } from "@costtrail/core";
 import type { FastifyInstance } from "fastify";
 import type { KeyRing } from "../auth/api-keys.js";
 import { requireScope } from "../auth/authenticate.js";
-import type { LedgerRow } from "../store/ledger-row.js";
 import type { LedgerStore } from "../store/ledger-store.js";
 import { ingestBody, registerBodyParsers } from "./parse-body.js";
-import { toLedgerRow } from "./to-ledger-row.js";
+import { LedgerBatchBuilder } from "../store/ledger-batch.js";
 
 export interface CollectorOptions {
   readonly store: LedgerStore;
@@ -76,7 +75,7 @@ export async function collectorPlugin(app: FastifyInstance, opts: CollectorOptio
       const projects = key?.projects ?? null;
       const card = opts.rateCard();
       const receivedMs = Date.now();
-      const rows: LedgerRow[] = [];
+      const rows = new LedgerBatchBuilder();
       const rejected: Array<{ index: number; errors: Issue[] }> = [];
       let unpriced = 0;
       values.forEach((value, index) => {
@@ -117,7 +116,7 @@ export async function collectorPlugin(app: FastifyInstance, opts: CollectorOptio
           return;
         }
         if (prepared.price.status === "unpriced") unpriced++;
-        rows.push(toLedgerRow(prepared, receivedMs));
+        rows.add(prepared, receivedMs);
       });
       if (rows.length === 0 && rejected.length > 0) {
         return reply.code(400).send({
@@ -130,7 +129,7 @@ export async function collectorPlugin(app: FastifyInstance, opts: CollectorOptio
           rejected,
         });
       }
-      const result = await opts.store.append(rows);
+      const result = await opts.store.append(rows.build());
       return { accepted: rows.length, duplicates: result.duplicates.length, unpriced, rejected };
     },
   );

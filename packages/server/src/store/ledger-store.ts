@@ -1,5 +1,5 @@
 import type { QuerySpec } from "@costtrail/core";
-import type { LedgerRow } from "./ledger-row.js";
+import type { LedgerBatch } from "./ledger-batch.js";
 
 /**
  * What a read may see. Built by the one scoping function from the request's key
@@ -46,7 +46,7 @@ export interface StoredApiKey {
 /** The ledger. DuckDB (embedded default) and ClickHouse implement the same contract. */
 export interface LedgerStore {
   /** Appends durably: resolves only after the rows are committed. Idempotent by id. */
-  append(rows: readonly LedgerRow[]): Promise<AppendResult>;
+  append(batch: LedgerBatch): Promise<AppendResult>;
   query(spec: QuerySpec, scope: ReadScope): Promise<QueryRow[]>;
   listEvents(req: EventListRequest, scope: ReadScope): Promise<EventPage>;
   /** Writes matching events to a file in the given format and returns its path. */

@@ -1,7 +1,7 @@
 import { ATTRIBUTION_COLUMNS, Decimal, TOKEN_BUCKETS } from "@costtrail/core";
 import duckdb from "@duckdb/node-bindings";
 import type { DuckDBDataChunk } from "@duckdb/node-api";
-import type { LedgerRow } from "../ledger-row.js";
+import type { LedgerBatch } from "../ledger-batch.js";
 import { COST_LIMIT, COST_SCALE, EVENT_COLUMNS, MONEY_SCALE } from "./schema.js";
 
 /**
@@ -11,57 +11,83 @@ import { COST_LIMIT, COST_SCALE, EVENT_COLUMNS, MONEY_SCALE } from "./schema.js"
  * validity bit, a wrapper object per timestamp), and chunk building is the writer's
  * largest cost.
  */
-type Kind = "varchar" | "int64" | "timestamp" | "int32" | "double" | "bool" | "decimal" | "cost" | "map";
+
+/**
+ * The rows to write, drawn from several batches: row k is `batches[batch[k]]` at `row[k]`.
+ * Duplicates are left out by not selecting them.
+ */
+export interface Selection {
+  readonly batches: readonly LedgerBatch[];
+  readonly batch: Uint32Array;
+  readonly row: Uint32Array;
+  readonly length: number;
+}
+
+type Kind = "string" | "int64" | "timestamp" | "int32" | "double" | "bool" | "flag" | "decimal" | "cost" | "map";
+
+/** A column's values in a batch: strings or null, or numbers with NaN (flags: -1) for null. */
+type Source = (b: LedgerBatch) => ArrayLike<string | null> | ArrayLike<number>;
 
 interface Column {
   readonly kind: Kind;
-  readonly get: (r: LedgerRow) => unknown;
+  readonly source: Source | null;
 }
 
-const BY_NAME: Record<string, (r: LedgerRow) => unknown> = {
-  id: (r) => r.id,
-  ts: (r) => r.ts_ms,
-  received_at: (r) => r.received_ms,
-  provider: (r) => r.provider,
-  model: (r) => r.model,
-  api: (r) => r.api,
-  operation: (r) => r.operation,
-  web_search_calls: (r) => r.web_search_calls || null,
-  units: (r) => r.units_json,
-  cost_usd: (r) => r.cost_usd,
-  cost_residual: (r) => r.cost_usd,
-  computed_cost_usd: (r) => r.computed_cost_usd,
-  cost_source: (r) => r.cost_source,
-  price_status: (r) => r.price_status,
-  rate_card_entry: (r) => r.rate_card_entry,
-  price_note: (r) => r.price_note,
-  batch: (r) => r.batch,
-  service_tier: (r) => r.service_tier,
-  status: (r) => r.status,
-  error_type: (r) => r.error_type,
-  attempt: (r) => r.attempt,
-  latency_ms: (r) => r.latency_ms,
-  ttft_ms: (r) => r.ttft_ms,
-  streamed: (r) => r.streamed,
-  cache_hit: (r) => r.cache_hit,
-  tags: (r) => r.tags,
-  raw_usage: (r) => r.raw_usage_json,
+const SOURCES: Record<string, Source> = {
+  id: (b) => b.id,
+  ts: (b) => b.ts_ms,
+  received_at: (b) => b.received_ms,
+  provider: (b) => b.provider,
+  model: (b) => b.model,
+  api: (b) => b.api,
+  operation: (b) => b.operation,
+  web_search_calls: (b) => b.web_search_calls,
+  units: (b) => b.units_json,
+  computed_cost_usd: (b) => b.computed_cost_usd,
+  cost_source: (b) => b.cost_source,
+  price_status: (b) => b.price_status,
+  rate_card_entry: (b) => b.rate_card_entry,
+  price_note: (b) => b.price_note,
+  batch: (b) => b.batch,
+  service_tier: (b) => b.service_tier,
+  status: (b) => b.status,
+  error_type: (b) => b.error_type,
+  attempt: (b) => b.attempt,
+  latency_ms: (b) => b.latency_ms,
+  ttft_ms: (b) => b.ttft_ms,
+  streamed: (b) => b.streamed,
+  cache_hit: (b) => b.cache_hit,
+  raw_usage: (b) => b.raw_usage_json,
 };
-for (const c of ATTRIBUTION_COLUMNS) BY_NAME[c] = (r) => r.attribution[c] ?? null;
-for (const b of TOKEN_BUCKETS) BY_NAME[b] = (r) => r.buckets[b] ?? null;
+ATTRIBUTION_COLUMNS.forEach((c, i) => {
+  SOURCES[c] = (b) => b.attribution[i] as Array<string | null>;
+});
+TOKEN_BUCKETS.forEach((t, i) => {
+  SOURCES[t] = (b) => b.buckets[i] as Float64Array;
+});
 
-function kindOf(sqlType: string): Kind {
-  if (sqlType.startsWith("VARCHAR")) return "varchar";
+function kindOf(name: string, sqlType: string): Kind {
+  if (name === "cost_usd") return "cost";
+  if (name === "cost_residual") return "decimal";
+  if (name === "streamed" || name === "cache_hit") return "flag";
+  if (sqlType.startsWith("VARCHAR")) return "string";
   if (sqlType.startsWith("BIGINT")) return "int64";
   if (sqlType.startsWith("TIMESTAMP")) return "timestamp";
   if (sqlType.startsWith("INTEGER")) return "int32";
   if (sqlType.startsWith("DOUBLE")) return "double";
   if (sqlType.startsWith("BOOLEAN")) return "bool";
-  if (sqlType.startsWith("DECIMAL(18")) return "cost";
   if (sqlType.startsWith("DECIMAL")) return "decimal";
   if (sqlType.startsWith("MAP")) return "map";
   throw new Error(`no chunk writer for ${sqlType}`);
 }
+
+const COLUMNS: readonly Column[] = EVENT_COLUMNS.map(([name, type]) => {
+  const kind = kindOf(name, type);
+  const source = SOURCES[name] ?? null;
+  if (!source && kind !== "cost" && kind !== "map" && name !== "cost_residual") throw new Error(`no source for column ${name}`);
+  return { kind, source };
+});
+const RESIDUAL_INDEX = EVENT_COLUMNS.findIndex(([name]) => name === "cost_residual");
 
 /** Splits an exact cost into the 64-bit part (scale 12, under a million dollars) and the exact rest. */
 const PLAIN_COST = /^(\d{1,6})(?:\.(\d{1,12}))?$/;
@@ -79,52 +105,57 @@ export function splitCost(text: string): { main: bigint; residual: bigint | null
   return { main, residual: rest === 0n ? null : rest };
 }
 
-const COLUMNS: readonly Column[] = EVENT_COLUMNS.map(([name, type]) => {
-  const get = BY_NAME[name];
-  if (!get) throw new Error(`no accessor for column ${name}`);
-  return { kind: name === "cost_residual" ? "decimal" : kindOf(type), get };
-});
-const RESIDUAL_INDEX = EVENT_COLUMNS.findIndex(([name]) => name === "cost_residual");
-
 const TWO_32 = 4294967296;
 const MASK_64 = (1n << 64n) - 1n;
+
+/** Column k of the selected rows [offset, offset + n), one array per batch looked up once. */
+function columnValues(sel: Selection, source: Source, offset: number, n: number): Array<string | number | null> {
+  const arrays = sel.batches.map(source);
+  const out = new Array<string | number | null>(n);
+  for (let i = 0; i < n; i++) {
+    const k = offset + i;
+    out[i] = (arrays[sel.batch[k] as number] as ArrayLike<string | number | null>)[sel.row[k] as number] as string | number | null;
+  }
+  return out;
+}
 
 /**
  * A MAP is a LIST of STRUCT(key, value): each row's entry is (offset, length) into one child
  * vector holding every key/value pair of the chunk.
  */
-function writeMap(vector: duckdb.Vector, col: Column, rows: readonly LedgerRow[], offset: number, n: number, maskBytes: number): void {
+function writeMap(vector: duckdb.Vector, sel: Selection, offset: number, n: number, maskBytes: number): void {
   const mask = new Uint8Array(maskBytes).fill(0xff);
   const entries = new Uint32Array(n * 4);
-  const keys: string[] = [];
-  const values: string[] = [];
+  let total = 0;
   let nulls = 0;
   for (let i = 0; i < n; i++) {
-    const tags = col.get(rows[offset + i] as LedgerRow) as Record<string, string> | null;
-    if (tags === null || tags === undefined) {
+    const b = sel.batches[sel.batch[offset + i] as number] as LedgerBatch;
+    const count = b.tag_count[sel.row[offset + i] as number] as number;
+    entries[4 * i] = total;
+    if (count < 0) {
       mask[i >> 3] = (mask[i >> 3] as number) & ~(1 << (i & 7));
       nulls++;
-      entries[4 * i] = keys.length;
       continue;
     }
-    entries[4 * i] = keys.length;
-    let count = 0;
-    for (const k in tags) {
-      keys.push(k);
-      values.push(tags[k] as string);
-      count++;
-    }
     entries[4 * i + 2] = count;
+    total += count;
   }
   duckdb.copy_data_to_vector(vector, 0, entries.buffer, 0, entries.byteLength);
-  duckdb.list_vector_reserve(vector, keys.length);
-  duckdb.list_vector_set_size(vector, keys.length);
+  duckdb.list_vector_reserve(vector, total);
+  duckdb.list_vector_set_size(vector, total);
   const struct = duckdb.list_vector_get_child(vector);
   const keyVector = duckdb.struct_vector_get_child(struct, 0);
   const valueVector = duckdb.struct_vector_get_child(struct, 1);
-  for (let j = 0; j < keys.length; j++) {
-    duckdb.vector_assign_string_element(keyVector, j, keys[j] as string);
-    duckdb.vector_assign_string_element(valueVector, j, values[j] as string);
+  let j = 0;
+  for (let i = 0; i < n; i++) {
+    const b = sel.batches[sel.batch[offset + i] as number] as LedgerBatch;
+    const r = sel.row[offset + i] as number;
+    const count = b.tag_count[r] as number;
+    const start = b.tag_start[r] as number;
+    for (let t = 0; t < count; t++, j++) {
+      duckdb.vector_assign_string_element(keyVector, j, b.tag_keys[start + t] as string);
+      duckdb.vector_assign_string_element(valueVector, j, b.tag_values[start + t] as string);
+    }
   }
   if (nulls > 0) {
     duckdb.vector_ensure_validity_writable(vector);
@@ -132,83 +163,82 @@ function writeMap(vector: duckdb.Vector, col: Column, rows: readonly LedgerRow[]
   }
 }
 
-/** Writes rows[offset, offset+n) into the chunk, which must have been created with n rows. */
-export function fillChunk(chunk: DuckDBDataChunk, rows: readonly LedgerRow[], offset: number, n: number): void {
+/** Writes the selected rows [offset, offset + n) into the chunk, which must have been created with n rows. */
+export function fillChunk(chunk: DuckDBDataChunk, sel: Selection, offset: number, n: number): void {
   const maskBytes = Math.ceil(n / 64) * 8;
   const costs: Array<{ main: bigint; residual: bigint | null } | null> = new Array(n);
+  const costTexts = columnValues(sel, (b) => b.cost_usd, offset, n);
   for (let i = 0; i < n; i++) {
-    const text = (rows[offset + i] as LedgerRow).cost_usd;
+    const text = costTexts[i] as string | null;
     costs[i] = text === null ? null : splitCost(text);
   }
   for (let c = 0; c < COLUMNS.length; c++) {
     const col = COLUMNS[c] as Column;
     const vector = duckdb.data_chunk_get_vector(chunk.chunk, c);
     if (col.kind === "map") {
-      writeMap(vector, col, rows, offset, n, maskBytes);
+      writeMap(vector, sel, offset, n, maskBytes);
       continue;
     }
     const mask = new Uint8Array(maskBytes).fill(0xff);
     let nulls = 0;
-    if (col.kind === "varchar") {
-      for (let i = 0; i < n; i++) {
-        const v = col.get(rows[offset + i] as LedgerRow) as string | null;
-        if (v === null || v === undefined) {
-          mask[i >> 3] = (mask[i >> 3] as number) & ~(1 << (i & 7));
-          nulls++;
-        } else duckdb.vector_assign_string_element(vector, i, v);
-      }
-    } else if (col.kind === "int64" || col.kind === "timestamp") {
-      // Counts and epoch microseconds stay below 2^53: split into two 32-bit halves, no BigInt.
-      const words = new Uint32Array(n * 2);
-      const scale = col.kind === "timestamp" ? 1000 : 1;
-      for (let i = 0; i < n; i++) {
-        const v = col.get(rows[offset + i] as LedgerRow) as number | null;
-        if (v === null || v === undefined) {
-          mask[i >> 3] = (mask[i >> 3] as number) & ~(1 << (i & 7));
-          nulls++;
-        } else {
-          const x = v * scale;
-          words[2 * i] = x % TWO_32;
-          words[2 * i + 1] = Math.floor(x / TWO_32);
-        }
-      }
-      duckdb.copy_data_to_vector(vector, 0, words.buffer, 0, words.byteLength);
-    } else if (col.kind === "int32" || col.kind === "double" || col.kind === "bool") {
-      const data = col.kind === "int32" ? new Int32Array(n) : col.kind === "double" ? new Float64Array(n) : new Uint8Array(n);
-      for (let i = 0; i < n; i++) {
-        const v = col.get(rows[offset + i] as LedgerRow) as number | boolean | null;
-        if (v === null || v === undefined) {
-          mask[i >> 3] = (mask[i >> 3] as number) & ~(1 << (i & 7));
-          nulls++;
-        } else data[i] = typeof v === "boolean" ? (v ? 1 : 0) : v;
-      }
-      duckdb.copy_data_to_vector(vector, 0, data.buffer, 0, data.byteLength);
-    } else if (col.kind === "cost") {
+    const isNull = (i: number) => {
+      mask[i >> 3] = (mask[i >> 3] as number) & ~(1 << (i & 7));
+      nulls++;
+    };
+    if (col.kind === "cost") {
       const data = new BigInt64Array(n);
       for (let i = 0; i < n; i++) {
         const cost = costs[i];
-        if (!cost) {
-          mask[i >> 3] = (mask[i >> 3] as number) & ~(1 << (i & 7));
-          nulls++;
-        } else data[i] = cost.main;
+        if (!cost) isNull(i);
+        else data[i] = cost.main;
       }
       duckdb.copy_data_to_vector(vector, 0, data.buffer, 0, data.byteLength);
-    } else {
+    } else if (col.kind === "decimal") {
       // DECIMAL(38, 18) is a 128-bit integer: low 64 bits unsigned, high 64 bits signed.
+      const texts = c === RESIDUAL_INDEX ? null : columnValues(sel, col.source as Source, offset, n);
       const lo = new BigUint64Array(n * 2);
       const hi = new BigInt64Array(lo.buffer);
       for (let i = 0; i < n; i++) {
-        const v = c === RESIDUAL_INDEX ? (costs[i]?.residual ?? null) : (col.get(rows[offset + i] as LedgerRow) as string | null);
-        if (v === null || v === undefined) {
-          mask[i >> 3] = (mask[i >> 3] as number) & ~(1 << (i & 7));
-          nulls++;
-        } else {
+        const v = texts === null ? (costs[i]?.residual ?? null) : (texts[i] as string | null);
+        if (v === null) isNull(i);
+        else {
           const coef = typeof v === "bigint" ? v : Decimal.parse(v).rescale(MONEY_SCALE).coef;
           lo[2 * i] = coef & MASK_64;
           hi[2 * i + 1] = coef >> 64n;
         }
       }
       duckdb.copy_data_to_vector(vector, 0, lo.buffer, 0, lo.byteLength);
+    } else {
+      const values = columnValues(sel, col.source as Source, offset, n);
+      if (col.kind === "string") {
+        for (let i = 0; i < n; i++) {
+          const v = values[i] as string | null;
+          if (v === null || v === undefined) isNull(i);
+          else duckdb.vector_assign_string_element(vector, i, v);
+        }
+      } else if (col.kind === "int64" || col.kind === "timestamp") {
+        // Counts and epoch microseconds stay below 2^53: split into two 32-bit halves, no BigInt.
+        const words = new Uint32Array(n * 2);
+        const scale = col.kind === "timestamp" ? 1000 : 1;
+        for (let i = 0; i < n; i++) {
+          const v = values[i] as number;
+          if (Number.isNaN(v)) isNull(i);
+          else {
+            const x = v * scale;
+            words[2 * i] = x % TWO_32;
+            words[2 * i + 1] = Math.floor(x / TWO_32);
+          }
+        }
+        duckdb.copy_data_to_vector(vector, 0, words.buffer, 0, words.byteLength);
+      } else {
+        const data = col.kind === "int32" ? new Int32Array(n) : col.kind === "double" ? new Float64Array(n) : new Uint8Array(n);
+        for (let i = 0; i < n; i++) {
+          const v = values[i] as number;
+          if (Number.isNaN(v) || (col.kind === "flag" && v < 0)) isNull(i);
+          else data[i] = v;
+        }
+        duckdb.copy_data_to_vector(vector, 0, data.buffer, 0, data.byteLength);
+      }
     }
     if (nulls > 0) {
       duckdb.vector_ensure_validity_writable(vector);

@@ -2,7 +2,7 @@ import { mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
 import { ATTRIBUTION_COLUMNS, CosttrailError, type QuerySpec, TOKEN_BUCKETS } from "@costtrail/core";
 import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
-import type { LedgerRow } from "../ledger-row.js";
+import type { LedgerBatch } from "../ledger-batch.js";
 import type {
   AppendResult,
   EventListRequest,
@@ -97,8 +97,8 @@ export class DuckDBLedgerStore implements LedgerStore {
     return new DuckDBLedgerStore(instance, conn, segments, new GroupCommitWriter(conn, segments, options.maxPendingRows ?? 200_000));
   }
 
-  append(rows: readonly LedgerRow[]): Promise<AppendResult> {
-    return this.writer.append(rows);
+  append(batch: LedgerBatch): Promise<AppendResult> {
+    return this.writer.append(batch);
   }
 
   pendingRows(): number {

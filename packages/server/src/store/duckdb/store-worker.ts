@@ -1,5 +1,5 @@
 import { parentPort, workerData } from "node:worker_threads";
-import type { LedgerRow } from "../ledger-row.js";
+import type { LedgerBatch } from "../ledger-batch.js";
 import { DuckDBLedgerStore, type DuckDBStoreOptions } from "./duckdb-store.js";
 
 /**
@@ -27,10 +27,10 @@ function errorOf(e: unknown): { code: string; message: string; path: unknown[]; 
 try {
   const store = await DuckDBLedgerStore.open(workerData as DuckDBStoreOptions);
   // Appends that arrived together go to the writer together, each answered on its own.
-  const appendMany = async (batches: LedgerRow[][]): Promise<Settled[]> =>
+  const appendMany = async (batches: LedgerBatch[]): Promise<Settled[]> =>
     Promise.all(
-      batches.map((rows) =>
-        store.append(rows).then(
+      batches.map((batch) =>
+        store.append(batch).then(
           (value): Settled => ({ ok: true, value }),
           (e): Settled => ({ ok: false, error: errorOf(e) }),
         ),
@@ -44,7 +44,7 @@ try {
     try {
       const value =
         m.method === "appendMany"
-          ? await appendMany(m.args[0] as LedgerRow[][])
+          ? await appendMany(m.args[0] as LedgerBatch[])
           : await (
               (store as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[m.method] as (...a: unknown[]) => Promise<unknown>
             ).apply(store, m.args);

@@ -1,6 +1,6 @@
 import { Worker } from "node:worker_threads";
 import { CosttrailError, type ErrorCode, type QuerySpec } from "@costtrail/core";
-import type { LedgerRow } from "../ledger-row.js";
+import type { LedgerBatch } from "../ledger-batch.js";
 import type {
   AppendResult,
   EventListRequest,
@@ -21,14 +21,14 @@ interface Pending {
 /**
  * The DuckDB ledger run on its own thread (store-worker.ts), behind the same LedgerStore
  * interface. The request thread parses, validates and prices; the ledger thread builds
- * chunks and commits. Rows cross as structured clones.
+ * chunks and commits. Events cross as column arrays (ledger-batch.ts), not an object each.
  */
 export class WorkerLedgerStore implements LedgerStore {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private inFlightRows = 0;
   private dead: Error | null = null;
-  private outbox: Array<{ rows: readonly LedgerRow[]; resolve(r: AppendResult): void; reject(e: unknown): void }> = [];
+  private outbox: Array<{ batch: LedgerBatch; resolve(r: AppendResult): void; reject(e: unknown): void }> = [];
 
   private constructor(private readonly worker: Worker) {
     worker.on(
@@ -79,7 +79,7 @@ export class WorkerLedgerStore implements LedgerStore {
     return new WorkerLedgerStore(worker);
   }
 
-  private call<T>(method: string, ...args: unknown[]): Promise<T> {
+  private call<T>(method: string, args: unknown[]): Promise<T> {
     if (this.dead) return Promise.reject(new CosttrailError("CT_STORE_FAILED", `the ledger thread stopped: ${this.dead.message}`));
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
@@ -89,15 +89,16 @@ export class WorkerLedgerStore implements LedgerStore {
   }
 
   /** Appends from the same turn of the event loop cross to the ledger thread in one message. */
-  async append(rows: readonly LedgerRow[]): Promise<AppendResult> {
-    this.inFlightRows += rows.length;
+  async append(batch: LedgerBatch): Promise<AppendResult> {
+    const n = batch.length;
+    this.inFlightRows += n;
     try {
       return await new Promise<AppendResult>((resolve, reject) => {
         if (this.outbox.length === 0) setImmediate(() => this.flushOutbox());
-        this.outbox.push({ rows, resolve, reject });
+        this.outbox.push({ batch, resolve, reject });
       });
     } finally {
-      this.inFlightRows -= rows.length;
+      this.inFlightRows -= n;
     }
   }
 
@@ -109,10 +110,7 @@ export class WorkerLedgerStore implements LedgerStore {
         | { ok: true; value: AppendResult }
         | { ok: false; error: { code: string; message: string; path: Array<string | number>; issues: unknown[] } }
       >
-    >(
-      "appendMany",
-      sent.map((s) => s.rows),
-    ).then(
+    >("appendMany", [sent.map((s) => s.batch)]).then(
       (results) =>
         results.forEach((r, i) => {
           const s = sent[i];
@@ -130,27 +128,27 @@ export class WorkerLedgerStore implements LedgerStore {
   }
 
   query(spec: QuerySpec, scope: ReadScope): Promise<QueryRow[]> {
-    return this.call("query", spec, scope);
+    return this.call("query", [spec, scope]);
   }
 
   listEvents(req: EventListRequest, scope: ReadScope): Promise<EventPage> {
-    return this.call("listEvents", req, scope);
+    return this.call("listEvents", [req, scope]);
   }
 
   exportTo(path: string, format: ExportFormat, req: Omit<EventListRequest, "limit" | "cursor">, scope: ReadScope): Promise<number> {
-    return this.call("exportTo", path, format, req, scope);
+    return this.call("exportTo", [path, format, req, scope]);
   }
 
   count(scope: ReadScope): Promise<number> {
-    return this.call("count", scope);
+    return this.call("count", [scope]);
   }
 
   saveApiKey(key: StoredApiKey): Promise<void> {
-    return this.call("saveApiKey", key);
+    return this.call("saveApiKey", [key]);
   }
 
   listApiKeys(): Promise<StoredApiKey[]> {
-    return this.call("listApiKeys");
+    return this.call("listApiKeys", []);
   }
 
   /** Rows sent to the ledger thread and not yet answered. */
@@ -159,7 +157,7 @@ export class WorkerLedgerStore implements LedgerStore {
   }
 
   async close(): Promise<void> {
-    if (!this.dead) await this.call("close");
+    if (!this.dead) await this.call("close", []);
     await this.worker.terminate();
   }
 }

@@ -15,9 +15,9 @@ import {
   VARCHAR,
   listValue,
 } from "@duckdb/node-api";
-import type { LedgerRow } from "../ledger-row.js";
+import type { LedgerBatch } from "../ledger-batch.js";
 import type { AppendResult } from "../ledger-store.js";
-import { fillChunk } from "./chunk-writer.js";
+import { type Selection, fillChunk } from "./chunk-writer.js";
 import { RecentIds } from "./recent-ids.js";
 import type { Segments } from "./segments.js";
 import { COST_SCALE, EVENT_COLUMNS, MONEY_SCALE } from "./schema.js";
@@ -47,7 +47,7 @@ function columnType(sqlType: string): DuckDBType {
 const TYPES: DuckDBType[] = EVENT_COLUMNS.map(([, t]) => columnType(t));
 
 interface Job {
-  readonly rows: readonly LedgerRow[];
+  readonly batch: LedgerBatch;
   resolve(r: AppendResult): void;
   reject(e: unknown): void;
 }
@@ -80,15 +80,15 @@ export class GroupCommitWriter {
     return this.queued;
   }
 
-  append(rows: readonly LedgerRow[]): Promise<AppendResult> {
+  append(batch: LedgerBatch): Promise<AppendResult> {
     if (this.closed) return Promise.reject(new CosttrailError("CT_SHUTTING_DOWN"));
-    if (rows.length === 0) return Promise.resolve({ inserted: 0, duplicates: [] });
-    if (this.queued > 0 && this.queued + rows.length > this.maxPendingRows) {
+    if (batch.length === 0) return Promise.resolve({ inserted: 0, duplicates: [] });
+    if (this.queued > 0 && this.queued + batch.length > this.maxPendingRows) {
       return Promise.reject(new CosttrailError("CT_OVERLOADED", `${this.queued} events are waiting to be written; retry shortly`));
     }
     return new Promise<AppendResult>((resolve, reject) => {
-      this.queue.push({ rows, resolve, reject });
-      this.queued += rows.length;
+      this.queue.push({ batch, resolve, reject });
+      this.queued += batch.length;
       if (!this.running) void this.drain();
     });
   }
@@ -113,17 +113,21 @@ export class GroupCommitWriter {
         await new Promise<void>((resolve) => setImmediate(resolve));
         const jobs: Job[] = [];
         let n = 0;
-        while (this.queue.length > 0 && (n === 0 || n + (this.queue[0] as Job).rows.length <= MAX_BATCH_ROWS)) {
+        while (this.queue.length > 0 && (n === 0 || n + (this.queue[0] as Job).batch.length <= MAX_BATCH_ROWS)) {
           const job = this.queue.shift() as Job;
           jobs.push(job);
-          n += job.rows.length;
+          n += job.batch.length;
         }
         try {
           const existing = await this.existingIds(jobs);
           const { fresh, results } = settle(jobs, existing);
           await this.write(fresh);
           // Only after the commit: an id is "present" once it is durable.
-          for (const r of fresh) this.recent?.add(r.id, r.ts_ms);
+          for (let k = 0; k < fresh.length; k++) {
+            const b = fresh.batches[fresh.batch[k] as number] as LedgerBatch;
+            const r = fresh.row[k] as number;
+            this.recent?.add(b.id[r] as string, b.ts_ms[r] as number);
+          }
           for (const [i, j] of jobs.entries()) j.resolve(results[i] as AppendResult);
           await this.segments.committed(fresh.length);
           // A sealed segment is detached once compacted: let go of it now.
@@ -149,11 +153,12 @@ export class GroupCommitWriter {
     let minTs = Number.POSITIVE_INFINITY;
     let maxTs = Number.NEGATIVE_INFINITY;
     const ids: string[] = [];
-    for (const job of jobs) {
-      for (const row of job.rows) {
-        if (row.ts_ms < minTs) minTs = row.ts_ms;
-        if (row.ts_ms > maxTs) maxTs = row.ts_ms;
-        ids.push(row.id);
+    for (const { batch } of jobs) {
+      for (let i = 0; i < batch.length; i++) {
+        const ts = batch.ts_ms[i] as number;
+        if (ts < minTs) minTs = ts;
+        if (ts > maxTs) maxTs = ts;
+        ids.push(batch.id[i] as string);
       }
     }
     this.recent ??= await this.loadRecent();
@@ -191,7 +196,7 @@ export class GroupCommitWriter {
   }
 
   /** Appends the rows and commits them with one flush: one transaction, synced to the WAL. */
-  private async write(rows: readonly LedgerRow[]): Promise<void> {
+  private async write(rows: Selection): Promise<void> {
     if (rows.length === 0) return;
     const target = this.segments.target();
     // One appender per live segment, kept between commits: creating one costs a few tenths of a ms.
@@ -223,22 +228,32 @@ export class GroupCommitWriter {
 }
 
 /** Decides per request which ids are new; an id repeated within one batch counts once. */
-function settle(jobs: readonly Job[], existing: Set<string>): { fresh: LedgerRow[]; results: AppendResult[] } {
+function settle(jobs: readonly Job[], existing: Set<string>): { fresh: Selection; results: AppendResult[] } {
   const seen = new Set<string>();
-  const fresh: LedgerRow[] = [];
+  let total = 0;
+  for (const j of jobs) total += j.batch.length;
+  const batchOf = new Uint32Array(total);
+  const rowOf = new Uint32Array(total);
+  let n = 0;
   const results: AppendResult[] = [];
-  for (const job of jobs) {
+  jobs.forEach(({ batch }, b) => {
     const duplicates: string[] = [];
     let inserted = 0;
-    for (const r of job.rows) {
-      if (existing.has(r.id) || seen.has(r.id)) duplicates.push(r.id);
+    for (let i = 0; i < batch.length; i++) {
+      const id = batch.id[i] as string;
+      if (existing.has(id) || seen.has(id)) duplicates.push(id);
       else {
-        seen.add(r.id);
-        fresh.push(r);
+        seen.add(id);
+        batchOf[n] = b;
+        rowOf[n] = i;
+        n++;
         inserted++;
       }
     }
     results.push({ inserted, duplicates });
-  }
-  return { fresh, results };
+  });
+  return {
+    fresh: { batches: jobs.map((j) => j.batch), batch: batchOf.subarray(0, n), row: rowOf.subarray(0, n), length: n },
+    results,
+  };
 }
