@@ -6,7 +6,6 @@ import { buildApp } from "../src/app.js";
 import { type ApiKeyRecord, KeyRing, generateApiKey, hashApiKey } from "../src/auth/api-keys.js";
 import { type Scope, parseConfig } from "../src/config/load-config.js";
 import { DuckDBLedgerStore } from "../src/store/duckdb/duckdb-store.js";
-import { type LedgerBatch, ledgerBatch } from "../src/store/ledger-batch.js";
 
 export interface TestKeys {
   admin: string;
@@ -114,9 +113,9 @@ export async function preparedEvents(wire: ReadonlyArray<Record<string, unknown>
   });
 }
 
-/** A ledger batch as the collector builds it, from n fresh wire events. */
-export async function ledgerRows(n: number): Promise<LedgerBatch> {
-  return ledgerBatch(await preparedEvents(Array.from({ length: n }, () => wireEvent())));
+/** n fresh events as the collector hands them to the store. */
+export async function ledgerRows(n: number): Promise<PreparedEvent[]> {
+  return preparedEvents(Array.from({ length: n }, () => wireEvent()));
 }
 
 export const RANGE = { from: "2026-11-01T00:00:00Z", to: "2026-12-01T00:00:00Z" };

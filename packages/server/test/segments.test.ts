@@ -5,7 +5,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { afterEach, describe, expect, it } from "vitest";
-import { type LedgerBatch, ledgerBatch } from "../src/store/ledger-batch.js";
 import { DuckDBLedgerStore } from "../src/store/duckdb/duckdb-store.js";
 import { preparedEvents, wireEvent } from "./helpers.js";
 
@@ -31,9 +30,7 @@ async function prepared(n: number, from = 0): Promise<PreparedEvent[]> {
   );
 }
 
-async function rows(n: number, from = 0): Promise<LedgerBatch> {
-  return ledgerBatch(await prepared(n, from));
-}
+const rows = prepared;
 
 async function tempLedger(): Promise<{ dir: string; path: string }> {
   const dir = await mkdtemp(join(tmpdir(), "ct-seg-"));
@@ -58,7 +55,7 @@ describe("live segments and compaction", () => {
     const { dir, path } = await tempLedger();
     store = await DuckDBLedgerStore.open({ path, segmentRows: 30 });
     const events = await prepared(90);
-    const all = (a: number, b: number) => ledgerBatch(events.slice(a, b));
+    const all = (a: number, b: number) => events.slice(a, b);
     for (let off = 0; off < 90; off += 15) {
       await store.append(all(off, off + 15));
       // Every acknowledged event is visible exactly once, wherever it is.

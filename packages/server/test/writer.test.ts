@@ -2,7 +2,6 @@ import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { ledgerBatch } from "../src/store/ledger-batch.js";
 import { DuckDBLedgerStore } from "../src/store/duckdb/duckdb-store.js";
 import { ledgerRows, preparedEvents, wireEvent } from "./helpers.js";
 
@@ -29,11 +28,11 @@ describe("group-commit writer", () => {
       Array.from({ length: 20 }, (_, i) => wireEvent({ timestamp: new Date(now - i * 1000).toISOString() })),
     );
     store = await DuckDBLedgerStore.open({ path });
-    expect(await store.append(ledgerBatch(live))).toMatchObject({ inserted: 20 });
-    expect((await store.append(ledgerBatch(live.slice(0, 5)))).duplicates).toHaveLength(5);
+    expect(await store.append(live)).toMatchObject({ inserted: 20 });
+    expect((await store.append(live.slice(0, 5))).duplicates).toHaveLength(5);
     await store.close();
     store = await DuckDBLedgerStore.open({ path });
-    expect((await store.append(ledgerBatch(live))).duplicates).toHaveLength(20);
+    expect((await store.append(live)).duplicates).toHaveLength(20);
     expect(await store.count({ projects: null })).toBe(20);
   });
 

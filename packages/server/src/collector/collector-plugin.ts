@@ -5,7 +5,6 @@ import type { KeyRing } from "../auth/api-keys.js";
 import { requireScope } from "../auth/authenticate.js";
 import type { LedgerStore } from "../store/ledger-store.js";
 import { ingestBody, registerBodyParsers } from "./parse-body.js";
-import { LedgerBatchBuilder } from "../store/ledger-batch.js";
 
 export interface CollectorOptions {
   readonly store: LedgerStore;
@@ -75,7 +74,7 @@ export async function collectorPlugin(app: FastifyInstance, opts: CollectorOptio
       const projects = key?.projects ?? null;
       const card = opts.rateCard();
       const receivedMs = Date.now();
-      const rows = new LedgerBatchBuilder();
+      const rows: PreparedEvent[] = [];
       const rejected: Array<{ index: number; errors: Issue[] }> = [];
       let unpriced = 0;
       values.forEach((value, index) => {
@@ -116,7 +115,7 @@ export async function collectorPlugin(app: FastifyInstance, opts: CollectorOptio
           return;
         }
         if (prepared.price.status === "unpriced") unpriced++;
-        rows.add(prepared, receivedMs);
+        rows.push(prepared);
       });
       if (rows.length === 0 && rejected.length > 0) {
         return reply.code(400).send({
@@ -129,7 +128,7 @@ export async function collectorPlugin(app: FastifyInstance, opts: CollectorOptio
           rejected,
         });
       }
-      const result = await opts.store.append(rows.build());
+      const result = await opts.store.append(rows, receivedMs);
       return { accepted: rows.length, duplicates: result.duplicates.length, unpriced, rejected };
     },
   );

@@ -1,5 +1,4 @@
-import type { QuerySpec } from "@costtrail/core";
-import type { LedgerBatch } from "./ledger-batch.js";
+import type { PreparedEvent, QuerySpec } from "@costtrail/core";
 
 /**
  * What a read may see. Built by the one scoping function from the request's key
@@ -45,8 +44,8 @@ export interface StoredApiKey {
 
 /** The ledger. DuckDB (embedded default) and ClickHouse implement the same contract. */
 export interface LedgerStore {
-  /** Appends durably: resolves only after the rows are committed. Idempotent by id. */
-  append(batch: LedgerBatch): Promise<AppendResult>;
+  /** Appends durably: resolves only after the events are committed. Idempotent by id. */
+  append(events: readonly PreparedEvent[], receivedMs?: number): Promise<AppendResult>;
   query(spec: QuerySpec, scope: ReadScope): Promise<QueryRow[]>;
   listEvents(req: EventListRequest, scope: ReadScope): Promise<EventPage>;
   /** Writes matching events to a file in the given format and returns its path. */

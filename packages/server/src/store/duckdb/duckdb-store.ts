@@ -1,8 +1,8 @@
 import { mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
-import { ATTRIBUTION_COLUMNS, CosttrailError, type QuerySpec, TOKEN_BUCKETS } from "@costtrail/core";
+import { ATTRIBUTION_COLUMNS, CosttrailError, type PreparedEvent, type QuerySpec, TOKEN_BUCKETS } from "@costtrail/core";
 import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
-import type { LedgerBatch } from "../ledger-batch.js";
+import { type LedgerBatch, ledgerBatch } from "../ledger-batch.js";
 import type {
   AppendResult,
   EventListRequest,
@@ -97,8 +97,13 @@ export class DuckDBLedgerStore implements LedgerStore {
     return new DuckDBLedgerStore(instance, conn, segments, new GroupCommitWriter(conn, segments, options.maxPendingRows ?? 200_000));
   }
 
-  append(batch: LedgerBatch): Promise<AppendResult> {
-    return this.writer.append(batch);
+  append(events: readonly PreparedEvent[], receivedMs = Date.now()): Promise<AppendResult> {
+    return this.writer.append(ledgerBatch(events, receivedMs));
+  }
+
+  /** Appends rows [start, end) of a batch that carries several requests' events. */
+  appendRange(batch: LedgerBatch, start: number, end: number): Promise<AppendResult> {
+    return this.writer.append(batch, start, end);
   }
 
   pendingRows(): number {

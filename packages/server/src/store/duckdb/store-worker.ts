@@ -26,16 +26,21 @@ function errorOf(e: unknown): { code: string; message: string; path: unknown[]; 
 
 try {
   const store = await DuckDBLedgerStore.open(workerData as DuckDBStoreOptions);
-  // Appends that arrived together go to the writer together, each answered on its own.
-  const appendMany = async (batches: LedgerBatch[]): Promise<Settled[]> =>
-    Promise.all(
-      batches.map((batch) =>
-        store.append(batch).then(
+  // Appends that arrived together (one batch, cut into the requests' parts by their sizes) go
+  // to the writer together, each answered on its own.
+  const appendMany = async (batch: LedgerBatch, sizes: number[]): Promise<Settled[]> => {
+    let start = 0;
+    return Promise.all(
+      sizes.map((size) => {
+        const part = store.appendRange(batch, start, start + size);
+        start += size;
+        return part.then(
           (value): Settled => ({ ok: true, value }),
           (e): Settled => ({ ok: false, error: errorOf(e) }),
-        ),
-      ),
+        );
+      }),
     );
+  };
   port.on("message", async (m: { id: number; method: string; args: unknown[] }) => {
     if (!METHODS.has(m.method)) {
       port.postMessage({ id: m.id, ok: false, error: { code: "CT_INTERNAL", message: `no store method ${m.method}`, path: [] } });
@@ -44,7 +49,7 @@ try {
     try {
       const value =
         m.method === "appendMany"
-          ? await appendMany(m.args[0] as LedgerBatch[])
+          ? await appendMany(m.args[0] as LedgerBatch, m.args[1] as number[])
           : await (
               (store as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[m.method] as (...a: unknown[]) => Promise<unknown>
             ).apply(store, m.args);

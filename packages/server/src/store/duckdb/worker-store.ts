@@ -1,6 +1,6 @@
 import { Worker } from "node:worker_threads";
-import { CosttrailError, type ErrorCode, type QuerySpec } from "@costtrail/core";
-import type { LedgerBatch } from "../ledger-batch.js";
+import { CosttrailError, type ErrorCode, type PreparedEvent, type QuerySpec } from "@costtrail/core";
+import { LedgerBatchBuilder } from "../ledger-batch.js";
 import type {
   AppendResult,
   EventListRequest,
@@ -28,7 +28,12 @@ export class WorkerLedgerStore implements LedgerStore {
   private readonly pending = new Map<number, Pending>();
   private inFlightRows = 0;
   private dead: Error | null = null;
-  private outbox: Array<{ batch: LedgerBatch; resolve(r: AppendResult): void; reject(e: unknown): void }> = [];
+  private outbox: Array<{
+    events: readonly PreparedEvent[];
+    receivedMs: number;
+    resolve(r: AppendResult): void;
+    reject(e: unknown): void;
+  }> = [];
 
   private constructor(private readonly worker: Worker) {
     worker.on(
@@ -88,14 +93,17 @@ export class WorkerLedgerStore implements LedgerStore {
     });
   }
 
-  /** Appends from the same turn of the event loop cross to the ledger thread in one message. */
-  async append(batch: LedgerBatch): Promise<AppendResult> {
-    const n = batch.length;
+  /**
+   * Appends from the same turn of the event loop cross to the ledger thread in one message, as
+   * one batch of columns: many single-event requests then cost one set of arrays, not one each.
+   */
+  async append(events: readonly PreparedEvent[], receivedMs = Date.now()): Promise<AppendResult> {
+    const n = events.length;
     this.inFlightRows += n;
     try {
       return await new Promise<AppendResult>((resolve, reject) => {
         if (this.outbox.length === 0) setImmediate(() => this.flushOutbox());
-        this.outbox.push({ batch, resolve, reject });
+        this.outbox.push({ events, receivedMs, resolve, reject });
       });
     } finally {
       this.inFlightRows -= n;
@@ -105,12 +113,19 @@ export class WorkerLedgerStore implements LedgerStore {
   private flushOutbox(): void {
     const sent = this.outbox;
     this.outbox = [];
+    const builder = new LedgerBatchBuilder();
+    try {
+      for (const s of sent) for (const e of s.events) builder.add(e, s.receivedMs);
+    } catch (e) {
+      for (const s of sent) s.reject(e);
+      return;
+    }
     this.call<
       Array<
         | { ok: true; value: AppendResult }
         | { ok: false; error: { code: string; message: string; path: Array<string | number>; issues: unknown[] } }
       >
-    >("appendMany", [sent.map((s) => s.batch)]).then(
+    >("appendMany", [builder.build(), sent.map((s) => s.events.length)]).then(
       (results) =>
         results.forEach((r, i) => {
           const s = sent[i];

@@ -47,7 +47,10 @@ function columnType(sqlType: string): DuckDBType {
 const TYPES: DuckDBType[] = EVENT_COLUMNS.map(([, t]) => columnType(t));
 
 interface Job {
+  /** The job's events are `batch` rows [start, end): appends that crossed threads together share one batch. */
   readonly batch: LedgerBatch;
+  readonly start: number;
+  readonly end: number;
   resolve(r: AppendResult): void;
   reject(e: unknown): void;
 }
@@ -80,15 +83,16 @@ export class GroupCommitWriter {
     return this.queued;
   }
 
-  append(batch: LedgerBatch): Promise<AppendResult> {
+  append(batch: LedgerBatch, start = 0, end = batch.length): Promise<AppendResult> {
+    const size = end - start;
     if (this.closed) return Promise.reject(new CosttrailError("CT_SHUTTING_DOWN"));
-    if (batch.length === 0) return Promise.resolve({ inserted: 0, duplicates: [] });
-    if (this.queued > 0 && this.queued + batch.length > this.maxPendingRows) {
+    if (size === 0) return Promise.resolve({ inserted: 0, duplicates: [] });
+    if (this.queued > 0 && this.queued + size > this.maxPendingRows) {
       return Promise.reject(new CosttrailError("CT_OVERLOADED", `${this.queued} events are waiting to be written; retry shortly`));
     }
     return new Promise<AppendResult>((resolve, reject) => {
-      this.queue.push({ batch, resolve, reject });
-      this.queued += batch.length;
+      this.queue.push({ batch, start, end, resolve, reject });
+      this.queued += size;
       if (!this.running) void this.drain();
     });
   }
@@ -113,10 +117,10 @@ export class GroupCommitWriter {
         await new Promise<void>((resolve) => setImmediate(resolve));
         const jobs: Job[] = [];
         let n = 0;
-        while (this.queue.length > 0 && (n === 0 || n + (this.queue[0] as Job).batch.length <= MAX_BATCH_ROWS)) {
+        while (this.queue.length > 0 && (n === 0 || n + sizeOf(this.queue[0] as Job) <= MAX_BATCH_ROWS)) {
           const job = this.queue.shift() as Job;
           jobs.push(job);
-          n += job.batch.length;
+          n += sizeOf(job);
         }
         try {
           const existing = await this.existingIds(jobs);
@@ -153,8 +157,8 @@ export class GroupCommitWriter {
     let minTs = Number.POSITIVE_INFINITY;
     let maxTs = Number.NEGATIVE_INFINITY;
     const ids: string[] = [];
-    for (const { batch } of jobs) {
-      for (let i = 0; i < batch.length; i++) {
+    for (const { batch, start, end } of jobs) {
+      for (let i = start; i < end; i++) {
         const ts = batch.ts_ms[i] as number;
         if (ts < minTs) minTs = ts;
         if (ts > maxTs) maxTs = ts;
@@ -227,19 +231,23 @@ export class GroupCommitWriter {
   }
 }
 
+function sizeOf(job: Job): number {
+  return job.end - job.start;
+}
+
 /** Decides per request which ids are new; an id repeated within one batch counts once. */
 function settle(jobs: readonly Job[], existing: Set<string>): { fresh: Selection; results: AppendResult[] } {
   const seen = new Set<string>();
   let total = 0;
-  for (const j of jobs) total += j.batch.length;
+  for (const j of jobs) total += sizeOf(j);
   const batchOf = new Uint32Array(total);
   const rowOf = new Uint32Array(total);
   let n = 0;
   const results: AppendResult[] = [];
-  jobs.forEach(({ batch }, b) => {
+  jobs.forEach(({ batch, start, end }, b) => {
     const duplicates: string[] = [];
     let inserted = 0;
-    for (let i = 0; i < batch.length; i++) {
+    for (let i = start; i < end; i++) {
       const id = batch.id[i] as string;
       if (existing.has(id) || seen.has(id)) duplicates.push(id);
       else {
