@@ -174,10 +174,15 @@ export class GroupCommitWriter {
       "SELECT DISTINCT id FROM events WHERE ts >= epoch_ms(CAST($1 AS BIGINT)) AND ts <= epoch_ms(CAST($2 AS BIGINT)) AND id IN (SELECT unnest($3))";
     const rows = await this.segments.read(sql, async (full) => {
       const s = await this.conn.prepare(full);
-      s.bindDouble(1, minTs);
-      s.bindDouble(2, maxTs);
-      s.bindList(3, listValue(ids), LIST(VARCHAR));
-      return (await s.runAndReadAll()).getRows();
+      try {
+        s.bindDouble(1, minTs);
+        s.bindDouble(2, maxTs);
+        s.bindList(3, listValue(ids), LIST(VARCHAR));
+        return (await s.runAndReadAll()).getRows();
+      } finally {
+        // It names the live segments of the moment; one of them may be detached later.
+        s.destroySync();
+      }
     });
     return new Set(rows.map((r) => r[0] as string));
   }
