@@ -1,4 +1,4 @@
-import { mkdtemp } from "node:fs/promises";
+import { mkdtemp, readdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -35,53 +35,73 @@ async function ledgerIds(server: ServerProcess): Promise<Map<string, number>> {
 }
 
 describe("crash safety (real server process, loopback only)", () => {
-  it("keeps every acknowledged event exactly once across a kill -9 and a restart", async () => {
-    const dir = await mkdtemp(join(tmpdir(), "ct-crash-"));
-    const server = await startServerProcess(dir, ENV);
-    const acked: Array<ReturnType<typeof batch>> = [];
-    let stop = false;
-    const clients = Array.from({ length: 4 }, async (_, c) => {
-      // Bounded: at most 400 batches per client, and the loop ends at the first failed request.
-      for (let n = 0; n < 400 && !stop; n++) {
-        const events = batch(c, n, 200);
-        try {
-          const res = await fetch(`${server.url}/v1/events`, { method: "POST", headers: HEADERS, body: JSON.stringify(events) });
-          if (res.status === 200) acked.push(events);
-          else if (res.status !== 503) throw new Error(`unexpected ${res.status}`);
-        } catch {
-          return;
-        }
+  it.each([
+    ["with one live segment", ""],
+    // Small segments: several are sealed, compacted into the main file and deleted while
+    // clients ingest, so the kill can land during a copy.
+    ["while live segments are sealed and compacted", "server:\n  segment_events: 1500\n"],
+  ])(
+    "keeps every acknowledged event exactly once across a kill -9 and a restart, %s",
+    async (_case, config) => {
+      const dir = await mkdtemp(join(tmpdir(), "ct-crash-"));
+      const extra: string[] = [];
+      if (config) {
+        await writeFile(join(dir, "costtrail.yaml"), config);
+        extra.push("--config", join(dir, "costtrail.yaml"));
       }
-    });
-    // Let traffic flow, then kill the server mid-stream without warning.
-    await new Promise((r) => setTimeout(r, 1500));
-    server.child.kill("SIGKILL");
-    stop = true;
-    expect(await server.exited).toBe("SIGKILL");
-    await Promise.all(clients);
-    expect(acked.length).toBeGreaterThan(5);
-
-    const again = await startServerProcess(dir, ENV);
-    try {
-      const counts = await ledgerIds(again);
-      const ackedIds = acked.flat().map((e) => e.id);
-      const missing = ackedIds.filter((id) => !counts.has(id));
-      const doubled = [...counts.entries()].filter(([, n]) => n > 1);
-      expect(missing).toEqual([]);
-      expect(doubled).toEqual([]);
-      // Retrying acknowledged batches after the restart changes nothing.
-      const res = await fetch(`${again.url}/v1/events`, {
-        method: "POST",
-        headers: HEADERS,
-        body: JSON.stringify(acked.slice(0, 3).flat()),
+      const server = await startServerProcess(dir, ENV, extra);
+      const acked: Array<ReturnType<typeof batch>> = [];
+      let stop = false;
+      const clients = Array.from({ length: 4 }, async (_, c) => {
+        // Bounded: at most 400 batches per client, and the loop ends at the first failed request.
+        for (let n = 0; n < 400 && !stop; n++) {
+          const events = batch(c, n, 200);
+          try {
+            const res = await fetch(`${server.url}/v1/events`, { method: "POST", headers: HEADERS, body: JSON.stringify(events) });
+            if (res.status === 200) acked.push(events);
+            else if (res.status !== 503) throw new Error(`unexpected ${res.status}`);
+          } catch {
+            return;
+          }
+        }
       });
-      expect((await res.json()).duplicates).toBe(600);
-      expect((await ledgerIds(again)).size).toBe(counts.size);
-    } finally {
-      again.child.kill("SIGTERM");
-      await again.exited;
-    }
-  }, 60_000);
+      // Let traffic flow, then kill the server mid-stream without warning.
+      await new Promise((r) => setTimeout(r, 1500));
+      server.child.kill("SIGKILL");
+      stop = true;
+      expect(await server.exited).toBe("SIGKILL");
+      await Promise.all(clients);
+      expect(acked.length).toBeGreaterThan(5);
+      if (config) {
+        // Segments were sealed, and the first ones already compacted and deleted.
+        const live = (await readdir(dir)).filter((f) => /\.live-\d+$/.test(f)).map((f) => Number(f.split("-").at(-1)));
+        expect(Math.max(...live)).toBeGreaterThan(3);
+        expect(live).not.toContain(1);
+      }
+
+      const again = await startServerProcess(dir, ENV, extra);
+      try {
+        const counts = await ledgerIds(again);
+        const ackedIds = acked.flat().map((e) => e.id);
+        const missing = ackedIds.filter((id) => !counts.has(id));
+        const doubled = [...counts.entries()].filter(([, n]) => n > 1);
+        expect(missing).toEqual([]);
+        expect(doubled).toEqual([]);
+        // Retrying acknowledged batches after the restart changes nothing.
+        const res = await fetch(`${again.url}/v1/events`, {
+          method: "POST",
+          headers: HEADERS,
+          body: JSON.stringify(acked.slice(0, 3).flat()),
+        });
+        expect((await res.json()).duplicates).toBe(600);
+        expect((await ledgerIds(again)).size).toBe(counts.size);
+      } finally {
+        again.child.kill("SIGTERM");
+        await again.exited;
+      }
+    },
+    60_000,
+  );
 
   it("finishes in-flight batches on SIGTERM and exits cleanly", async () => {
     const dir = await mkdtemp(join(tmpdir(), "ct-term-"));

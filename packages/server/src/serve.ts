@@ -89,7 +89,11 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
   const config = current.config;
   const admin = await bootstrapAdminKey(dataDir, opts.env ?? process.env);
   if (admin.created && admin.file) opts.onAdminKeyCreated?.(admin.key, admin.file);
-  const storeOptions = { path: join(dataDir, "ledger.duckdb"), maxPendingRows: config.server.max_pending_events };
+  const storeOptions = {
+    path: join(dataDir, "ledger.duckdb"),
+    maxPendingRows: config.server.max_pending_events,
+    segmentRows: config.server.segment_events,
+  };
   // Compiled, the ledger runs on its own thread; from TypeScript sources (tests) it runs inline.
   const store: LedgerStore =
     (opts.storeThread ?? import.meta.url.endsWith(".js"))

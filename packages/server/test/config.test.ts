@@ -13,6 +13,7 @@ describe("costtrail.yaml", () => {
       `version: 1
 server:
   body_limit_bytes: 5000000
+  segment_events: 100000
 projects:
   - name: support-bot
 api_keys:
@@ -25,7 +26,7 @@ pricing:
 `,
       "costtrail.yaml",
     );
-    expect(c.server.body_limit_bytes).toBe(5_000_000);
+    expect(c.server).toEqual({ body_limit_bytes: 5_000_000, max_pending_events: 200_000, segment_events: 100_000 });
     expect(c.api_keys[0]).toEqual({ name: "bot-ingest", hash: HASH, scopes: ["ingest"], projects: ["support-bot"] });
     expect(Object.isFrozen(c.api_keys[0])).toBe(true);
     expect(c.pricing.discounts).toEqual({ openai: "10" });
@@ -54,6 +55,12 @@ servr: {}
       "costtrail.yaml:6:13 api_keys[0].scopes: must be a non-empty list of ingest, read, admin",
       'costtrail.yaml:7:16 api_keys[0].projects[0]: names no project declared under projects: "b"',
     ]);
+  });
+
+  it("refuses server settings that are not positive integers, and unknown ones", () => {
+    expect(() => parseConfig("server:\n  segment_events: 0\n  segments: 3\n", "costtrail.yaml")).toThrow(
+      /costtrail\.yaml:2:19 server\.segment_events: must be a positive integer[\s\S]*server\.segments: is not a known field; expected body_limit_bytes, max_pending_events, segment_events/,
+    );
   });
 
   it("reports YAML syntax errors with their position", () => {

@@ -27,10 +27,15 @@ export interface CosttrailConfig {
   readonly projects: ReadonlyArray<{ readonly name: string; readonly description?: string }>;
   readonly api_keys: readonly ConfiguredKey[];
   readonly pricing: PricingConfig;
-  readonly server: { readonly body_limit_bytes: number; readonly max_pending_events: number };
+  readonly server: { readonly body_limit_bytes: number; readonly max_pending_events: number; readonly segment_events: number };
 }
 
-export const DEFAULT_SERVER_SETTINGS = { body_limit_bytes: 10 * 1024 * 1024, max_pending_events: 200_000 } as const;
+export const DEFAULT_SERVER_SETTINGS = {
+  body_limit_bytes: 10 * 1024 * 1024,
+  max_pending_events: 200_000,
+  segment_events: 500_000,
+} as const;
+const SERVER_KEYS = Object.keys(DEFAULT_SERVER_SETTINGS) as Array<keyof typeof DEFAULT_SERVER_SETTINGS>;
 const TOP_LEVEL_KEYS = ["version", "server", "projects", "api_keys", "pricing"] as const;
 const HASH_RE = /^sha256:[0-9a-f]{64}$/;
 
@@ -125,24 +130,24 @@ function checkKeys(v: unknown, projects: ReadonlySet<string>, issues: Issue[]): 
 }
 
 function checkServer(v: unknown, issues: Issue[]): CosttrailConfig["server"] {
-  const out: { body_limit_bytes: number; max_pending_events: number } = { ...DEFAULT_SERVER_SETTINGS };
+  const out: { -readonly [K in keyof typeof DEFAULT_SERVER_SETTINGS]: number } = { ...DEFAULT_SERVER_SETTINGS };
   if (v === undefined) return out;
   if (!isPlainObject(v)) {
     issues.push({ code: "invalid_type", path: ["server"], message: "must be an object" });
     return out;
   }
   for (const [k, val] of Object.entries(v)) {
-    if (k !== "body_limit_bytes" && k !== "max_pending_events") {
+    if (!(SERVER_KEYS as string[]).includes(k)) {
       issues.push({
         code: "unknown_field",
         path: ["server", k],
-        message: "is not a known field; expected body_limit_bytes, max_pending_events",
+        message: `is not a known field; expected ${SERVER_KEYS.join(", ")}`,
       });
       continue;
     }
     if (typeof val !== "number" || !Number.isInteger(val) || val < 1)
       issues.push({ code: "invalid_value", path: ["server", k], message: "must be a positive integer" });
-    else out[k] = val;
+    else out[k as keyof typeof out] = val;
   }
   return out;
 }
