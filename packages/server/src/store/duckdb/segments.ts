@@ -12,6 +12,8 @@ export const SEAL_ROWS = 500_000;
  */
 const COMPACT_WHEN_IDLE_MS = 1_000;
 const MAX_SEALED = 2;
+/** A failed compaction (a full disk, say) is tried again after this long. */
+const RETRY_COMPACTION_MS = 30_000;
 
 interface Segment {
   readonly n: number;
@@ -175,9 +177,10 @@ export class Segments {
         this.failure = null;
         while (this.sealed.length > 0 && !this.closed) await this.compact(this.sealed[0] as Segment);
       } catch (e) {
-        // The segment stays attached and readable; the next seal or start tries again.
+        // The segment stays attached and readable; it is tried again a little later.
         this.failure = e as Error;
         process.emitWarning(`compacting a live segment into the ledger failed: ${(e as Error).message}`, "CosttrailLedger");
+        if (!this.closed) setTimeout(() => this.compactInBackground(), RETRY_COMPACTION_MS).unref();
       } finally {
         this.compacting = null;
       }
