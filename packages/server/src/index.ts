@@ -7,7 +7,5 @@ export type { RunningServer, ServeOptions } from "./serve.js";
 export { DuckDBLedgerStore } from "./store/duckdb/duckdb-store.js";
 export type { DuckDBStoreOptions } from "./store/duckdb/duckdb-store.js";
 export type { AppendResult, EventPage, ExportFormat, LedgerStore, QueryRow, ReadScope, StoredApiKey } from "./store/ledger-store.js";
-export type { LedgerBatch } from "./store/ledger-batch.js";
-export { LedgerBatchBuilder, ledgerBatch } from "./store/ledger-batch.js";
 export { KeyRing, generateApiKey, hashApiKey } from "./auth/api-keys.js";
 export type { ApiKeyRecord } from "./auth/api-keys.js";

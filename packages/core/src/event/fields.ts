@@ -223,7 +223,7 @@ export function closedMap<const K extends readonly string[], T>(keys: K, value: 
     let bad = false;
     for (const [k, raw] of Object.entries(v)) {
       if (!keys.includes(k)) {
-        issues.push(issue("unknown_field", [...path, k], `is not a known field; expected one of ${keys.join(", ")}`));
+        issues.push(issue("unknown_field", at(path, k), `is not a known field; expected one of ${keys.join(", ")}`));
         bad = true;
         continue;
       }

@@ -1,7 +1,7 @@
 import { ATTRIBUTION_COLUMNS, Decimal, TOKEN_BUCKETS } from "@costtrail/core";
 import duckdb from "@duckdb/node-bindings";
 import type { DuckDBDataChunk } from "@duckdb/node-api";
-import type { LedgerBatch } from "../ledger-batch.js";
+import type { LedgerBatch } from "./ledger-batch.js";
 import { COST_LIMIT, COST_SCALE, EVENT_COLUMNS, MONEY_SCALE } from "./schema.js";
 
 /**
@@ -81,11 +81,13 @@ function kindOf(name: string, sqlType: string): Kind {
   throw new Error(`no chunk writer for ${sqlType}`);
 }
 
+/** Columns written from other data: the two cost parts (split from `cost_usd`) and the tag map. */
+const DERIVED = new Set(["cost_usd", "cost_residual", "tags"]);
+
 const COLUMNS: readonly Column[] = EVENT_COLUMNS.map(([name, type]) => {
-  const kind = kindOf(name, type);
   const source = SOURCES[name] ?? null;
-  if (!source && kind !== "cost" && kind !== "map" && name !== "cost_residual") throw new Error(`no source for column ${name}`);
-  return { kind, source };
+  if (!source && !DERIVED.has(name)) throw new Error(`no source for column ${name}`);
+  return { kind: kindOf(name, type), source };
 });
 const RESIDUAL_INDEX = EVENT_COLUMNS.findIndex(([name]) => name === "cost_residual");
 

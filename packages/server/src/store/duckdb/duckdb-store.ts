@@ -2,7 +2,7 @@ import { mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
 import { ATTRIBUTION_COLUMNS, CosttrailError, type PreparedEvent, type QuerySpec, TOKEN_BUCKETS } from "@costtrail/core";
 import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
-import { type LedgerBatch, ledgerBatch } from "../ledger-batch.js";
+import { type LedgerBatch, ledgerBatch } from "./ledger-batch.js";
 import type {
   AppendResult,
   EventListRequest,
@@ -218,16 +218,14 @@ export class DuckDBLedgerStore implements LedgerStore {
     });
     const options =
       format === "parquet" ? "FORMAT parquet, COMPRESSION zstd" : format === "csv" ? "FORMAT csv, HEADER true" : "FORMAT json";
+    const copy = (select: string) => `COPY (${select}) TO '${path.replace(/'/g, "''")}' (${options})`;
     const select = `SELECT ${cols.join(", ")} FROM events WHERE ${where} ORDER BY ts, id`;
-    const sql = `COPY (${select}) TO '${path.replace(/'/g, "''")}' (${options})`;
     const conn = await this.instance.connect();
     try {
-      const r = await this.segments.read(select, (full) =>
-        conn.run(`COPY (${full}) TO '${path.replace(/'/g, "''")}' (${options})`, p.values as never),
-      );
+      const r = await this.segments.read(select, (full) => conn.run(copy(full), p.values as never));
       return Number(r.rowsChanged);
     } catch (e) {
-      throw storeError(e, sql);
+      throw storeError(e, copy(select));
     } finally {
       conn.closeSync();
     }

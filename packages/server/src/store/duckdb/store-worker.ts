@@ -1,5 +1,5 @@
 import { parentPort, workerData } from "node:worker_threads";
-import type { LedgerBatch } from "../ledger-batch.js";
+import type { LedgerBatch } from "./ledger-batch.js";
 import { DuckDBLedgerStore, type DuckDBStoreOptions } from "./duckdb-store.js";
 
 /**

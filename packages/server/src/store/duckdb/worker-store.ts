@@ -1,6 +1,6 @@
 import { Worker } from "node:worker_threads";
 import { CosttrailError, type ErrorCode, type PreparedEvent, type QuerySpec } from "@costtrail/core";
-import { LedgerBatchBuilder } from "../ledger-batch.js";
+import { LedgerBatchBuilder } from "./ledger-batch.js";
 import type {
   AppendResult,
   EventListRequest,

@@ -15,7 +15,7 @@ import {
   VARCHAR,
   listValue,
 } from "@duckdb/node-api";
-import type { LedgerBatch } from "../ledger-batch.js";
+import type { LedgerBatch } from "./ledger-batch.js";
 import type { AppendResult } from "../ledger-store.js";
 import { type Selection, fillChunk } from "./chunk-writer.js";
 import { RecentIds } from "./recent-ids.js";

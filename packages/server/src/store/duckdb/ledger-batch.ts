@@ -201,7 +201,7 @@ export class LedgerBatchBuilder {
   }
 }
 
-/** A batch of prepared events (tests, tools). */
+/** A batch of prepared events, all received at `receivedMs`. */
 export function ledgerBatch(events: readonly PreparedEvent[], receivedMs = Date.now()): LedgerBatch {
   const b = new LedgerBatchBuilder();
   for (const e of events) b.add(e, receivedMs);
