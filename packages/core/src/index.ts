@@ -2,9 +2,21 @@ export { CosttrailError, ERROR_CODES, formatIssue, formatPath } from "./errors.j
 export type { ErrorCode, Issue, IssueCode, IssuePath, Result } from "./errors.js";
 
 export { Decimal } from "./money/decimal.js";
+export { MAX_COST_DECIMALS, MAX_EVENT_COST_USD } from "./money/event-cost.js";
 
-export { APIS, ATTRIBUTION_COLUMNS, EVENT_FIELDS, EVENT_STATUSES, LIMITS, validateEvent, validateEvents } from "./event/usage-event.js";
-export type { Api, AttributionColumn, BatchValidation, EventStatus, UsageEvent } from "./event/usage-event.js";
+export {
+  APIS,
+  ATTRIBUTION_COLUMNS,
+  DEFAULT_MAX_FUTURE_SKEW_MS,
+  DEFAULT_MIN_TIMESTAMP,
+  EVENT_FIELDS,
+  EVENT_STATUSES,
+  LIMITS,
+  formatDuration,
+  validateEvent,
+  validateEvents,
+} from "./event/usage-event.js";
+export type { Api, AttributionColumn, BatchValidation, EventCheckOptions, EventStatus, UsageEvent } from "./event/usage-event.js";
 export { MAX_COUNT, isPlainObject } from "./event/fields.js";
 export { prepareEvent } from "./event/prepare-event.js";
 export type { PreparedEvent } from "./event/prepare-event.js";

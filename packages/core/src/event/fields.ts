@@ -1,5 +1,6 @@
 import { type Issue, type IssuePath, issue } from "../errors.js";
 import { Decimal } from "../money/decimal.js";
+import { statedCostProblem } from "../money/event-cost.js";
 
 /**
  * Field checkers for the event schema. Each spec both checks a value and, through
@@ -161,6 +162,21 @@ export function decimalString() {
       return undefined;
     }
     return d.toString();
+  });
+}
+
+/** A caller-stated cost in USD: a decimal string no larger than one event may cost, to a picodollar. */
+export function costString() {
+  const decimal = decimalString();
+  return spec<string>((v, parent, key, issues) => {
+    const text = decimal.check(v, parent, key, issues);
+    if (text === undefined) return undefined;
+    const problem = statedCostProblem(text, JSON.stringify((v as string).slice(0, 64)));
+    if (problem) {
+      issues.push(issue(problem.code, at(parent, key), problem.message));
+      return undefined;
+    }
+    return text;
   });
 }
 

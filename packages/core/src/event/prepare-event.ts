@@ -1,8 +1,9 @@
-import type { IssuePath, Result } from "../errors.js";
-import type { RateCard, PriceResult } from "../pricing/rate-card.js";
+import { type IssuePath, type Result, issue } from "../errors.js";
+import { MAX_EVENT_COST_USD, exceedsEventCost } from "../money/event-cost.js";
+import type { PriceResult, RateCard } from "../pricing/rate-card.js";
 import type { NormalizedUsage } from "../usage/buckets.js";
 import { normalizeUsage } from "../usage/normalize-usage.js";
-import { type UsageEvent, validateEvent } from "./usage-event.js";
+import { type EventCheckOptions, type UsageEvent, checkEvent } from "./usage-event.js";
 
 /** An event checked, normalized into buckets and priced: what the ledger stores. */
 export interface PreparedEvent {
@@ -14,12 +15,13 @@ export interface PreparedEvent {
 
 /**
  * Validate → normalize → price, for one event. When both `usage` and `raw_usage` are given
- * the caller's buckets win and the raw object is kept for audit.
+ * the caller's buckets win and the raw object is kept for audit. `options` sets the window of
+ * event times accepted (pass `nowMs` for the future bound).
  */
-export function prepareEvent(value: unknown, card: RateCard, path: IssuePath = []): Result<PreparedEvent> {
-  const checked = validateEvent(value, path);
+export function prepareEvent(value: unknown, card: RateCard, path: IssuePath = [], options: EventCheckOptions = {}): Result<PreparedEvent> {
+  const checked = checkEvent(value, path, options);
   if (!checked.ok) return checked;
-  const event = checked.value;
+  const { event, timestampMs } = checked.value;
   let usage: NormalizedUsage;
   if (event.usage !== undefined) {
     usage = { buckets: event.usage, units: event.units ?? {} };
@@ -28,7 +30,6 @@ export function prepareEvent(value: unknown, card: RateCard, path: IssuePath = [
     if (!n.ok) return n;
     usage = { ...n.value, units: { ...n.value.units, ...event.units } };
   }
-  const timestampMs = Date.parse(event.timestamp);
   const price = card.price({
     provider: event.provider,
     model: event.model,
@@ -39,5 +40,19 @@ export function prepareEvent(value: unknown, card: RateCard, path: IssuePath = [
     ...(event.cost_usd !== undefined && { callerCost: event.cost_usd }),
     ...(usage.reportedCost !== undefined && { providerCost: usage.reportedCost }),
   });
+  // Counts up to 10^12 per bucket at published rates can price far past any real call.
+  if (price.computedCost !== null && exceedsEventCost(price.computedCost)) {
+    const field = event.usage !== undefined ? "usage" : "raw_usage";
+    return {
+      ok: false,
+      issues: [
+        issue(
+          "too_large",
+          [...path, field],
+          `prices at ${price.computedCost.toString()} USD with ${price.entry?.id ?? "the rate card"}, more than ${MAX_EVENT_COST_USD} USD, the most one event may cost; check the counts`,
+        ),
+      ],
+    };
+  }
   return { ok: true, value: { event, timestampMs, usage, price } };
 }

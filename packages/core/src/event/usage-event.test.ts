@@ -99,6 +99,55 @@ describe("validateEvent", () => {
     expect(problems({ ...good, timestamp: 1732096800 })[0]).toContain("timestamp:");
   });
 
+  it("rejects an event time before 2020 by default, stating the floor", () => {
+    expect(validateEvent({ ...good, timestamp: "1970-01-01T00:00:00Z" }, ["events", 2])).toMatchObject({
+      ok: false,
+      issues: [
+        {
+          code: "invalid_value",
+          path: ["events", 2, "timestamp"],
+          message: 'must be no earlier than 2020-01-01T00:00:00.000Z, got "1970-01-01T00:00:00Z"',
+        },
+      ],
+    });
+    expect(problems({ ...good, timestamp: "2020-01-01T00:00:00Z" })).toEqual([]);
+  });
+
+  it("takes the earliest event time from the options", () => {
+    const minTimestampMs = Date.parse("2025-06-01T00:00:00Z");
+    const r = validateEvent({ ...good, timestamp: "2025-05-31T23:59:59.999Z" }, [], { minTimestampMs });
+    expect(r.ok ? [] : r.issues.map(formatIssue)).toEqual([
+      'timestamp: must be no earlier than 2025-06-01T00:00:00.000Z, got "2025-05-31T23:59:59.999Z"',
+    ]);
+    expect(validateEvent({ ...good, timestamp: "2024-01-01T00:00:00Z" }).ok).toBe(true);
+  });
+
+  it("rejects an event time more than the allowed skew past now, stating the bound", () => {
+    const nowMs = Date.parse("2026-11-20T10:00:00Z");
+    const at = (timestamp: string, skew?: number) => {
+      const r = validateEvent({ ...good, timestamp }, [], { nowMs, ...(skew !== undefined && { maxFutureSkewMs: skew }) });
+      return r.ok ? [] : r.issues.map(formatIssue);
+    };
+    expect(at("2026-11-21T10:00:00Z")).toEqual([]);
+    expect(at("2026-11-21T10:00:00.001Z")).toEqual([
+      'timestamp: must be no later than 2026-11-21T10:00:00.000Z, 24h after the event was received; got "2026-11-21T10:00:00.001Z"',
+    ]);
+    expect(at("2026-11-20T11:31:00Z", 90 * 60_000)).toEqual([
+      'timestamp: must be no later than 2026-11-20T11:30:00.000Z, 90m after the event was received; got "2026-11-20T11:31:00Z"',
+    ]);
+  });
+
+  it("does not check the future bound without a present to compare with", () => {
+    expect(validateEvent({ ...good, timestamp: "9999-12-31T23:59:59Z" }).ok).toBe(true);
+  });
+
+  it("reports an event time out of bounds beside the event's other problems", () => {
+    expect(problems({ ...good, timestamp: "2019-12-31T23:59:59Z", feature: 3 })).toEqual([
+      "feature: must be a string, got a number",
+      'timestamp: must be no earlier than 2020-01-01T00:00:00.000Z, got "2019-12-31T23:59:59Z"',
+    ]);
+  });
+
   it("rejects over-long strings and over-full tag maps", () => {
     const tags = Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, "v"]));
     expect(problems({ ...good, feature: "x".repeat(257), tags })).toEqual([
@@ -117,6 +166,41 @@ describe("validateEvent", () => {
   it("rejects a cost that is a number, since money never travels as a float", () => {
     expect(problems({ ...good, cost_usd: 0.0042 })).toEqual(['cost_usd: must be a decimal string such as "0.0042", got a number']);
     expect(problems({ ...good, cost_usd: "-1" })).toEqual(["cost_usd: must not be negative, got -1"]);
+  });
+
+  it("accepts a caller cost of exactly one million dollars and of twelve decimal places", () => {
+    expect(problems({ ...good, cost_usd: "1000000" })).toEqual([]);
+    expect(problems({ ...good, cost_usd: "0.000000000001" })).toEqual([]);
+  });
+
+  it("rejects a caller cost above one million dollars, saying the limit", () => {
+    expect(validateEvent({ ...good, cost_usd: "100000000000000000000" }, ["events", 0])).toMatchInlineSnapshot(`
+      {
+        "issues": [
+          {
+            "code": "too_large",
+            "message": "must be at most 1000000 USD, the most one event may cost; got "100000000000000000000"",
+            "path": [
+              "events",
+              0,
+              "cost_usd",
+            ],
+          },
+        ],
+        "ok": false,
+      }
+    `);
+    expect(problems({ ...good, cost_usd: "1e40" })).toEqual([
+      'cost_usd: must be at most 1000000 USD, the most one event may cost; got "1e40"',
+    ]);
+    expect(problems({ ...good, cost_usd: "1000000.000000000001" })[0]).toContain("must be at most 1000000 USD");
+  });
+
+  it("rejects a caller cost with more than twelve decimal places", () => {
+    expect(validateEvent({ ...good, cost_usd: "0.0000000000001" })).toMatchObject({
+      ok: false,
+      issues: [{ code: "invalid_format", path: ["cost_usd"], message: 'must have at most 12 decimal places, got "0.0000000000001"' }],
+    });
   });
 
   it("rejects a wrong status and wrong outcome types", () => {
@@ -157,5 +241,13 @@ describe("validateEvents", () => {
     expect(r.accepted.map((a) => a.index)).toEqual([0, 1, 2, 4]);
     expect(r.rejected).toHaveLength(1);
     expect(r.rejected[0]?.issues.map(formatIssue)).toEqual(["events[3].usage.output_tokens: must be a non-negative integer, got -5"]);
+  });
+
+  it("applies the time window to every event of the batch", () => {
+    const r = validateEvents([good, { ...good, id: "late", timestamp: "2026-12-01T00:00:00Z" }], {
+      nowMs: Date.parse("2026-11-20T10:00:00Z"),
+    });
+    expect(r.accepted.map((a) => a.index)).toEqual([0]);
+    expect(r.rejected[0]?.issues[0]?.path).toEqual(["events", 1, "timestamp"]);
   });
 });

@@ -5,8 +5,8 @@ import {
   boolean,
   checkShape,
   closedMap,
+  costString,
   count,
-  decimalString,
   isoTime,
   jsonObject,
   measure,
@@ -78,7 +78,7 @@ const EVENT_SHAPE = {
   usage: optional(closedMap(TOKEN_BUCKETS, tokenCount)),
   raw_usage: optional(jsonObject(LIMITS.rawUsageChars)),
   units: optional(closedMap(UNIT_KINDS, count())),
-  cost_usd: optional(decimalString()),
+  cost_usd: optional(costString()),
   batch: optional(boolean()),
   service_tier: optional(string({ min: 1, max: 32 })),
   project: attribution,
@@ -123,11 +123,77 @@ export type UsageEvent = InferShape<typeof EVENT_SHAPE>;
 /** Field names of the usage event, in schema order. */
 export const EVENT_FIELDS = Object.keys(EVENT_SHAPE) as ReadonlyArray<keyof UsageEvent>;
 
+/** How far an event's time may run ahead of the clock by default: generous for drifting hosts and queued uploads. */
+export const DEFAULT_MAX_FUTURE_SKEW_MS = 24 * 3_600_000;
 /**
- * Checks one event and returns every problem with its path; never throws for bad input.
- * Cross-field rules: usage or raw_usage must be present, and raw_usage needs the api it came from.
+ * The earliest event time accepted by default. Paid LLM APIs opened in mid-2020, so every real
+ * call can still be backfilled, while the zero times of broken clients (1970-01-01, 0001-01-01)
+ * are refused.
  */
-export function validateEvent(value: unknown, path: IssuePath = []): Result<UsageEvent> {
+export const DEFAULT_MIN_TIMESTAMP = "2020-01-01T00:00:00Z";
+const DEFAULT_MIN_TIMESTAMP_MS = Date.parse(DEFAULT_MIN_TIMESTAMP);
+
+/** The window of event times accepted. */
+export interface EventCheckOptions {
+  /**
+   * The present, in epoch milliseconds: the collector passes the time it received the batch.
+   * Without it the future bound is not checked, because core never reads the clock itself.
+   */
+  readonly nowMs?: number;
+  /** How far past `nowMs` an event's time may be; default 24 h. */
+  readonly maxFutureSkewMs?: number;
+  /** The earliest event time, in epoch milliseconds; default 2020-01-01T00:00:00Z. */
+  readonly minTimestampMs?: number;
+}
+
+/** "24h", "90m", "7d": the largest whole unit, as config files write it (a day reads better as 24h). */
+export function formatDuration(ms: number): string {
+  if (ms >= 2 * 86_400_000 && ms % 86_400_000 === 0) return `${ms / 86_400_000}d`;
+  for (const [unit, size] of [
+    ["h", 3_600_000],
+    ["m", 60_000],
+    ["s", 1000],
+  ] as const) {
+    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}
+
+function checkTime(timestamp: string, path: IssuePath, options: EventCheckOptions, issues: Issue[]): number {
+  const ms = Date.parse(timestamp);
+  const min = options.minTimestampMs ?? DEFAULT_MIN_TIMESTAMP_MS;
+  if (ms < min) {
+    issues.push(
+      issue(
+        "invalid_value",
+        [...path, "timestamp"],
+        `must be no earlier than ${new Date(min).toISOString()}, got ${JSON.stringify(timestamp)}`,
+      ),
+    );
+  } else if (options.nowMs !== undefined) {
+    const skew = options.maxFutureSkewMs ?? DEFAULT_MAX_FUTURE_SKEW_MS;
+    const latest = options.nowMs + skew;
+    if (ms > latest) {
+      issues.push(
+        issue(
+          "invalid_value",
+          [...path, "timestamp"],
+          `must be no later than ${new Date(latest).toISOString()}, ${formatDuration(skew)} after the event was received; got ${JSON.stringify(timestamp)}`,
+        ),
+      );
+    }
+  }
+  return ms;
+}
+
+/** An event that passed every check, with its time read once. */
+export interface CheckedEvent {
+  readonly event: UsageEvent;
+  readonly timestampMs: number;
+}
+
+/** validateEvent's work, keeping the parsed time for prepareEvent. */
+export function checkEvent(value: unknown, path: IssuePath, options: EventCheckOptions): Result<CheckedEvent> {
   const issues: Issue[] = [];
   const event = checkShape(EVENT_SHAPE, value, path, issues);
   if (typeof value === "object" && value !== null && !Array.isArray(value)) {
@@ -139,8 +205,24 @@ export function validateEvent(value: unknown, path: IssuePath = []): Result<Usag
       issues.push(issue("required", [...path, "api"], `is required with raw_usage; one of ${APIS.join(", ")}`));
     }
   }
+  const timestamp = (value as { timestamp?: unknown } | null)?.timestamp;
+  // A malformed time was reported by its field check; only a well-formed one is placed in the window.
+  const timestampMs =
+    typeof timestamp === "string" && !issues.some((i) => i.path.length === path.length + 1 && i.path[path.length] === "timestamp")
+      ? checkTime(timestamp, path, options, issues)
+      : Number.NaN;
   if (event === undefined || issues.length > 0) return { ok: false, issues };
-  return { ok: true, value: event };
+  return { ok: true, value: { event, timestampMs } };
+}
+
+/**
+ * Checks one event and returns every problem with its path; never throws for bad input.
+ * Cross-field rules: usage or raw_usage must be present, and raw_usage needs the api it came from.
+ * The time must fall in the window `options` describes.
+ */
+export function validateEvent(value: unknown, path: IssuePath = [], options: EventCheckOptions = {}): Result<UsageEvent> {
+  const r = checkEvent(value, path, options);
+  return r.ok ? { ok: true, value: r.value.event } : r;
 }
 
 export interface BatchValidation {
@@ -149,11 +231,11 @@ export interface BatchValidation {
 }
 
 /** Validates a batch; one bad event never hides the good ones. Paths start `events[i]`. */
-export function validateEvents(values: readonly unknown[]): BatchValidation {
+export function validateEvents(values: readonly unknown[], options: EventCheckOptions = {}): BatchValidation {
   const accepted: BatchValidation["accepted"] = [];
   const rejected: BatchValidation["rejected"] = [];
   values.forEach((value, index) => {
-    const r = validateEvent(value, ["events", index]);
+    const r = validateEvent(value, ["events", index], options);
     if (r.ok) accepted.push({ index, event: r.value });
     else rejected.push({ index, issues: r.issues });
   });

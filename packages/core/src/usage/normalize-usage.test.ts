@@ -119,6 +119,20 @@ describe("OpenAI Chat Completions", () => {
     });
   });
 
+  it("reads a router's reported cost exactly, up to one million dollars", () => {
+    expect(ok("openai.chat", { prompt_tokens: 10, completion_tokens: 1, cost: 0.00014 }).reportedCost).toBe("0.00014");
+    expect(ok("openai.chat", { prompt_tokens: 10, completion_tokens: 1, cost: 1e6 }).reportedCost).toBe("1000000");
+  });
+
+  it("rejects a reported cost above one million dollars or finer than twelve decimals, saying the bound", () => {
+    const at = (cost: unknown) => issues("openai.chat", { prompt_tokens: 10, completion_tokens: 1, cost }).map((i) => [i.code, i.message]);
+    expect(at(1e40)).toEqual([["too_large", "must be at most 1000000 USD, the most one event may cost; got 1e+40"]]);
+    expect(at("1000000.5")).toEqual([["too_large", 'must be at most 1000000 USD, the most one event may cost; got "1000000.5"']]);
+    expect(at(1e-13)).toEqual([["invalid_format", "must have at most 12 decimal places, got 1e-13"]]);
+    expect(at(1e-300)).toEqual([["invalid_format", "must have at most 12 decimal places, got 1e-300"]]);
+    expect(at(1e300)[0]?.[0]).toBe("too_large");
+  });
+
   it("rejects cached tokens larger than prompt_tokens, naming the field", () => {
     expect(
       issues("openai.chat", { prompt_tokens: 10, completion_tokens: 1, prompt_tokens_details: { cached_tokens: 20 } }),

@@ -1,6 +1,7 @@
 import { type Issue, type IssuePath, issue } from "../errors.js";
 import { isPlainObject, MAX_COUNT } from "../event/fields.js";
 import { Decimal } from "../money/decimal.js";
+import { statedCostProblem } from "../money/event-cost.js";
 
 type Key = string | number;
 
@@ -67,10 +68,19 @@ export class UsageReader {
   money(...keys: Key[]): string | undefined {
     const v = this.lookup(keys);
     if (v === undefined || v === null) return undefined;
-    if (typeof v === "number" && Number.isFinite(v) && v >= 0) return Decimal.fromPublishedNumber(v).toString();
-    if (typeof v === "string" && /^\d+(\.\d+)?$/.test(v)) return Decimal.parse(v).toString();
-    this.issues.push(issue("invalid_value", [...this.base, ...keys], "must be a non-negative cost in USD"));
-    return undefined;
+    const path = [...this.base, ...keys];
+    const plain = (typeof v === "number" && Number.isFinite(v) && v >= 0) || (typeof v === "string" && /^\d+(\.\d+)?$/.test(v));
+    if (!plain) {
+      this.issues.push(issue("invalid_value", path, "must be a non-negative cost in USD"));
+      return undefined;
+    }
+    const text = String(v);
+    const problem = statedCostProblem(text, typeof v === "string" ? JSON.stringify(v.slice(0, 64)) : text);
+    if (problem) {
+      this.issues.push(issue(problem.code, path, problem.message));
+      return undefined;
+    }
+    return Decimal.parse(text).toString();
   }
 
   countAt(value: unknown, path: IssuePath): number {
