@@ -26,7 +26,13 @@ pricing:
 `,
       "costtrail.yaml",
     );
-    expect(c.server).toEqual({ body_limit_bytes: 5_000_000, max_pending_events: 200_000, segment_events: 100_000 });
+    expect(c.server).toEqual({
+      body_limit_bytes: 5_000_000,
+      max_pending_events: 200_000,
+      segment_events: 100_000,
+      max_future_skew_ms: 86_400_000,
+      min_timestamp_ms: Date.parse("2020-01-01T00:00:00Z"),
+    });
     expect(c.api_keys[0]).toEqual({ name: "bot-ingest", hash: HASH, scopes: ["ingest"], projects: ["support-bot"] });
     expect(Object.isFrozen(c.api_keys[0])).toBe(true);
     expect(c.pricing.discounts).toEqual({ openai: "10" });
@@ -59,8 +65,46 @@ servr: {}
 
   it("refuses server settings that are not positive integers, and unknown ones", () => {
     expect(() => parseConfig("server:\n  segment_events: 0\n  segments: 3\n", "costtrail.yaml")).toThrow(
-      /costtrail\.yaml:2:19 server\.segment_events: must be a positive integer[\s\S]*server\.segments: is not a known field; expected body_limit_bytes, max_pending_events, segment_events/,
+      /costtrail\.yaml:2:19 server\.segment_events: must be a positive integer[\s\S]*server\.segments: is not a known field; expected body_limit_bytes, max_pending_events, segment_events, max_future_skew, min_timestamp/,
     );
+  });
+
+  it("reads the event time window: a future skew as a duration and a floor as a date or time", () => {
+    const at = (text: string) => parseConfig(text, "costtrail.yaml").server;
+    expect(at("server:\n  max_future_skew: 90m\n  min_timestamp: 2023-03-01\n")).toMatchObject({
+      max_future_skew_ms: 90 * 60_000,
+      min_timestamp_ms: Date.parse("2023-03-01T00:00:00Z"),
+    });
+    expect(at('server:\n  max_future_skew: "7d"\n  min_timestamp: "2024-06-01T12:00:00+02:00"\n')).toMatchObject({
+      max_future_skew_ms: 7 * 86_400_000,
+      min_timestamp_ms: Date.parse("2024-06-01T10:00:00Z"),
+    });
+    expect(at("server:\n  max_future_skew: 30s\n").max_future_skew_ms).toBe(30_000);
+  });
+
+  it("refuses a future skew that is not a duration, naming the line and the form", () => {
+    let message = "";
+    try {
+      parseConfig("server:\n  max_future_skew: 24\n  body_limit_bytes: 1000\n", "costtrail.yaml");
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toBe(
+      'costtrail.yaml:2:20 server.max_future_skew: must be a duration such as "24h", "90m" or "7d" (a whole number of s, m, h or d, at most 3650d), got 24',
+    );
+    for (const bad of ["0h", "1.5h", "24 h", "1w", "3651d", "-1h"]) {
+      expect(() => parseConfig(`server:\n  max_future_skew: "${bad}"\n`, "c.yaml")).toThrow(
+        /c\.yaml:2:20 server\.max_future_skew: must be a duration/,
+      );
+    }
+  });
+
+  it("refuses a floor that is not a real date or a time with a zone", () => {
+    for (const bad of ["2020-02-30", "2020-01-01T00:00:00", "01/01/2020", "yesterday"]) {
+      expect(() => parseConfig(`server:\n  min_timestamp: "${bad}"\n`, "c.yaml")).toThrow(
+        `c.yaml:2:18 server.min_timestamp: must be a date such as "2020-01-01" or an ISO-8601 time with a zone such as "2020-01-01T00:00:00Z", got "${bad}"`,
+      );
+    }
   });
 
   it("reports YAML syntax errors with their position", () => {

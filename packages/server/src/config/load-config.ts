@@ -1,6 +1,8 @@
 import { readFile } from "node:fs/promises";
 import {
   CosttrailError,
+  DEFAULT_MAX_FUTURE_SKEW_MS,
+  DEFAULT_MIN_TIMESTAMP,
   type Issue,
   type IssuePath,
   type PricingConfig,
@@ -27,15 +29,33 @@ export interface CosttrailConfig {
   readonly projects: ReadonlyArray<{ readonly name: string; readonly description?: string }>;
   readonly api_keys: readonly ConfiguredKey[];
   readonly pricing: PricingConfig;
-  readonly server: { readonly body_limit_bytes: number; readonly max_pending_events: number; readonly segment_events: number };
+  readonly server: ServerSettings;
 }
 
-export const DEFAULT_SERVER_SETTINGS = {
+export interface ServerSettings {
+  readonly body_limit_bytes: number;
+  readonly max_pending_events: number;
+  readonly segment_events: number;
+  /** `server.max_future_skew`: how far past its arrival an event's time may be. */
+  readonly max_future_skew_ms: number;
+  /** `server.min_timestamp`: the earliest event time accepted, epoch milliseconds. */
+  readonly min_timestamp_ms: number;
+}
+
+export const DEFAULT_SERVER_SETTINGS: ServerSettings = {
   body_limit_bytes: 10 * 1024 * 1024,
   max_pending_events: 200_000,
   segment_events: 500_000,
-} as const;
-const SERVER_KEYS = Object.keys(DEFAULT_SERVER_SETTINGS) as Array<keyof typeof DEFAULT_SERVER_SETTINGS>;
+  max_future_skew_ms: DEFAULT_MAX_FUTURE_SKEW_MS,
+  min_timestamp_ms: Date.parse(DEFAULT_MIN_TIMESTAMP),
+};
+const INTEGER_SERVER_KEYS = ["body_limit_bytes", "max_pending_events", "segment_events"] as const;
+const SERVER_KEYS = [...INTEGER_SERVER_KEYS, "max_future_skew", "min_timestamp"] as const;
+const DURATION_RE = /^(\d{1,7})(s|m|h|d)$/;
+const DURATION_UNITS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+/** Ten years: past that a skew bound protects nothing. */
+const MAX_SKEW_MS = 3650 * 86_400_000;
+const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2}))?$/;
 const TOP_LEVEL_KEYS = ["version", "server", "projects", "api_keys", "pricing"] as const;
 const HASH_RE = /^sha256:[0-9a-f]{64}$/;
 
@@ -129,25 +149,62 @@ function checkKeys(v: unknown, projects: ReadonlySet<string>, issues: Issue[]): 
   });
 }
 
-function checkServer(v: unknown, issues: Issue[]): CosttrailConfig["server"] {
-  const out: { -readonly [K in keyof typeof DEFAULT_SERVER_SETTINGS]: number } = { ...DEFAULT_SERVER_SETTINGS };
+/** "24h", "90m", "7d", "30s" in milliseconds, or null. */
+function parseDuration(v: unknown): number | null {
+  const m = typeof v === "string" ? DURATION_RE.exec(v) : null;
+  if (!m) return null;
+  const ms = Number(m[1]) * DURATION_UNITS[m[2] as keyof typeof DURATION_UNITS];
+  return ms > 0 && ms <= MAX_SKEW_MS ? ms : null;
+}
+
+/** "2020-01-01" (UTC midnight) or an ISO time with a zone, in epoch milliseconds, or null. */
+function parseInstant(v: unknown): number | null {
+  const m = typeof v === "string" ? DATE_RE.exec(v) : null;
+  if (!m) return null;
+  const [, y, mo, d] = m.map(Number) as [number, number, number, number];
+  // Date.parse rolls 2026-02-30 over into March.
+  if (mo < 1 || mo > 12 || d < 1 || d > new Date(Date.UTC(y, mo, 0)).getUTCDate()) return null;
+  const ms = Date.parse(m[0].length === 10 ? `${m[0]}T00:00:00Z` : m[0]);
+  return Number.isNaN(ms) ? null : ms;
+}
+
+function checkServer(v: unknown, issues: Issue[]): ServerSettings {
+  const out: { -readonly [K in keyof ServerSettings]: number } = { ...DEFAULT_SERVER_SETTINGS };
   if (v === undefined) return out;
   if (!isPlainObject(v)) {
     issues.push({ code: "invalid_type", path: ["server"], message: "must be an object" });
     return out;
   }
   for (const [k, val] of Object.entries(v)) {
-    if (!(SERVER_KEYS as string[]).includes(k)) {
+    if (k === "max_future_skew") {
+      const ms = parseDuration(val);
+      if (ms === null)
+        issues.push({
+          code: "invalid_value",
+          path: ["server", k],
+          message: `must be a duration such as "24h", "90m" or "7d" (a whole number of s, m, h or d, at most 3650d), got ${JSON.stringify(val)}`,
+        });
+      else out.max_future_skew_ms = ms;
+    } else if (k === "min_timestamp") {
+      const ms = parseInstant(val);
+      if (ms === null)
+        issues.push({
+          code: "invalid_value",
+          path: ["server", k],
+          message: `must be a date such as "2020-01-01" or an ISO-8601 time with a zone such as "2020-01-01T00:00:00Z", got ${JSON.stringify(val)}`,
+        });
+      else out.min_timestamp_ms = ms;
+    } else if ((INTEGER_SERVER_KEYS as readonly string[]).includes(k)) {
+      if (typeof val !== "number" || !Number.isInteger(val) || val < 1)
+        issues.push({ code: "invalid_value", path: ["server", k], message: "must be a positive integer" });
+      else out[k as (typeof INTEGER_SERVER_KEYS)[number]] = val;
+    } else {
       issues.push({
         code: "unknown_field",
         path: ["server", k],
         message: `is not a known field; expected ${SERVER_KEYS.join(", ")}`,
       });
-      continue;
     }
-    if (typeof val !== "number" || !Number.isInteger(val) || val < 1)
-      issues.push({ code: "invalid_value", path: ["server", k], message: "must be a positive integer" });
-    else out[k as keyof typeof out] = val;
   }
   return out;
 }
