@@ -3,6 +3,9 @@ import type { Scope } from "../config/load-config.js";
 
 const ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 const KEY_RE = /^ct_[0-9A-Za-z]{20,80}$/;
+/** A key an operator chose: printable ASCII without whitespace, since it travels in an Authorization header. */
+const CHOSEN_KEY_RE = /^[\x21-\x7e]{32,512}$/;
+export const ADMIN_KEY_RULE = "32 to 512 printable ASCII characters without spaces";
 
 /** A new key: `ct_` and 40 base62 characters (~238 bits from the OS's CSPRNG). */
 export function generateApiKey(): string {
@@ -13,8 +16,17 @@ export function generateApiKey(): string {
   return out;
 }
 
+/** A key Costtrail generated: `ct_` and letters and digits. */
 export function looksLikeApiKey(value: string): boolean {
   return KEY_RE.test(value);
+}
+
+/**
+ * A string of a form some key has: generated (`ct_…`), or chosen by an operator as
+ * COSTTRAIL_ADMIN_KEY (`openssl rand -hex 32` makes one).
+ */
+export function hasKeyForm(value: string): boolean {
+  return CHOSEN_KEY_RE.test(value) || KEY_RE.test(value);
 }
 
 /**
@@ -62,7 +74,8 @@ export class KeyRing {
 
   /** The record for a presented key, or null. The hash lookup never compares secrets directly. */
   find(presented: string): ApiKeyRecord | null {
-    if (!looksLikeApiKey(presented)) return null;
+    // A cheap guard before hashing: junk of any length or charset is not looked up.
+    if (!hasKeyForm(presented)) return null;
     return this.byHash.get(hashApiKey(presented)) ?? null;
   }
 
