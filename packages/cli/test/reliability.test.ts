@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, writeFile } from "node:fs/promises";
+import { access, mkdtemp, readdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -136,6 +136,25 @@ describe("start-up errors", () => {
       const busyLedger = await run(["--port", "0", "--data-dir", dir]);
       expect(busyLedger.code).toBe(2);
       expect(busyLedger.stderr).toContain("is open in another costtrail process");
+    } finally {
+      first.child.kill("SIGTERM");
+      await first.exited;
+    }
+  }, 60_000);
+
+  it("refuses a busy port before creating the data directory or making and printing a key", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "ct-busy-"));
+    const first = await startServerProcess(dir, ENV);
+    try {
+      const port = new URL(first.url).port;
+      const fresh = join(await mkdtemp(join(tmpdir(), "ct-busy3-")), "data");
+      // No COSTTRAIL_ADMIN_KEY: a start that got as far as the key would generate and print one.
+      const { COSTTRAIL_ADMIN_KEY: _, ...env } = process.env;
+      const busy = await runCosttrail(["serve", "--port", port, "--data-dir", fresh], { env });
+      expect(busy.code).toBe(2);
+      expect(busy.stderr).toContain(`--port: 127.0.0.1:${port} is already in use`);
+      expect(busy.stderr).not.toMatch(/admin key|ct_[0-9A-Za-z]{40}/i);
+      await expect(access(fresh)).rejects.toMatchObject({ code: "ENOENT" });
     } finally {
       first.child.kill("SIGTERM");
       await first.exited;

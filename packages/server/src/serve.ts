@@ -1,16 +1,17 @@
 import { unwatchFile, watchFile } from "node:fs";
-import { mkdir } from "node:fs/promises";
+import { chmod, mkdir, readdir } from "node:fs/promises";
+import { createServer } from "node:net";
 import { join, resolve } from "node:path";
+import { isMainThread } from "node:worker_threads";
 import type { RateCard } from "@costtrail/core";
 import { loadDefaultRateCard } from "@costtrail/core/default-rate-card";
 import type { FastifyInstance } from "fastify";
 import { type ApiKeyRecord, KeyRing, hashApiKey } from "./auth/api-keys.js";
-import { bootstrapAdminKey } from "./auth/bootstrap-key.js";
+import { ADMIN_KEY_FILE, bootstrapAdminKey } from "./auth/bootstrap-key.js";
 import { type CosttrailConfig, defaultConfig, loadConfig } from "./config/load-config.js";
 import { buildApp } from "./app.js";
 import type { Scope } from "./config/load-config.js";
-import { DuckDBLedgerStore } from "./store/duckdb/duckdb-store.js";
-import { WorkerLedgerStore } from "./store/duckdb/worker-store.js";
+import { openDuckDBLedger } from "./store/duckdb/open-ledger.js";
 import type { LedgerStore } from "./store/ledger-store.js";
 
 export const DEFAULT_PORT = 4680;
@@ -29,8 +30,6 @@ export interface ServeOptions {
   readonly watchConfig?: boolean;
   /** Run the ledger on its own thread (default: when running compiled JavaScript). */
   readonly storeThread?: boolean;
-  /** Called once with the bootstrap admin key when it was just generated. */
-  readonly onAdminKeyCreated?: (key: string, file: string) => void;
 }
 
 export interface RunningServer {
@@ -38,6 +37,10 @@ export interface RunningServer {
   readonly store: LedgerStore;
   readonly url: string;
   readonly adminKey: string;
+  /** Where the admin key is kept; null when it came from COSTTRAIL_ADMIN_KEY. */
+  readonly adminKeyFile: string | null;
+  /** True on the first start, when the key was just generated: the only time to show it. */
+  readonly adminKeyCreated: boolean;
   readonly dataDir: string;
   /** Re-reads the configuration file; an invalid one is reported and the current one kept. */
   reload(): Promise<{ ok: true } | { ok: false; error: string }>;
@@ -77,28 +80,55 @@ async function keyRing(config: CosttrailConfig, store: LedgerStore, adminKey: st
   return ring;
 }
 
+/**
+ * Fails with EADDRINUSE (or EACCES) when host:port cannot be bound, so a busy port is reported
+ * before anything is written to disk. Port 0 is always free.
+ */
+async function probePort(host: string, port: number): Promise<void> {
+  if (port === 0) return;
+  await new Promise<void>((done, fail) => {
+    const probe = createServer();
+    probe.once("error", fail);
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => done()));
+  });
+}
+
+const LEDGER_FILE = "ledger.duckdb";
+
+/** The data directory 0700 and the ledger and key files in it 0600, also when they were made by an older version. */
+async function restrictDataDir(dataDir: string): Promise<void> {
+  await chmod(dataDir, 0o700);
+  for (const name of await readdir(dataDir)) {
+    if (name === ADMIN_KEY_FILE || name.startsWith(LEDGER_FILE)) await chmod(join(dataDir, name), 0o600).catch(() => {});
+  }
+}
+
 /** Starts Costtrail on one machine: config, DuckDB ledger, rate card, keys, HTTP server. */
 export async function startServer(opts: ServeOptions = {}): Promise<RunningServer> {
   const dataDir = resolve(opts.dataDir ?? DEFAULT_DATA_DIR);
-  await mkdir(dataDir, { recursive: true });
+  const port = opts.port ?? DEFAULT_PORT;
+  const host = opts.host ?? DEFAULT_HOST;
   // A reload builds a new config and rate card and swaps both at once; requests read whichever is current.
   let current: { config: CosttrailConfig; rateCard: RateCard } = await (async () => {
     const config = opts.configFile ? await loadConfig(opts.configFile) : defaultConfig();
     return { config, rateCard: await loadDefaultRateCard(config.pricing) };
   })();
   const config = current.config;
+  await probePort(host, port);
+  // DuckDB, and the ledger thread that opens live segments later, create files with the
+  // process umask; only the main thread may change it (workers throw).
+  const previousUmask = isMainThread ? process.umask(0o077) : null;
+  if (previousUmask !== null) process.umask(previousUmask | 0o077);
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  await restrictDataDir(dataDir);
   const admin = await bootstrapAdminKey(dataDir, opts.env ?? process.env);
-  if (admin.created && admin.file) opts.onAdminKeyCreated?.(admin.key, admin.file);
   const storeOptions = {
-    path: join(dataDir, "ledger.duckdb"),
+    path: join(dataDir, LEDGER_FILE),
     maxPendingRows: config.server.max_pending_events,
     segmentRows: config.server.segment_events,
   };
   // Compiled, the ledger runs on its own thread; from TypeScript sources (tests) it runs inline.
-  const store: LedgerStore =
-    (opts.storeThread ?? import.meta.url.endsWith(".js"))
-      ? await WorkerLedgerStore.open(storeOptions)
-      : await DuckDBLedgerStore.open(storeOptions);
+  const store: LedgerStore = await openDuckDBLedger({ ...storeOptions, thread: opts.storeThread ?? import.meta.url.endsWith(".js") });
   let shuttingDown = false;
   const keys = await keyRing(config, store, admin.key);
   const app = await buildApp({
@@ -111,7 +141,7 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
   });
   let address: string;
   try {
-    address = await app.listen({ port: opts.port ?? DEFAULT_PORT, host: opts.host ?? DEFAULT_HOST });
+    address = await app.listen({ port, host });
   } catch (e) {
     // Release the ledger's file lock so the caller can report the error and exit cleanly.
     await app.close().catch(() => {});
@@ -149,6 +179,8 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
     store,
     url: address,
     adminKey: admin.key,
+    adminKeyFile: admin.file,
+    adminKeyCreated: admin.created,
     dataDir,
     reload,
     close() {

@@ -1,3 +1,4 @@
+import { join, relative } from "node:path";
 import { CosttrailError } from "@costtrail/core";
 import { DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, type RunningServer, startServer } from "@costtrail/server";
 import type { Command } from "commander";
@@ -51,9 +52,6 @@ export async function serve(flags: ServeFlags): Promise<RunningServer> {
     dataDir: flags.dataDir,
     ...(flags.config && { configFile: flags.config }),
     logger: flags.quiet ? false : { level: "info", redact: ["req.headers.authorization"] },
-    onAdminKeyCreated: (key, file) => {
-      process.stderr.write(`\nBootstrap admin key (shown once; also in ${file}, mode 0600):\n  ${key}\n\n`);
-    },
   });
   process.stderr.write(`Costtrail listening on ${server.url} — ledger in ${server.dataDir}\n`);
   let stopping = false;
@@ -89,7 +87,37 @@ export async function serve(flags: ServeFlags): Promise<RunningServer> {
       process.stderr.write(`Demo data loaded: ${r.accepted} events in ${r.seconds.toFixed(1)} s\n`);
     } else process.stderr.write(`Ledger already holds ${existing} events; demo data not loaded again\n`);
   }
+  process.stderr.write(signInInstructions(server));
   return server;
+}
+
+/** The last thing `serve` prints, so the key is not scrolled away by what comes before it. */
+export function signInInstructions(server: RunningServer, cwd = process.cwd()): string {
+  const file = server.adminKeyFile;
+  const lines = [""];
+  let key: string;
+  if (file === null) {
+    lines.push("Admin key: the one in COSTTRAIL_ADMIN_KEY.");
+    key = '"$COSTTRAIL_ADMIN_KEY"';
+  } else {
+    // The CLI looks for .costtrail/admin.key under the directory it runs in.
+    const found = relative(cwd, file) === join(DEFAULT_DATA_DIR, "admin.key") ? `; costtrail commands run in ${cwd} find it` : "";
+    if (server.adminKeyCreated) {
+      lines.push(`Admin key (shown once; kept in ${file}, mode 0600${found}):`, `  ${server.adminKey}`);
+      key = server.adminKey;
+    } else {
+      lines.push(`Admin key: in ${file}${found}.`);
+      key = `"$(cat ${file})"`;
+    }
+  }
+  lines.push(
+    "Use it from a shell or another machine with:",
+    `  export COSTTRAIL_URL=${server.url}`,
+    `  export COSTTRAIL_API_KEY=${key}`,
+    `or send "Authorization: Bearer <key>" to ${server.url}/v1/…`,
+    "",
+  );
+  return lines.join("\n");
 }
 
 export function registerServe(program: Command): void {
