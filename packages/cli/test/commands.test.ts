@@ -23,7 +23,7 @@ beforeAll(async () => {
   server = await startServerProcess(join(dir, "data"), { COSTTRAIL_ADMIN_KEY: ADMIN });
   const demo = await costtrail(["demo", "--events", "4000", "--seed", "7", "--end", END]);
   expect(demo.code).toBe(0);
-  expect(demo.stdout).toMatch(/demo: sent \d+ events \(\d+ accepted, 0 already present, 0 rejected\)/);
+  expect(demo.stdout).toMatch(/demo: sent (\d+) events \(\1 accepted, 0 already present, 0 conflicting, 0 rejected\)/);
 }, 120_000);
 
 afterAll(async () => {
@@ -90,7 +90,7 @@ describe("costtrail demo", () => {
 
   it("sends the same month again as duplicates, not new spend", async () => {
     const again = await costtrail(["demo", "--events", "4000", "--seed", "7", "--end", END]);
-    expect(again.stdout).toMatch(/\((\d+) accepted, \1 already present, 0 rejected\)/);
+    expect(again.stdout).toMatch(/sent (\d+) events \(0 accepted, \1 already present, 0 conflicting, 0 rejected\)/);
   }, 60_000);
 });
 

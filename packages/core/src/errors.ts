@@ -12,6 +12,7 @@ export const ERROR_CODES = {
   CT_INVALID_CONFIG: { status: 400, message: "The configuration is invalid." },
   CT_INVALID_ARGUMENT: { status: 400, message: "A command-line argument is invalid." },
   CT_INVALID_QUERY: { status: 400, message: "The query is invalid." },
+  CT_INVALID_CURSOR: { status: 400, message: "The page cursor is not one this server issued." },
   CT_INVALID_JSON: { status: 400, message: "The request body is not valid JSON." },
   CT_INVALID_BODY: { status: 400, message: "The request body could not be read." },
   CT_UNAUTHORIZED: { status: 401, message: "A valid API key is required: send Authorization: Bearer ct_…" },

@@ -8,7 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type QuerySpec, validateQuery } from "@costtrail/core";
 import { DuckDBInstance } from "@duckdb/node-api";
-import { DuckDBLedgerStore } from "../src/store/duckdb/duckdb-store.js";
+import { DuckDBDriver } from "../src/store/duckdb/driver.js";
+import { Ledger } from "../src/store/ledger.js";
 import { EVENTS_TABLE_SQL, SCHEMA_SQL } from "../src/store/duckdb/schema.js";
 import { SEAL_ROWS } from "../src/store/duckdb/segments.js";
 
@@ -99,8 +100,9 @@ for (const n of SIZES.filter((x) => x > 0)) {
   await fill(path, n);
   console.log(`${n.toLocaleString("en-US")} events generated in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   const t1 = performance.now();
-  const store = await DuckDBLedgerStore.open({ path });
-  await store.settle();
+  const driver = await DuckDBDriver.open({ path });
+  await driver.settle();
+  const store = new Ledger(driver);
   const compactS = (performance.now() - t1) / 1000;
   console.log(
     `  compacted into the main file, sorted by (project, time) per ${SEAL_ROWS.toLocaleString("en-US")}-event segment, in ${compactS.toFixed(1)} s (${Math.round(n / compactS).toLocaleString("en-US")} events/s)`,

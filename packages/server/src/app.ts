@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { CosttrailError, ERROR_CODES, type ErrorCode, type RateCard } from "@costtrail/core";
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
 import type { KeyRing } from "./auth/api-keys.js";
@@ -15,6 +16,8 @@ export interface AppOptions {
   readonly config: () => CosttrailConfig;
   readonly logger?: FastifyServerOptions["logger"];
   readonly isShuttingDown?: () => boolean;
+  /** How often one summary line of request counts is logged (default 60 s); per-request lines are debug level. */
+  readonly logSummaryMs?: number;
 }
 
 /** Fastify's own error codes → ours, so every error body is `{code, message, path}`. */
@@ -47,6 +50,32 @@ function toCosttrailError(err: unknown): CosttrailError {
   return new CosttrailError("CT_INTERNAL", undefined, { cause: err });
 }
 
+/** Every message in an error's cause chain, for the one log line of a server error. */
+function causeChain(err: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = err; e && parts.length < 6; e = (e as { cause?: unknown }).cause) parts.push(String((e as Error).message ?? e));
+  return parts.join(" ← ");
+}
+
+/** The methods each route path answers, to tell a wrong method (405) from a wrong path (404). */
+class RouteTable {
+  private readonly routes: Array<{ pattern: RegExp; methods: Set<string> }> = [];
+
+  add(url: string, methods: string | string[]): void {
+    const pattern = new RegExp(`^${url.replace(/[.*+?^${}()|[\]\\]/g, "\\$&").replace(/:[A-Za-z_]\w*/g, "[^/]+")}/?$`);
+    const existing = this.routes.find((r) => r.pattern.source === pattern.source);
+    const set = existing?.methods ?? new Set<string>();
+    for (const m of Array.isArray(methods) ? methods : [methods]) set.add(m);
+    if (!existing) this.routes.push({ pattern, methods: set });
+  }
+
+  allowed(path: string): string[] {
+    const out = new Set<string>();
+    for (const r of this.routes) if (r.pattern.test(path)) for (const m of r.methods) out.add(m);
+    return [...out].sort();
+  }
+}
+
 /** Builds the HTTP server: each feature is its own plugin with its own routes and hooks. */
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const config = opts.config();
@@ -54,6 +83,36 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     logger: opts.logger ?? false,
     bodyLimit: config.server.body_limit_bytes,
     return503OnClosing: true,
+    // One line per request would bury what matters (the start banner, errors): requests are
+    // logged at debug level, and counted in one summary line per interval.
+    disableRequestLogging: true,
+  });
+  const routes = new RouteTable();
+  app.addHook("onRoute", (route) => {
+    if (route.url) routes.add(route.url, route.method);
+  });
+  const counts = { requests: 0, client_errors: 0, server_errors: 0 };
+  app.addHook("onResponse", async (request, reply) => {
+    counts.requests++;
+    if (reply.statusCode >= 500) counts.server_errors++;
+    else if (reply.statusCode >= 400) counts.client_errors++;
+    request.log.debug(
+      { method: request.method, url: request.url.split("?")[0], status: reply.statusCode, ms: reply.elapsedTime },
+      "request",
+    );
+  });
+  let summaryFrom = Date.now();
+  const logSummary = () => {
+    const now = Date.now();
+    if (counts.requests > 0) app.log.info({ ...counts, seconds: Math.round((now - summaryFrom) / 1000) }, "requests");
+    counts.requests = counts.client_errors = counts.server_errors = 0;
+    summaryFrom = now;
+  };
+  const summary = setInterval(logSummary, opts.logSummaryMs ?? 60_000);
+  summary.unref();
+  app.addHook("onClose", async () => {
+    clearInterval(summary);
+    logSummary();
   });
   app.decorateRequest("apiKey", null);
   // While draining, each response tells its client to drop the connection, so keep-alive
@@ -67,18 +126,37 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   app.setErrorHandler((err, request, reply) => {
     const e = toCosttrailError(err);
     const status = ERROR_CODES[e.code].status;
-    if (status >= 500) request.log.error({ err, code: e.code }, e.message);
     if (e.code === "CT_OVERLOADED" || e.code === "CT_SHUTTING_DOWN") reply.header("retry-after", "1");
-    const body: Record<string, unknown> = {
-      code: e.code,
-      message: status >= 500 && e.code === "CT_INTERNAL" ? ERROR_CODES.CT_INTERNAL.message : e.message,
-      path: e.path,
-    };
+    if (status >= 500 && e.code !== "CT_OVERLOADED" && e.code !== "CT_SHUTTING_DOWN") {
+      // The client gets the code and an id; the cause (driver message, statement) goes to one log line with that id.
+      const errorId = randomBytes(6).toString("hex");
+      request.log.error(
+        { error_id: errorId, code: e.code, method: request.method, url: request.url.split("?")[0], cause: causeChain(err) },
+        "request failed",
+      );
+      return reply
+        .code(status)
+        .send({ code: e.code, message: `${ERROR_CODES[e.code].message} Error id ${errorId}.`, path: [], error_id: errorId });
+    }
+    const body: Record<string, unknown> = { code: e.code, message: e.message, path: e.path };
     if (e.issues.length > 0) body.issues = e.issues;
     return reply.code(status).send(body);
   });
   app.setNotFoundHandler((request, reply) => {
-    reply.code(404).send({ code: "CT_NOT_FOUND", message: `No route ${request.method} ${request.url.split("?")[0]}`, path: [] });
+    const path = request.url.split("?")[0] ?? "";
+    const allowed = routes.allowed(path);
+    if (allowed.length > 0) {
+      reply
+        .code(405)
+        .header("allow", allowed.join(", "))
+        .send({
+          code: "CT_METHOD_NOT_ALLOWED",
+          message: `${request.method} ${path} is not allowed; use ${allowed.join(" or ")}`,
+          path: ["method"],
+        });
+      return;
+    }
+    reply.code(404).send({ code: "CT_NOT_FOUND", message: `No route ${request.method} ${path}`, path: [] });
   });
 
   await app.register(healthPlugin, {
@@ -91,6 +169,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     rateCard: opts.rateCard,
     keys: opts.keys,
     bodyLimit: config.server.body_limit_bytes,
+    maxFutureSkewMs: config.server.max_future_skew_ms,
+    minTimestampMs: config.server.min_timestamp_ms,
   });
   await app.register(queryPlugin, { store: opts.store, keys: opts.keys });
   await app.register(keysPlugin, { store: opts.store, keys: opts.keys });

@@ -15,13 +15,15 @@ describe("values round-trip through the ledger", () => {
       wireEvent({
         id: "edge-1",
         timestamp: "2026-11-20T23:59:59.999Z",
+        // Cheap enough that a trillion input tokens stay under the per-event cost limit.
+        model: "gpt-4o-mini",
         feature: tricky,
         user_id: "",
         tags: { a: "1", "b.c": tricky, empty: "" },
         raw_usage: undefined,
         api: undefined,
         usage: { input_tokens: 999_999_999_999, output_tokens: 1, cache_read_tokens: 0 },
-        cost_usd: "123456.123456789012345678",
+        cost_usd: "123456.123456789012",
         attempt: 7,
         latency_ms: 0.25,
         streamed: true,
@@ -43,7 +45,7 @@ describe("values round-trip through the ledger", () => {
         raw_usage: undefined,
         api: undefined,
         usage: { input_tokens: 1 },
-        cost_usd: "0.000000000000000001",
+        cost_usd: "0.000000000001",
       }),
     ];
     expect((await ingest(t, events)).json()).toMatchObject({ accepted: 2, rejected: [] });
@@ -57,7 +59,7 @@ describe("values round-trip through the ledger", () => {
       tags: { a: "1", "b.c": tricky, empty: "" },
       input_tokens: 999_999_999_999,
       output_tokens: 1,
-      cost_usd: "123456.123456789012345678",
+      cost_usd: "123456.123456789012",
       cost_source: "caller_estimate",
       attempt: 7,
       latency_ms: 0.25,
@@ -71,7 +73,7 @@ describe("values round-trip through the ledger", () => {
         id: "edge-2",
         timestamp: "2026-11-01T00:00:00.000Z",
         input_tokens: 1,
-        cost_usd: "0.000000000000000001",
+        cost_usd: "0.000000000001",
         status: "ok",
       }),
     );
@@ -83,12 +85,48 @@ describe("values round-trip through the ledger", () => {
       headers: auth(t.keys.readAll),
       payload: { metrics: ["cost_usd", "input_tokens"], ...RANGE },
     });
-    expect(q.json().rows).toEqual([{ cost_usd: "123456.123456789012345679", input_tokens: 1_000_000_000_000 }]);
+    expect(q.json().rows).toEqual([{ cost_usd: "123456.123456789013", input_tokens: 1_000_000_000_000 }]);
   });
 
-  it("keeps costs of a million dollars and more exact", async () => {
+  it("keeps a computed cost with more than 12 decimals exact, through the residual column", async () => {
+    // A rate of $0.0000001 per million tokens: one token costs 1e-13 dollars.
+    t = await makeApp(`version: 1
+pricing:
+  models:
+    - provider: acme
+      model: tiny-rate
+      rates: { input_mtok: "0.0000001", output_mtok: "3.0000003" }
+`);
+    const events = [
+      wireEvent({ provider: "acme", model: "tiny-rate", raw_usage: undefined, api: undefined, usage: { input_tokens: 1 } }),
+      wireEvent({
+        provider: "acme",
+        model: "tiny-rate",
+        raw_usage: undefined,
+        api: undefined,
+        usage: { input_tokens: 3, output_tokens: 7 },
+      }),
+    ];
+    expect((await ingest(t, events)).json()).toMatchObject({ accepted: 2, rejected: [] });
+    const list = await t.app.inject({ method: "GET", url: `/v1/events?from=${RANGE.from}&to=${RANGE.to}`, headers: auth(t.keys.readAll) });
+    expect(
+      list
+        .json()
+        .events.map((e: { cost_usd: string }) => e.cost_usd)
+        .sort(),
+    ).toEqual(["0.0000000000001", "0.0000210000024"]);
+    const q = await t.app.inject({
+      method: "POST",
+      url: "/v1/query",
+      headers: auth(t.keys.readAll),
+      payload: { metrics: ["cost_usd"], ...RANGE },
+    });
+    expect(q.json().rows).toEqual([{ cost_usd: "0.0000210000025" }]);
+  });
+
+  it("keeps a cost of exactly the per-event limit, a million dollars, exact", async () => {
     t = await makeApp();
-    const events = ["2500000.5", "999999.999999999999", "1000000"].map((cost, i) =>
+    const events = ["1000000", "999999.999999999999", "0.000000000001"].map((cost, i) =>
       wireEvent({ id: `big-cost-${i}`, raw_usage: undefined, api: undefined, usage: { input_tokens: 1 }, cost_usd: cost }),
     );
     expect((await ingest(t, events)).json().accepted).toBe(3);
@@ -98,14 +136,14 @@ describe("values round-trip through the ledger", () => {
       headers: auth(t.keys.readAll),
       payload: { metrics: ["cost_usd"], ...RANGE },
     });
-    expect(q.json().rows).toEqual([{ cost_usd: "4500000.499999999999" }]);
+    expect(q.json().rows).toEqual([{ cost_usd: "2000000" }]);
     const list = await t.app.inject({ method: "GET", url: `/v1/events?from=${RANGE.from}&to=${RANGE.to}`, headers: auth(t.keys.readAll) });
     expect(
       list
         .json()
         .events.map((e: { cost_usd: string }) => e.cost_usd)
         .sort(),
-    ).toEqual(["1000000", "2500000.5", "999999.999999999999"]);
+    ).toEqual(["0.000000000001", "1000000", "999999.999999999999"]);
   });
 
   it("writes batches larger than one chunk", async () => {

@@ -5,7 +5,8 @@ import type { FastifyInstance } from "fastify";
 import { buildApp } from "../src/app.js";
 import { type ApiKeyRecord, KeyRing, generateApiKey, hashApiKey } from "../src/auth/api-keys.js";
 import { type Scope, parseConfig } from "../src/config/load-config.js";
-import { DuckDBLedgerStore } from "../src/store/duckdb/duckdb-store.js";
+import { DuckDBDriver, type DuckDBDriverOptions } from "../src/store/duckdb/driver.js";
+import { Ledger } from "../src/store/ledger.js";
 
 export interface TestKeys {
   admin: string;
@@ -18,7 +19,7 @@ export interface TestKeys {
 
 export interface TestApp {
   app: FastifyInstance;
-  store: DuckDBLedgerStore;
+  store: TestLedger;
   keys: TestKeys;
   close(): Promise<void>;
 }
@@ -27,10 +28,22 @@ function record(name: string, key: string, scopes: Scope[], projects: string[] |
   return { id: `test:${name}`, name, hash: hashApiKey(key), scopes: new Set(scopes), projects, source: "config" };
 }
 
+/** A ledger on the DuckDB driver in this thread, with the driver's compaction hooks at hand. */
+export type TestLedger = Ledger & {
+  readonly driver: DuckDBDriver;
+  settle(): Promise<void>;
+  layout(): { current: number; sealed: number[] };
+};
+
+export async function openTestLedger(options: DuckDBDriverOptions): Promise<TestLedger> {
+  const driver = await DuckDBDriver.open(options);
+  return Object.assign(new Ledger(driver), { driver, settle: () => driver.settle(), layout: () => driver.layout() });
+}
+
 /** A real app on an in-memory DuckDB ledger with one key per role, driven through inject. */
 export async function makeApp(configYaml = ""): Promise<TestApp> {
   const config = parseConfig(configYaml, "test.yaml");
-  const store = await DuckDBLedgerStore.open({ path: ":memory:", maxPendingRows: config.server.max_pending_events });
+  const store = await openTestLedger({ path: ":memory:", maxPendingRows: config.server.max_pending_events });
   const rateCard = await loadDefaultRateCard(config.pricing);
   const keys: TestKeys = {
     admin: generateApiKey(),

@@ -23,7 +23,7 @@ describe("POST /v1/events", () => {
   it("accepts DESIGN.md's wire event, prices it exactly and stores it", async () => {
     const r = await ingest(t, [wireEvent()]);
     expect(r.statusCode).toBe(200);
-    expect(r.json()).toEqual({ accepted: 1, duplicates: 0, unpriced: 0, rejected: [] });
+    expect(r.json()).toEqual({ accepted: 1, duplicates: [], conflicts: [], unpriced: 0, rejected: [] });
     expect(await totals()).toEqual({ cost_usd: "0.00472", requests: 1 });
   });
 
@@ -64,7 +64,8 @@ describe("POST /v1/events", () => {
     expect(r.statusCode).toBe(200);
     expect(r.json()).toEqual({
       accepted: 4,
-      duplicates: 0,
+      duplicates: [],
+      conflicts: [],
       unpriced: 0,
       rejected: [
         {
@@ -85,19 +86,55 @@ describe("POST /v1/events", () => {
     expect(body.rejected[1].errors[0].path).toEqual(["events", 1, "timestamp"]);
   });
 
-  it("does not double-count a retried batch", async () => {
+  it("does not double-count a retried batch, and counts as accepted only what it wrote", async () => {
     const batch = [wireEvent(), wireEvent(), wireEvent()];
-    expect((await ingest(t, batch)).json().duplicates).toBe(0);
-    const again = await ingest(t, [...batch, wireEvent()]);
-    expect(again.json()).toMatchObject({ accepted: 4, duplicates: 3 });
+    expect((await ingest(t, batch)).json()).toMatchObject({ accepted: 3, duplicates: [] });
+    const fresh = wireEvent();
+    const again = await ingest(t, [fresh, ...batch]);
+    expect(again.json()).toMatchObject({
+      accepted: 1,
+      duplicates: batch.map((e, i) => ({ index: i + 1, id: e.id })),
+      conflicts: [],
+    });
     expect((await totals()).requests).toBe(4);
   });
 
   it("counts an id repeated inside one batch once", async () => {
     const e = wireEvent();
     const r = await ingest(t, [e, e]);
-    expect(r.json()).toMatchObject({ accepted: 2, duplicates: 1 });
+    expect(r.json()).toMatchObject({ accepted: 1, duplicates: [{ index: 1, id: e.id }], conflicts: [] });
     expect((await totals()).requests).toBe(1);
+  });
+
+  it("lists an id resent with other content as a conflict and keeps the first event", async () => {
+    const first = wireEvent({ feature: "first" });
+    expect((await ingest(t, [first])).json().accepted).toBe(1);
+    const otherContent = { ...first, feature: "second" };
+    const otherTime = { ...first, timestamp: "2026-11-21T10:00:00Z" };
+    const r = await ingest(t, [wireEvent(), otherContent, otherTime, first]);
+    expect(r.statusCode).toBe(200);
+    expect(r.json()).toMatchObject({
+      accepted: 1,
+      duplicates: [{ index: 3, id: first.id }],
+      conflicts: [
+        { index: 1, id: first.id, existing_timestamp: "2026-11-20T10:00:00.123Z" },
+        { index: 2, id: first.id, existing_timestamp: "2026-11-20T10:00:00.123Z" },
+      ],
+    });
+    expect(r.json().conflicts[0].message).toMatch(/other content is already in the ledger/);
+    const list = await t.app.inject({
+      method: "GET",
+      url: `/v1/events?from=${RANGE.from}&to=${RANGE.to}&feature=first`,
+      headers: auth(t.keys.readAll),
+    });
+    expect(list.json().events.map((e: { id: string }) => e.id)).toEqual([first.id]);
+    expect((await totals()).requests).toBe(2);
+  });
+
+  it("judges a repeated id inside one batch against the first, as a conflict when its content differs", async () => {
+    const e = wireEvent();
+    const r = await ingest(t, [e, { ...e, latency_ms: 1 }]);
+    expect(r.json()).toMatchObject({ accepted: 1, duplicates: [], conflicts: [{ index: 1, id: e.id }] });
   });
 
   it("stores an unknown model as unpriced, with a null cost, and counts it", async () => {
@@ -285,7 +322,7 @@ describe("backpressure", () => {
       });
       expect(r.json().rows).toEqual([{ requests: 4 }]);
       // The retry is accepted once the writer has caught up.
-      expect((await ingest(tiny, b)).json()).toMatchObject({ accepted: 4, duplicates: 0 });
+      expect((await ingest(tiny, b)).json()).toMatchObject({ accepted: 4, duplicates: [] });
     } finally {
       await tiny.close();
     }

@@ -5,10 +5,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { afterEach, describe, expect, it } from "vitest";
-import { DuckDBLedgerStore } from "../src/store/duckdb/duckdb-store.js";
-import { preparedEvents, wireEvent } from "./helpers.js";
+import { type TestLedger, openTestLedger, preparedEvents, wireEvent } from "./helpers.js";
 
-let store: DuckDBLedgerStore | null = null;
+let store: TestLedger | null = null;
 afterEach(async () => {
   await store?.close();
   store = null;
@@ -53,7 +52,7 @@ async function mainFileRows(path: string): Promise<Array<{ id: string; project: 
 describe("live segments and compaction", () => {
   it("seals a full segment and compacts it into the main file, sorted by project, and deletes its file", async () => {
     const { dir, path } = await tempLedger();
-    store = await DuckDBLedgerStore.open({ path, segmentRows: 30 });
+    store = await openTestLedger({ path, segmentRows: 30 });
     const events = await prepared(90);
     const all = (a: number, b: number) => events.slice(a, b);
     for (let off = 0; off < 90; off += 15) {
@@ -82,7 +81,7 @@ describe("live segments and compaction", () => {
 
   it("compacts a sealed segment by itself once ingest pauses", async () => {
     const { path } = await tempLedger();
-    store = await DuckDBLedgerStore.open({ path, segmentRows: 20 });
+    store = await openTestLedger({ path, segmentRows: 20 });
     const s = store;
     await s.append(await rows(25, 500));
     // Sealed right after the commit that filled it; compacted once nothing arrives for a while.
@@ -94,7 +93,7 @@ describe("live segments and compaction", () => {
   });
 
   it("answers reads that run during a compaction with every event once", async () => {
-    store = await DuckDBLedgerStore.open({ path: ":memory:", segmentRows: 500 });
+    store = await openTestLedger({ path: ":memory:", segmentRows: 500 });
     await store.append(await rows(1200));
     const counts: number[] = [];
     const s = store;
@@ -110,12 +109,12 @@ describe("live segments and compaction", () => {
 
   it("replays a live segment left by a stop and compacts it at the next start", async () => {
     const { dir, path } = await tempLedger();
-    store = await DuckDBLedgerStore.open({ path, segmentRows: 1000 });
+    store = await openTestLedger({ path, segmentRows: 1000 });
     await store.append(await rows(40));
     const left = store.layout().current;
     await store.close();
     expect(existsSync(`${path}.live-${left}`)).toBe(true);
-    store = await DuckDBLedgerStore.open({ path, segmentRows: 1000 });
+    store = await openTestLedger({ path, segmentRows: 1000 });
     expect(await store.count({ projects: null })).toBe(40);
     // Still deduplicated against the replayed segment.
     expect((await store.append(await rows(40))).duplicates).toHaveLength(40);
@@ -127,7 +126,7 @@ describe("live segments and compaction", () => {
 
   it("drops a segment whose events were copied before a crash, instead of counting them twice", async () => {
     const { path } = await tempLedger();
-    store = await DuckDBLedgerStore.open({ path, segmentRows: 1000 });
+    store = await openTestLedger({ path, segmentRows: 1000 });
     await store.append(await rows(25));
     const n = store.layout().current;
     await store.close();
@@ -142,7 +141,7 @@ describe("live segments and compaction", () => {
     await c.run("DETACH seg");
     c.closeSync();
     inst.closeSync();
-    store = await DuckDBLedgerStore.open({ path, segmentRows: 1000 });
+    store = await openTestLedger({ path, segmentRows: 1000 });
     expect(existsSync(`${path}.live-${n}`)).toBe(false);
     expect(await store.count({ projects: null })).toBe(25);
     expect(

@@ -2,10 +2,9 @@ import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { DuckDBLedgerStore } from "../src/store/duckdb/duckdb-store.js";
-import { ledgerRows, preparedEvents, wireEvent } from "./helpers.js";
+import { type TestLedger, ledgerRows, openTestLedger, preparedEvents, wireEvent } from "./helpers.js";
 
-let store: DuckDBLedgerStore | null = null;
+let store: TestLedger | null = null;
 afterEach(async () => {
   await store?.close();
   store = null;
@@ -13,7 +12,7 @@ afterEach(async () => {
 
 describe("group-commit writer", () => {
   it("commits concurrent appends together and answers each with its own counts", async () => {
-    store = await DuckDBLedgerStore.open({ path: ":memory:" });
+    store = await openTestLedger({ path: ":memory:" });
     const batches = await Promise.all([ledgerRows(10), ledgerRows(20), ledgerRows(30)]);
     const results = await Promise.all(batches.map((b) => store?.append(b)));
     expect(results.map((r) => r?.inserted)).toEqual([10, 20, 30]);
@@ -27,17 +26,17 @@ describe("group-commit writer", () => {
     const live = await preparedEvents(
       Array.from({ length: 20 }, (_, i) => wireEvent({ timestamp: new Date(now - i * 1000).toISOString() })),
     );
-    store = await DuckDBLedgerStore.open({ path });
+    store = await openTestLedger({ path });
     expect(await store.append(live)).toMatchObject({ inserted: 20 });
     expect((await store.append(live.slice(0, 5))).duplicates).toHaveLength(5);
     await store.close();
-    store = await DuckDBLedgerStore.open({ path });
+    store = await openTestLedger({ path });
     expect((await store.append(live)).duplicates).toHaveLength(20);
     expect(await store.count({ projects: null })).toBe(20);
   });
 
   it("sheds load with CT_OVERLOADED instead of queueing without bound", async () => {
-    store = await DuckDBLedgerStore.open({ path: ":memory:", maxPendingRows: 50 });
+    store = await openTestLedger({ path: ":memory:", maxPendingRows: 50 });
     const [a, b, c] = [await ledgerRows(40), await ledgerRows(40), await ledgerRows(5)];
     const first = store.append(a);
     // The first batch is still being written: 40 + 40 would pass the limit of 50.
@@ -50,7 +49,7 @@ describe("group-commit writer", () => {
   });
 
   it("finishes queued batches before closing, and refuses new ones once closing", async () => {
-    store = await DuckDBLedgerStore.open({ path: ":memory:" });
+    store = await openTestLedger({ path: ":memory:" });
     const pending = store.append(await ledgerRows(25));
     const closing = store.close();
     await expect(pending).resolves.toMatchObject({ inserted: 25 });

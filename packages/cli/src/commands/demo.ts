@@ -8,6 +8,7 @@ export interface DemoLoadResult {
   readonly sent: number;
   readonly accepted: number;
   readonly duplicates: number;
+  readonly conflicts: number;
   readonly rejected: number;
   readonly seconds: number;
 }
@@ -22,14 +23,19 @@ export async function loadDemo(
 ): Promise<DemoLoadResult> {
   const started = Date.now();
   const bar = opts.quiet ? { update() {}, stop() {} } : progressBar("demo", opts.events);
-  const totals = { sent: 0, accepted: 0, duplicates: 0, rejected: 0 };
+  const totals = { sent: 0, accepted: 0, duplicates: 0, conflicts: 0, rejected: 0 };
   const inFlight = new Set<Promise<void>>();
   const send = async (batch: Array<Record<string, unknown>>) => {
     for (let attempt = 0; ; attempt++) {
       try {
-        const r = await client.json<{ accepted: number; duplicates: number; rejected: unknown[] }>("POST", "/v1/events", batch);
+        const r = await client.json<{ accepted: number; duplicates: unknown[]; conflicts: unknown[]; rejected: unknown[] }>(
+          "POST",
+          "/v1/events",
+          batch,
+        );
         totals.accepted += r.accepted;
-        totals.duplicates += r.duplicates;
+        totals.duplicates += r.duplicates.length;
+        totals.conflicts += r.conflicts.length;
         totals.rejected += r.rejected.length;
         totals.sent += batch.length;
         bar.update(totals.sent);
@@ -80,7 +86,7 @@ export function registerDemo(program: Command): void {
       if (Number.isNaN(end)) throw new CosttrailError("CT_INVALID_ARGUMENT", "--end: must be an ISO-8601 time", { path: ["--end"] });
       const r = await loadDemo(client, { events, days, seed: Number(o.seed), end });
       process.stdout.write(
-        `demo: sent ${r.sent} events (${r.accepted} accepted, ${r.duplicates} already present, ${r.rejected} rejected) in ${r.seconds.toFixed(1)} s\n`,
+        `demo: sent ${r.sent} events (${r.accepted} accepted, ${r.duplicates} already present, ${r.conflicts} conflicting, ${r.rejected} rejected) in ${r.seconds.toFixed(1)} s\n`,
       );
     });
 }

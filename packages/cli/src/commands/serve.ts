@@ -13,6 +13,7 @@ interface ServeFlags {
   demo?: boolean;
   demoEvents: string;
   quiet?: boolean;
+  logLevel: string;
 }
 
 /** Turns the usual start failures into errors that say what to do. */
@@ -42,7 +43,11 @@ async function startServerOrExplain(options: Parameters<typeof startServer>[0]):
 }
 
 /** Runs until SIGTERM/SIGINT, then finishes in-flight batches and closes the ledger cleanly. */
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace"];
+
 export async function serve(flags: ServeFlags): Promise<RunningServer> {
+  if (!LOG_LEVELS.includes(flags.logLevel))
+    throw new CosttrailError("CT_INVALID_ARGUMENT", `--log-level: must be one of ${LOG_LEVELS.join(", ")}`, { path: ["--log-level"] });
   const port = Number(flags.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new CosttrailError("CT_INVALID_ARGUMENT", "--port: must be an integer from 0 to 65535", { path: ["--port"] });
@@ -51,7 +56,7 @@ export async function serve(flags: ServeFlags): Promise<RunningServer> {
     host: flags.host,
     dataDir: flags.dataDir,
     ...(flags.config && { configFile: flags.config }),
-    logger: flags.quiet ? false : { level: "info", redact: ["req.headers.authorization"] },
+    logger: flags.quiet ? false : { level: flags.logLevel, redact: ["req.headers.authorization"] },
   });
   process.stderr.write(`Costtrail listening on ${server.url} — ledger in ${server.dataDir}\n`);
   let stopping = false;
@@ -130,7 +135,8 @@ export function registerServe(program: Command): void {
     .option("--config <file>", "costtrail.yaml")
     .option("--demo", "load a month of demo traffic when the ledger is empty")
     .option("--demo-events <n>", "events for --demo", "100000")
-    .option("--quiet", "no request logs")
+    .option("--quiet", "no logs")
+    .option("--log-level <level>", "info: one summary line of requests a minute; debug: a line per request", "info")
     .action(async (flags: ServeFlags) => {
       await serve(flags);
     });

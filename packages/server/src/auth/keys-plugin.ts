@@ -57,6 +57,8 @@ export async function keysPlugin(app: FastifyInstance, opts: KeysPluginOptions):
       scopes: scopes as Scope[],
       projects: projects as string[] | null,
       created_ms: Date.now(),
+      revoked_ms: null,
+      last_used_ms: null,
     };
     await opts.store.saveApiKey(record);
     opts.keys.add({ ...record, scopes: new Set(record.scopes), source: "store" });

@@ -11,6 +11,10 @@ export interface CollectorOptions {
   readonly rateCard: () => RateCard;
   readonly keys: KeyRing;
   readonly bodyLimit: number;
+  /** How far past its arrival an event's timestamp may lie (server.max_future_skew). */
+  readonly maxFutureSkewMs: number;
+  /** The earliest timestamp accepted (server.min_timestamp). */
+  readonly minTimestampMs: number;
 }
 
 /** Most events one request may carry, whatever their size. */
@@ -25,7 +29,22 @@ const INGEST_RESPONSE = {
   type: "object",
   properties: {
     accepted: { type: "integer" },
-    duplicates: { type: "integer" },
+    duplicates: {
+      type: "array",
+      items: { type: "object", properties: { index: { type: "integer" }, id: { type: "string" } } },
+    },
+    conflicts: {
+      type: "array",
+      items: {
+        type: "object",
+        properties: {
+          index: { type: "integer" },
+          id: { type: "string" },
+          existing_timestamp: { type: "string" },
+          message: { type: "string" },
+        },
+      },
+    },
     unpriced: { type: "integer" },
     rejected: {
       type: "array",
@@ -74,9 +93,11 @@ export async function collectorPlugin(app: FastifyInstance, opts: CollectorOptio
       const projects = key?.projects ?? null;
       const card = opts.rateCard();
       const receivedMs = Date.now();
+      const window = { nowMs: receivedMs, maxFutureSkewMs: opts.maxFutureSkewMs, minTimestampMs: opts.minTimestampMs };
       const rows: PreparedEvent[] = [];
+      /** The request index of each row. */
+      const rowIndex: number[] = [];
       const rejected: Array<{ index: number; errors: Issue[] }> = [];
-      let unpriced = 0;
       values.forEach((value, index) => {
         const lineIssue = lineIssues.get(index);
         if (lineIssue) {
@@ -94,7 +115,7 @@ export async function collectorPlugin(app: FastifyInstance, opts: CollectorOptio
         ) {
           v = { ...(v as object), project: projects[0] };
         }
-        const r = prepareEvent(v, card, ["events", index]);
+        const r = prepareEvent(v, card, ["events", index], window);
         if (!r.ok) {
           rejected.push({ index, errors: r.issues });
           return;
@@ -114,8 +135,8 @@ export async function collectorPlugin(app: FastifyInstance, opts: CollectorOptio
           });
           return;
         }
-        if (prepared.price.status === "unpriced") unpriced++;
         rows.push(prepared);
+        rowIndex.push(index);
       });
       if (rows.length === 0 && rejected.length > 0) {
         return reply.code(400).send({
@@ -123,13 +144,31 @@ export async function collectorPlugin(app: FastifyInstance, opts: CollectorOptio
           message: `All ${rejected.length} events were rejected`,
           path: ["events"],
           accepted: 0,
-          duplicates: 0,
+          duplicates: [],
+          conflicts: [],
           unpriced: 0,
           rejected,
         });
       }
       const result = await opts.store.append(rows, receivedMs);
-      return { accepted: rows.length, duplicates: result.duplicates.length, unpriced, rejected };
+      const notWritten = new Set<number>(result.duplicates);
+      for (const c of result.conflicts) notWritten.add(c.index);
+      let unpriced = 0;
+      rows.forEach((r, i) => {
+        if (r.price.status === "unpriced" && !notWritten.has(i)) unpriced++;
+      });
+      return {
+        accepted: result.inserted,
+        duplicates: result.duplicates.map((i) => ({ index: rowIndex[i] as number, id: (rows[i] as PreparedEvent).event.id })),
+        conflicts: result.conflicts.map((c) => ({
+          index: rowIndex[c.index] as number,
+          id: (rows[c.index] as PreparedEvent).event.id,
+          existing_timestamp: c.existing_timestamp,
+          message: `an event with this id and other content is already in the ledger (timestamp ${c.existing_timestamp}); not written`,
+        })),
+        unpriced,
+        rejected,
+      };
     },
   );
 }

@@ -79,17 +79,12 @@ export async function queryPlugin(app: FastifyInstance, opts: QueryPluginOptions
     const limit = q.limit === undefined ? 100 : Number(q.limit);
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
       throw invalid([{ code: "invalid_value", path: ["query", "limit"], message: "must be an integer from 1 to 1000" }]);
-    let cursor: { ts_ms: number; id: string } | null = null;
-    if (q.cursor !== undefined) {
-      try {
-        const [ts, id] = JSON.parse(Buffer.from(q.cursor, "base64url").toString("utf8")) as [unknown, unknown];
-        if (typeof ts !== "number" || typeof id !== "string") throw new Error("bad cursor");
-        cursor = { ts_ms: ts, id };
-      } catch {
-        throw invalid([{ code: "invalid_format", path: ["query", "cursor"], message: "is not a cursor this server issued" }]);
-      }
-    }
-    return opts.store.listEvents({ from, to, filters, limit, cursor }, request.readScope);
+    const cursor: unknown = (request.query as Record<string, unknown>).cursor;
+    if (cursor !== undefined && typeof cursor !== "string")
+      throw new CosttrailError("CT_INVALID_CURSOR", "cursor: give one cursor, the next_cursor of the previous page", {
+        path: ["query", "cursor"],
+      });
+    return opts.store.listEvents({ from, to, filters, limit }, cursor ?? null, request.readScope);
   });
 
   app.get("/v1/export", async (request, reply) => {
@@ -100,7 +95,13 @@ export async function queryPlugin(app: FastifyInstance, opts: QueryPluginOptions
     const { from, to, filters } = rangeAndFilters(q, ["from", "to", "format"]);
     const dir = await mkdtemp(join(tmpdir(), "costtrail-export-"));
     const file = join(dir, `events.${format}`);
-    const rows = await opts.store.exportTo(file, format, { from, to, filters }, request.readScope);
+    let rows: number;
+    try {
+      rows = await opts.store.exportTo(file, format, { from, to, filters }, request.readScope);
+    } catch (e) {
+      await rm(dir, { recursive: true, force: true });
+      throw e;
+    }
     const stream = createReadStream(file);
     stream.on("close", () => void rm(dir, { recursive: true, force: true }));
     return reply

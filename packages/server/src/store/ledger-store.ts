@@ -1,4 +1,5 @@
-import type { PreparedEvent, QuerySpec } from "@costtrail/core";
+import type { PreparedEvent, QueryFilter, QuerySpec } from "@costtrail/core";
+import type { AppendOutcome } from "./ledger-driver.js";
 
 /**
  * What a read may see. Built by the one scoping function from the request's key
@@ -9,12 +10,8 @@ export interface ReadScope {
   readonly projects: readonly string[] | null;
 }
 
-export interface AppendResult {
-  /** Ids written by this call. */
-  readonly inserted: number;
-  /** Ids already in the ledger (a retried batch), not written again. */
-  readonly duplicates: readonly string[];
-}
+/** What an append did with each event of the call, by index within the call. */
+export type AppendResult = AppendOutcome;
 
 export type QueryRow = Record<string, string | number | null>;
 
@@ -26,9 +23,8 @@ export interface EventPage {
 export interface EventListRequest {
   readonly from: number;
   readonly to: number;
-  readonly filters: QuerySpec["filters"];
+  readonly filters: readonly QueryFilter[];
   readonly limit: number;
-  readonly cursor: { readonly ts_ms: number; readonly id: string } | null;
 }
 
 export type ExportFormat = "csv" | "ndjson" | "parquet";
@@ -40,6 +36,9 @@ export interface StoredApiKey {
   readonly scopes: readonly string[];
   readonly projects: readonly string[] | null;
   readonly created_ms: number;
+  /** When the key stopped (or stops) working; null while it is valid. */
+  readonly revoked_ms: number | null;
+  readonly last_used_ms: number | null;
 }
 
 /** The ledger. DuckDB (embedded default) and ClickHouse implement the same contract. */
@@ -47,12 +46,19 @@ export interface LedgerStore {
   /** Appends durably: resolves only after the events are committed. Idempotent by id. */
   append(events: readonly PreparedEvent[], receivedMs?: number): Promise<AppendResult>;
   query(spec: QuerySpec, scope: ReadScope): Promise<QueryRow[]>;
-  listEvents(req: EventListRequest, scope: ReadScope): Promise<EventPage>;
-  /** Writes matching events to a file in the given format and returns its path. */
-  exportTo(path: string, format: ExportFormat, req: Omit<EventListRequest, "limit" | "cursor">, scope: ReadScope): Promise<number>;
+  /** A page of events, newest first; `cursor` is a previous page's `next_cursor` (CT_INVALID_CURSOR otherwise). */
+  listEvents(req: EventListRequest, cursor: string | null, scope: ReadScope): Promise<EventPage>;
+  /** Writes matching events to a file in the given format and returns the row count; on failure no file is left. */
+  exportTo(path: string, format: ExportFormat, req: Omit<EventListRequest, "limit">, scope: ReadScope): Promise<number>;
   count(scope: ReadScope): Promise<number>;
   saveApiKey(key: StoredApiKey): Promise<void>;
   listApiKeys(): Promise<StoredApiKey[]>;
+  /** Marks a key revoked from `atMs` on (now, or later for a rotation's grace period). */
+  revokeApiKey(id: string, atMs: number): Promise<void>;
+  /** Records last-used times (id → epoch ms); written in batches, not per request. */
+  touchApiKeys(lastUsed: ReadonlyMap<string, number>): Promise<void>;
+  /** Last-used times of keys of every source (configured and bootstrap keys too), id → epoch ms. */
+  keyUsage(): Promise<Map<string, number>>;
   /** Rows waiting to be written; the collector sheds load above its limit. */
   pendingRows(): number;
   close(): Promise<void>;

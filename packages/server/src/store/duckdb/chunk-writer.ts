@@ -58,6 +58,7 @@ const SOURCES: Record<string, Source> = {
   streamed: (b) => b.streamed,
   cache_hit: (b) => b.cache_hit,
   raw_usage: (b) => b.raw_usage_json,
+  content_hash: (b) => b.content_hash,
 };
 ATTRIBUTION_COLUMNS.forEach((c, i) => {
   SOURCES[c] = (b) => b.attribution[i] as Array<string | null>;

@@ -1,15 +1,14 @@
 import { type Dimension, OTHER_GROUP, type QueryFilter, type QuerySpec, TOKEN_BUCKETS } from "@costtrail/core";
-import type { ReadScope } from "../ledger-store.js";
+import type { EventCursor, LedgerDialect, PlainValue, RollupRow, RunStatement, Statement } from "../ledger-driver.js";
+import type { EventListRequest, ExportFormat, ReadScope, StoredApiKey } from "../ledger-store.js";
 import { offsetSegments } from "../time-zone.js";
-import { EXACT_COST, SUM_COST } from "./schema.js";
+import { EVENT_LIST_COLUMNS, EXACT_COST, SUM_COST } from "./schema.js";
 
-/** SQL text with its bound values. Values are never spliced into the text. */
-export interface Compiled {
-  readonly sql: string;
-  readonly params: unknown[];
-}
-
-class Params {
+/**
+ * DuckDB's SQL for the ledger. Every value is bound as a parameter: a statement is text that
+ * names `$1, $2…` and the list of values beside it, built by one Params per statement.
+ */
+export class Params {
   readonly values: unknown[] = [];
   bind(v: unknown): string {
     this.values.push(v);
@@ -17,10 +16,16 @@ class Params {
   }
 }
 
+// ── Columns, filters, the WHERE every read shares ──────────────────────────────────────────
+
 /** A dimension's SQL: a whitelisted column name, or the tag map read with a bound key. */
 export function dimensionSql(d: Dimension, p: Params): string {
   if (d.startsWith("tag.")) return `tags[${p.bind(d.slice(4))}]`;
   return `"${d}"`;
+}
+
+function bindList(values: readonly string[], p: Params): string {
+  return values.map((v) => p.bind(v)).join(", ");
 }
 
 function filterSql(f: QueryFilter, p: Params): string {
@@ -31,9 +36,9 @@ function filterSql(f: QueryFilter, p: Params): string {
     case "not":
       return `${col} IS DISTINCT FROM ${p.bind(f.value)}`;
     case "in":
-      return `${col} IN (${(f.value as string[]).map((v) => p.bind(v)).join(", ")})`;
+      return `${col} IN (${bindList(f.value as string[], p)})`;
     case "not_in":
-      return `(${col} IS NULL OR ${col} NOT IN (${(f.value as string[]).map((v) => p.bind(v)).join(", ")}))`;
+      return `(${col} IS NULL OR ${col} NOT IN (${bindList(f.value as string[], p)}))`;
     case "prefix":
       return `starts_with(${col}, ${p.bind(f.value)})`;
     case "exists":
@@ -45,32 +50,24 @@ function filterSql(f: QueryFilter, p: Params): string {
   }
 }
 
-/** The one place a read's WHERE is built: scope first, then time range, then filters. */
+function epochMs(p: Params, ms: number): string {
+  return `epoch_ms(CAST(${p.bind(ms)} AS BIGINT))`;
+}
+
+/** The one place a read's WHERE is built: the key's scope first, then the time range, then filters. */
 export function whereSql(scope: ReadScope, from: number, to: number, filters: readonly QueryFilter[], p: Params): string {
   const parts: string[] = [];
-  if (scope.projects !== null) {
-    parts.push(scope.projects.length === 0 ? "FALSE" : `project IN (${scope.projects.map((x) => p.bind(x)).join(", ")})`);
-  }
-  parts.push(`ts >= epoch_ms(CAST(${p.bind(from)} AS BIGINT))`);
-  parts.push(`ts < epoch_ms(CAST(${p.bind(to)} AS BIGINT))`);
+  if (scope.projects !== null) parts.push(scope.projects.length === 0 ? "FALSE" : `project IN (${bindList(scope.projects, p)})`);
+  parts.push(`ts >= ${epochMs(p, from)}`, `ts < ${epochMs(p, to)}`);
   for (const f of filters) parts.push(filterSql(f, p));
   return parts.join(" AND ");
 }
 
+// ── Metrics ────────────────────────────────────────────────────────────────────────────────
+
 const ALL_TOKENS = TOKEN_BUCKETS.map((b) => `coalesce("${b}", 0)`).join(" + ");
 
-/** Compile options that depend on the data: whether any event in range has a cost residual. */
-export interface CompileOptions {
-  readonly residuals: boolean;
-  /**
-   * A distribution of cost sums each run into a 64-bit DECIMAL(18,12) (cheaper to sort than
-   * 128 bits). A run of a million dollars or more does not fit: its group then reports `ovf`
-   * above zero, and the caller compiles again with this off.
-   */
-  readonly narrowRunCost?: boolean;
-}
-
-/** Raw aggregate per metric. Money stays DECIMAL here so it sorts as a number; it becomes text only on the way out. */
+/** A group's aggregate for a metric. Money stays DECIMAL here so it sorts as a number; it becomes text on the way out. */
 function metricSql(m: string, sumCost: string): string {
   switch (m) {
     case "cost_usd":
@@ -99,7 +96,7 @@ function metricSql(m: string, sumCost: string): string {
     case "ttft_ms_p99":
       return "quantile_cont(ttft_ms, 0.99)";
     case "cost_per_request_usd":
-      // Exact sum and count leave the store; the division is done in decimal by the caller.
+      // Exact sum and count leave the store; the division is done in decimal above the driver.
       return `CAST(coalesce(${sumCost}, 0) AS VARCHAR) || '/' || CAST(count(*) AS VARCHAR)`;
     case "error_rate":
       return "CAST(count(*) FILTER (WHERE status = 'error') AS DOUBLE) / count(*)";
@@ -142,7 +139,7 @@ const QUANTILES: Record<string, number> = { p50: 0.5, p90: 0.9, p95: 0.95, p99: 
 const STAT_SQL: Record<string, (v: string) => string> = {
   max: (v) => `max(${v})`,
   min: (v) => `min(${v})`,
-  // Exact: sum and count, divided in decimal by the caller.
+  // Exact: sum and count, divided in decimal above the driver.
   mean: (v) => `CAST(sum(${v}) AS VARCHAR) || '/' || CAST(count(*) AS VARCHAR)`,
   count: () => "count(*)",
 };
@@ -161,111 +158,333 @@ function localTimeSql(spec: QuerySpec, p: Params): string {
   }
   const cases = segments
     .slice(0, -1)
-    .map((s) => `WHEN ts < epoch_ms(CAST(${p.bind(s.untilMs)} AS BIGINT)) THEN ${p.bind(s.offsetMin)}`)
+    .map((s) => `WHEN ts < ${epochMs(p, s.untilMs)} THEN ${p.bind(s.offsetMin)}`)
     .join(" ");
   return `ts + to_minutes(CAST(CASE ${cases} ELSE ${p.bind(segments.at(-1)?.offsetMin ?? 0)} END AS BIGINT))`;
 }
 
-interface Output {
-  /** Column alias in the grouped relation. */
-  readonly alias: string;
-  /** Key in the JSON row handed back. */
-  readonly key: string;
-  /** How the value leaves the store. */
-  readonly json: string;
+// ── Rollups ────────────────────────────────────────────────────────────────────────────────
+
+/** Data-dependent choices for one rollup statement. */
+export interface RollupOptions {
+  /** Whether any event in range carries a cost residual; without one, the 64-bit part is the exact sum. */
+  readonly residuals: boolean;
+  /**
+   * A distribution of cost sums each run into a 64-bit DECIMAL(18,12), cheaper to sort than
+   * 128 bits. A run of a million dollars or more does not fit: its group then reports
+   * `overflow` above zero, and the rollup is compiled again with this off.
+   */
+  readonly narrowRunCost: boolean;
+}
+
+/** The pieces every rollup shape shares: where, group columns, bucket, and what leaves the statement. */
+class RollupParts {
+  readonly p = new Params();
+  readonly sumCost: string;
+  readonly where: string;
+  /** `expr AS group_i` for each group_by dimension. */
+  readonly groupSelects: string[];
+  readonly groupNames: string[];
+  /** The bucket expression, or null without a grain. */
+  readonly bucket: string | null;
+  /** What the outer statement groups by. */
+  readonly keys: string[];
+  /** Output columns: alias → how its value leaves the statement as JSON. */
+  readonly outputs: Array<{ readonly alias: string; readonly json: string }> = [];
+  /** API sort key (dimension, `bucket`, metric, `<metric>_<stat>`) → alias. */
+  readonly sortAlias = new Map<string, string>();
+
+  constructor(
+    readonly spec: QuerySpec,
+    scope: ReadScope,
+    readonly options: RollupOptions,
+  ) {
+    this.sumCost = options.residuals ? SUM_COST : "sum(cost_usd)";
+    this.where = whereSql(scope, spec.from, spec.to, spec.filters, this.p);
+    this.groupNames = spec.group_by.map((_, i) => `group_${i}`);
+    this.groupSelects = spec.group_by.map((d, i) => `${dimensionSql(d, this.p)} AS group_${i}`);
+    this.bucket = spec.grain ? `date_trunc('${spec.grain}', ${localTimeSql(spec, this.p)})` : null;
+    this.keys = [...this.groupNames, ...(this.bucket ? ["bucket"] : [])];
+    for (const [i, d] of spec.group_by.entries()) {
+      this.outputs.push({ alias: `group_${i}`, json: `group_${i}` });
+      this.sortAlias.set(d, `group_${i}`);
+    }
+    if (this.bucket) {
+      this.outputs.push({ alias: "bucket", json: "epoch_ms(bucket)" });
+      this.sortAlias.set("bucket", "bucket");
+    }
+  }
+
+  bucketSelect(): string[] {
+    return this.bucket ? [`${this.bucket} AS bucket`] : [];
+  }
+
+  metricSelects(): string[] {
+    return this.spec.metrics.map((m, i) => `${metricSql(m, this.sumCost)} AS metric_${i}`);
+  }
+
+  addMetricOutputs(): void {
+    for (const [i, m] of this.spec.metrics.entries()) {
+      this.outputs.push({ alias: `metric_${i}`, json: m === "cost_usd" ? moneyText(`metric_${i}`) : `metric_${i}` });
+      this.sortAlias.set(m, `metric_${i}`);
+    }
+  }
+}
+
+/** One row per group (and bucket). */
+function plainRelation(r: RollupParts): string {
+  const select = [...r.groupSelects, ...r.bucketSelect(), ...r.metricSelects()];
+  const groupBy = r.keys.length > 0 ? `GROUP BY ${r.keys.join(", ")}` : "";
+  return `SELECT ${select.join(", ")} FROM events WHERE ${r.where} ${groupBy}`;
+}
+
+/** The top `limit` groups by the order metric over the whole range; the rest fold into one "(other)" group. */
+function otherRelation(r: RollupParts, limit: number): string {
+  const { spec, groupNames } = r;
+  const rankKey = spec.order_by[0]?.key ?? spec.metrics[0] ?? "requests";
+  const rankDesc = spec.order_by[0]?.desc ?? true;
+  const groupIndex = spec.group_by.indexOf(rankKey as never);
+  const rankMetric = (spec.metrics as readonly string[]).includes(rankKey) ? rankKey : "requests";
+  const rankBy = groupIndex >= 0 ? `group_${groupIndex}` : "rank_value";
+  const other = r.p.bind(OTHER_GROUP);
+  const base = `SELECT *, ${[...r.groupSelects, ...r.bucketSelect()].join(", ")} FROM events WHERE ${r.where}`;
+  const ranked = `SELECT ${groupNames.join(", ")}, row_number() OVER (ORDER BY ${rankBy} ${rankDesc ? "DESC" : "ASC"} NULLS LAST, ${groupNames.map((g) => `${g} ASC NULLS LAST`).join(", ")}) AS rank
+    FROM (SELECT ${groupNames.join(", ")}, ${metricSql(rankMetric, r.sumCost)} AS rank_value FROM base GROUP BY ALL)`;
+  const folded = `SELECT ${groupNames.map((g) => `CASE WHEN k.rank <= ${limit} THEN b.${g} ELSE ${other} END AS ${g}`).join(", ")},
+      k.rank <= ${limit} AS kept, b.* EXCLUDE (${groupNames.join(", ")})
+    FROM base b JOIN ranked k ON ${groupNames.map((g) => `b.${g} IS NOT DISTINCT FROM k.${g}`).join(" AND ")}`;
+  return `WITH base AS (${base}), ranked AS (${ranked}), folded AS (${folded})
+    SELECT ${[...r.keys, ...r.metricSelects()].join(", ")}, bool_or(kept) AS kept FROM folded GROUP BY ${r.keys.join(", ")}`;
+}
+
+/** A metric summed per `per` value (each agent run), then summarised per group in one sort. */
+function distributionRelation(r: RollupParts, d: NonNullable<QuerySpec["distribution"]>): string {
+  const { spec, keys } = r;
+  const narrow = d.metric === "cost_usd" && r.options.narrowRunCost;
+  const runSum = additiveSumSql(d.metric, r.sumCost);
+  const perRun = `SELECT ${[
+    ...r.groupSelects,
+    ...r.bucketSelect(),
+    `${dimensionSql(d.per, r.p)} AS per_key`,
+    `${narrow ? `TRY_CAST(${runSum} AS DECIMAL(18,12))` : runSum} AS run_value`,
+    ...spec.metrics.map((m, i) => `${additiveSumSql(m, r.sumCost)} AS run_metric_${i}`),
+  ].join(", ")}
+    FROM events WHERE ${r.where} AND ${dimensionSql(d.per, r.p)} IS NOT NULL GROUP BY ALL`;
+  const fractions = d.stats.filter((s) => QUANTILES[s] !== undefined).map((s) => QUANTILES[s] as number);
+  const perGroup = [
+    ...keys,
+    ...(fractions.length > 0 ? [`quantile_disc(run_value, [${fractions.join(", ")}]) AS quantiles`] : []),
+    ...(narrow ? ["count(*) FILTER (WHERE run_value IS NULL) AS overflow"] : []),
+    ...spec.metrics.map((_, i) => `sum(run_metric_${i}) AS metric_${i}`),
+    ...d.stats.flatMap((s, i) => (QUANTILES[s] === undefined ? [`${STAT_SQL[s]?.("run_value")} AS stat_${i}`] : [])),
+  ];
+  const stats = d.stats.map((s, i) =>
+    QUANTILES[s] === undefined ? `stat_${i}` : `quantiles[${fractions.indexOf(QUANTILES[s] as number) + 1}] AS stat_${i}`,
+  );
+  if (narrow) r.outputs.push({ alias: "overflow", json: "overflow" });
+  for (const [i, s] of d.stats.entries()) {
+    const money = d.metric === "cost_usd" && s !== "count" && s !== "mean";
+    r.outputs.push({ alias: `stat_${i}`, json: money ? moneyText(`stat_${i}`) : `stat_${i}` });
+    r.sortAlias.set(`${d.metric}_${s}`, `stat_${i}`);
+  }
+  const groupBy = keys.length > 0 ? `GROUP BY ${keys.join(", ")}` : "";
+  return `SELECT ${[...keys, ...stats, ...(narrow ? ["overflow"] : []), ...spec.metrics.map((_, i) => `metric_${i}`)].join(", ")}
+    FROM (SELECT ${perGroup.join(", ")} FROM (${perRun}) ${groupBy})`;
+}
+
+/** The order asked for, then a default, then the group columns so pages and tests are deterministic. */
+function orderSql(r: RollupParts): string[] {
+  const { spec } = r;
+  const order = spec.order_by.map((o) => `${r.sortAlias.get(o.key) ?? "1"} ${o.desc ? "DESC" : "ASC"} NULLS LAST`);
+  if (order.length === 0) {
+    if (r.bucket) order.push("bucket ASC");
+    const first = spec.distribution ? `${spec.distribution.metric}_${spec.distribution.stats[0]}` : spec.metrics[0];
+    const alias = first ? r.sortAlias.get(first) : undefined;
+    if (alias) order.push(`${alias} DESC NULLS LAST`);
+  }
+  for (const g of r.groupNames) order.push(`${g} ASC NULLS LAST`);
+  // Kept groups before "(other)".
+  if (spec.other && spec.limit !== null && !spec.distribution) order.unshift("kept DESC");
+  return order;
 }
 
 /**
- * Compiles a query into one statement that answers a single JSON text: the rows, already
- * ordered and limited. DuckDB builds the JSON natively, which is several times faster than
- * reading wide results value by value. Output keys: `g0…` for group_by, `b` (local wall time
- * in epoch ms) for the grain, `m0…` for metrics, `s0…` for distribution stats.
+ * A rollup as one statement that answers a single JSON text (column `j`): the rows, already
+ * ordered and limited. DuckDB builds the JSON natively, several times faster than reading a
+ * wide result value by value.
  */
-export function compileQuery(spec: QuerySpec, scope: ReadScope, options: CompileOptions = { residuals: true }): Compiled {
-  // Without residuals in range the cheap 64-bit part is the exact sum on its own.
-  const sumCost = options.residuals ? SUM_COST : "sum(cost_usd)";
+export function rollupStatement(spec: QuerySpec, scope: ReadScope, options: RollupOptions): Statement {
+  const r = new RollupParts(spec, scope, options);
+  const folding = spec.other && spec.limit !== null && !spec.distribution;
+  const relation = spec.distribution
+    ? distributionRelation(r, spec.distribution)
+    : folding
+      ? otherRelation(r, spec.limit as number)
+      : plainRelation(r);
+  r.addMetricOutputs();
+  const order = orderSql(r).join(", ");
+  const limit = spec.limit !== null && !folding ? ` LIMIT ${spec.limit}` : "";
+  const rows = `SELECT * FROM (${relation}) ORDER BY ${order}${limit}`;
+  const json = `json_object(${r.outputs.map((o) => `'${o.alias}', ${o.json}`).join(", ")})`;
+  const sql = `SELECT '[' || coalesce(string_agg(CAST(${json} AS VARCHAR), ',' ORDER BY ${order}), '') || ']' AS j FROM (${rows})`;
+  return { sql, params: r.p.values };
+}
+
+/** Whether any event in a rollup's range carries a cost residual (rare; the column is nearly all NULL, so this is cheap). */
+function residualProbe(spec: QuerySpec, scope: ReadScope): Statement {
   const p = new Params();
   const where = whereSql(scope, spec.from, spec.to, spec.filters, p);
-  const groups = spec.group_by.map((d, i) => `${dimensionSql(d, p)} AS g${i}`);
-  const gNames = spec.group_by.map((_, i) => `g${i}`);
-  const bucket = spec.grain ? `date_trunc('${spec.grain}', ${localTimeSql(spec, p)})` : null;
-  const keys = [...gNames, ...(bucket ? ["bucket"] : [])];
-  const outputs: Output[] = [
-    ...gNames.map((g) => ({ alias: g, key: g, json: g })),
-    ...(bucket ? [{ alias: "bucket", key: "b", json: "epoch_ms(bucket)" }] : []),
-  ];
-  const sortKey = new Map<string, string>();
-  for (const [i, d] of spec.group_by.entries()) sortKey.set(d, `g${i}`);
-  if (bucket) sortKey.set("bucket", "bucket");
+  return { sql: `SELECT EXISTS (SELECT 1 FROM events WHERE cost_residual IS NOT NULL AND ${where}) AS r`, params: p.values };
+}
 
-  let relation: string;
-  if (spec.distribution) {
-    const d = spec.distribution;
-    const per = dimensionSql(d.per, p);
-    const narrow = d.metric === "cost_usd" && options.narrowRunCost === true;
-    const runSum = additiveSumSql(d.metric, sumCost);
-    const inner = `SELECT ${[...groups, ...(bucket ? [`${bucket} AS bucket`] : []), `${per} AS per_key`, `${narrow ? `TRY_CAST(${runSum} AS DECIMAL(18,12))` : runSum} AS v`, ...spec.metrics.map((m, i) => `${additiveSumSql(m, sumCost)} AS a${i}`)].join(", ")}
-      FROM events WHERE ${where} AND ${per} IS NOT NULL GROUP BY ALL`;
-    // Every quantile asked for comes from one quantile_disc call (one sort per group).
-    const fractions = d.stats.filter((s) => QUANTILES[s] !== undefined).map((s) => QUANTILES[s] as number);
-    const cols = [
-      ...keys,
-      ...(fractions.length > 0 ? [`quantile_disc(v, [${fractions.join(", ")}]) AS q`] : []),
-      ...(narrow ? ["count(*) FILTER (WHERE v IS NULL) AS ovf"] : []),
-      ...spec.metrics.map((_, i) => `sum(a${i}) AS m${i}`),
-      ...d.stats.flatMap((s, i) => (QUANTILES[s] === undefined ? [`${STAT_SQL[s]?.("v")} AS s${i}`] : [])),
-    ];
-    const stats = d.stats.map((s, i) =>
-      QUANTILES[s] === undefined ? `s${i}` : `q[${fractions.indexOf(QUANTILES[s] as number) + 1}] AS s${i}`,
-    );
-    relation = `SELECT ${[...keys, ...stats, ...(narrow ? ["ovf"] : []), ...spec.metrics.map((_, i) => `m${i}`)].join(", ")}
-      FROM (SELECT ${cols.join(", ")} FROM (${inner}) ${keys.length ? `GROUP BY ${keys.join(", ")}` : ""})`;
-    if (narrow) outputs.push({ alias: "ovf", key: "ovf", json: "ovf" });
-    for (const [i, s] of d.stats.entries()) {
-      const money = d.metric === "cost_usd" && s !== "count" && s !== "mean";
-      outputs.push({ alias: `s${i}`, key: `s${i}`, json: money ? moneyText(`s${i}`) : `s${i}` });
-      sortKey.set(`${d.metric}_${s}`, `s${i}`);
-    }
-  } else if (spec.other && spec.limit !== null) {
-    // Top `limit` groups by the order metric over the whole range; the rest fold into one "(other)" group.
-    const rankKey = spec.order_by[0]?.key ?? spec.metrics[0] ?? "requests";
-    const rankDesc = spec.order_by[0]?.desc ?? true;
-    const groupIndex = spec.group_by.indexOf(rankKey as never);
-    const rankMetric = (spec.metrics as readonly string[]).includes(rankKey) ? rankKey : "requests";
-    const rankExpr = groupIndex >= 0 ? `g${groupIndex}` : "r";
-    const other = p.bind(OTHER_GROUP);
-    relation = `WITH base AS (SELECT *, ${groups.join(", ")}${bucket ? `, ${bucket} AS bucket` : ""} FROM events WHERE ${where}),
-      ranked AS (SELECT ${gNames.join(", ")}, row_number() OVER (ORDER BY ${rankExpr} ${rankDesc ? "DESC" : "ASC"} NULLS LAST, ${gNames.map((g) => `${g} ASC NULLS LAST`).join(", ")}) AS rn
-        FROM (SELECT ${gNames.join(", ")}, ${metricSql(rankMetric, sumCost)} AS r FROM base GROUP BY ALL)),
-      folded AS (SELECT ${gNames.map((g) => `CASE WHEN k.rn <= ${spec.limit} THEN b.${g} ELSE ${other} END AS ${g}`).join(", ")}, k.rn <= ${spec.limit} AS kept,
-        b.* EXCLUDE (${gNames.join(", ")})
-        FROM base b JOIN ranked k ON ${gNames.map((g) => `b.${g} IS NOT DISTINCT FROM k.${g}`).join(" AND ")})
-      SELECT ${[...keys, ...spec.metrics.map((m, i) => `${metricSql(m, sumCost)} AS m${i}`)].join(", ")}, bool_or(kept) AS kept
-      FROM folded GROUP BY ${keys.join(", ")}`;
-  } else {
-    relation = `SELECT ${[...groups, ...(bucket ? [`${bucket} AS bucket`] : []), ...spec.metrics.map((m, i) => `${metricSql(m, sumCost)} AS m${i}`)].join(", ")}
-      FROM events WHERE ${where} ${keys.length ? `GROUP BY ${gNames.length ? gNames.join(", ") : ""}${gNames.length && bucket ? ", " : ""}${bucket ? "bucket" : ""}` : ""}`;
-  }
-  for (const [i, m] of spec.metrics.entries()) {
-    outputs.push({ alias: `m${i}`, key: `m${i}`, json: m === "cost_usd" ? moneyText(`m${i}`) : `m${i}` });
-    sortKey.set(m, `m${i}`);
-  }
+function usesCost(spec: QuerySpec): boolean {
+  return spec.metrics.some((m) => m === "cost_usd" || m === "cost_per_request_usd") || spec.distribution?.metric === "cost_usd";
+}
 
-  const order = spec.order_by.map((o) => `${sortKey.get(o.key) ?? "1"} ${o.desc ? "DESC" : "ASC"} NULLS LAST`);
-  if (order.length === 0) {
-    if (bucket) order.push("bucket ASC");
-    const first = spec.distribution ? `${spec.distribution.metric}_${spec.distribution.stats[0]}` : spec.metrics[0];
-    const k = first ? sortKey.get(first) : undefined;
-    if (k) order.push(`${k} DESC NULLS LAST`);
+function toRollupRow(spec: QuerySpec, raw: Record<string, PlainValue>): RollupRow {
+  return {
+    groups: spec.group_by.map((_, i) => {
+      const v = raw[`group_${i}`];
+      return v === null || v === undefined ? null : String(v);
+    }),
+    bucketLocalMs: spec.grain ? Number(raw.bucket) : null,
+    metrics: spec.metrics.map((_, i) => raw[`metric_${i}`] ?? null),
+    stats: (spec.distribution?.stats ?? []).map((_, i) => raw[`stat_${i}`] ?? null),
+  };
+}
+
+async function rollup(spec: QuerySpec, scope: ReadScope, run: RunStatement): Promise<RollupRow[]> {
+  const residuals = usesCost(spec) && (await run(residualProbe(spec, scope)))[0]?.r === true;
+  const answer = async (narrowRunCost: boolean) => {
+    const [first] = await run(rollupStatement(spec, scope, { residuals, narrowRunCost }));
+    return JSON.parse(String(first?.j ?? "[]")) as Array<Record<string, PlainValue>>;
+  };
+  let raw = await answer(spec.distribution?.metric === "cost_usd");
+  // A run of a million dollars or more does not fit the narrow sum: answer again, 128-bit.
+  if (raw.some((row) => Number(row.overflow ?? 0) > 0)) raw = await answer(false);
+  return raw.map((row) => toRollupRow(spec, row));
+}
+
+// ── Event pages and exports ────────────────────────────────────────────────────────────────
+
+function eventPage(req: EventListRequest, cursor: EventCursor | null, scope: ReadScope): Statement {
+  const p = new Params();
+  let where = whereSql(scope, req.from, req.to, req.filters, p);
+  if (cursor) {
+    const t = epochMs(p, cursor.ts_ms);
+    where += ` AND (ts < ${t} OR (ts = ${t} AND id < ${p.bind(cursor.id)}))`;
   }
-  // Ties broken by the group columns, so pages and tests are deterministic; kept groups before "(other)".
-  for (const g of gNames) order.push(`${g} ASC NULLS LAST`);
-  if (spec.other && spec.limit !== null && !spec.distribution) order.unshift("kept DESC");
-  const limited = spec.limit !== null && !(spec.other && !spec.distribution);
-  const rows = `SELECT * FROM (${relation}) ORDER BY ${order.join(", ")}${limited ? ` LIMIT ${spec.limit}` : ""}`;
-  const sql = `SELECT '[' || coalesce(string_agg(CAST(json_object(${outputs.map((o) => `'${o.key}', ${o.json}`).join(", ")}) AS VARCHAR), ',' ORDER BY ${order.join(", ")}), '') || ']' AS j
-    FROM (${rows})`;
+  const cols = EVENT_LIST_COLUMNS.filter((c) => c !== "ts").map((c) => (c === "cost_usd" ? `${EXACT_COST} AS cost_usd` : `"${c}"`));
+  return {
+    sql: `SELECT ${cols.join(", ")}, epoch_ms(ts) AS ts_ms FROM events WHERE ${where} ORDER BY ts DESC, id DESC LIMIT ${req.limit + 1}`,
+    params: p.values,
+  };
+}
+
+/**
+ * A spreadsheet runs a cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage return
+ * as a formula; in CSV such text cells get a leading apostrophe so they stay text.
+ */
+function csvSafe(expr: string): string {
+  return `CASE WHEN regexp_matches(${expr}, '^[=+\\-@\\t\\r]') THEN '''' || ${expr} ELSE ${expr} END`;
+}
+
+/** Columns that hold numbers or flags: no formula can hide in them. */
+const NOT_TEXT = new Set<string>([
+  ...TOKEN_BUCKETS,
+  "web_search_calls",
+  "batch",
+  "attempt",
+  "latency_ms",
+  "ttft_ms",
+  "streamed",
+  "cache_hit",
+]);
+
+function exportColumn(c: string, format: ExportFormat): string {
+  if (c === "ts")
+    return format === "parquet" ? `CAST(ts AS TIMESTAMPTZ) AS "timestamp"` : `strftime(ts, '%Y-%m-%dT%H:%M:%S.%gZ') AS "timestamp"`;
+  const value = c === "cost_usd" ? EXACT_COST : `"${c}"`;
+  // Parquet keeps DECIMAL; text formats carry money as exact decimal strings.
+  if (format === "parquet") return `${value} AS "${c}"`;
+  if (c === "cost_usd" || c === "computed_cost_usd") return `rtrim(rtrim(CAST(${value} AS VARCHAR), '0'), '.') AS "${c}"`;
+  if (c === "tags") return "to_json(tags) AS tags";
+  if (c === "units" || c === "raw_usage") return format === "ndjson" ? `CAST("${c}" AS JSON) AS "${c}"` : `"${c}"`;
+  if (format === "csv" && !NOT_TEXT.has(c)) return `${csvSafe(value)} AS "${c}"`;
+  return value;
+}
+
+function exportRows(req: Omit<EventListRequest, "limit">, format: ExportFormat, scope: ReadScope): Statement {
+  const p = new Params();
+  const where = whereSql(scope, req.from, req.to, req.filters, p);
+  const cols = EVENT_LIST_COLUMNS.map((c) => exportColumn(c, format));
+  return { sql: `SELECT ${cols.join(", ")} FROM events WHERE ${where} ORDER BY ts, id`, params: p.values };
+}
+
+/** COPY of an export statement to a file; the path is quoted, since COPY takes no parameter for it. */
+export function copySql(select: string, path: string, format: ExportFormat): string {
+  const options = format === "parquet" ? "FORMAT parquet, COMPRESSION zstd" : format === "csv" ? "FORMAT csv, HEADER true" : "FORMAT json";
+  return `COPY (${select}) TO '${path.replace(/'/g, "''")}' (${options})`;
+}
+
+function count(scope: ReadScope): Statement {
+  const p = new Params();
+  return { sql: `SELECT count(*) AS n FROM events WHERE ${whereSql(scope, 0, 8.64e15, [], p)}`, params: p.values };
+}
+
+// ── API keys ───────────────────────────────────────────────────────────────────────────────
+
+function insertApiKey(key: StoredApiKey): Statement {
+  const p = new Params();
+  const projects = key.projects === null ? "NULL" : `string_split(${p.bind(key.projects.join(","))}, ',')`;
+  const sql = `INSERT INTO api_keys (id, name, hash, scopes, projects, created_at, revoked_at)
+    VALUES (${p.bind(key.id)}, ${p.bind(key.name)}, ${p.bind(key.hash)}, string_split(${p.bind(key.scopes.join(","))}, ','), ${projects},
+      ${epochMs(p, key.created_ms)}, ${key.revoked_ms === null ? "NULL" : epochMs(p, key.revoked_ms)})`;
   return { sql, params: p.values };
 }
 
-export { Params };
+function listApiKeys(): Statement {
+  return {
+    sql: `SELECT k.id, k.name, k.hash, array_to_string(k.scopes, ',') AS scopes, array_to_string(k.projects, ',') AS projects,
+      epoch_ms(k.created_at) AS created_ms, epoch_ms(k.revoked_at) AS revoked_ms, epoch_ms(u.last_used_at) AS last_used_ms
+      FROM api_keys k LEFT JOIN api_key_usage u ON u.id = k.id ORDER BY k.created_at, k.id`,
+    params: [],
+  };
+}
+
+function revokeApiKey(id: string, revokedMs: number): Statement {
+  const p = new Params();
+  const at = epochMs(p, revokedMs);
+  // Revoking again never extends a key's life.
+  return {
+    sql: `UPDATE api_keys SET revoked_at = CASE WHEN revoked_at IS NULL OR revoked_at > ${at} THEN ${at} ELSE revoked_at END WHERE id = ${p.bind(id)}`,
+    params: p.values,
+  };
+}
+
+function keyUsage(): Statement {
+  return { sql: "SELECT id, epoch_ms(last_used_at) AS last_used_ms FROM api_key_usage", params: [] };
+}
+
+/** Last-used times for keys of every source (config and bootstrap keys have no api_keys row). */
+function touchApiKeys(lastUsed: ReadonlyMap<string, number>): Statement {
+  const p = new Params();
+  const rows = [...lastUsed].map(([id, ms]) => `(${p.bind(id)}, ${epochMs(p, ms)})`);
+  return {
+    sql: `INSERT INTO api_key_usage (id, last_used_at) VALUES ${rows.join(", ")}
+      ON CONFLICT (id) DO UPDATE SET last_used_at = greatest(api_key_usage.last_used_at, excluded.last_used_at)`,
+    params: p.values,
+  };
+}
+
+export const duckdbDialect: LedgerDialect = {
+  rollup,
+  eventPage,
+  exportRows,
+  count,
+  insertApiKey,
+  listApiKeys,
+  revokeApiKey,
+  touchApiKeys,
+  keyUsage,
+};

@@ -1,4 +1,5 @@
 import { ATTRIBUTION_COLUMNS, type PreparedEvent, TOKEN_BUCKETS } from "@costtrail/core";
+import { fingerprint } from "./id-index.js";
 
 /**
  * Events as the ledger stores them (validated, normalized into buckets, priced), column by
@@ -47,6 +48,8 @@ export interface LedgerBatch {
   readonly tag_keys: string[];
   readonly tag_values: string[];
   readonly raw_usage_json: Array<string | null>;
+  /** A 52-bit fingerprint of the event as validated: a resend with the same id and content is a duplicate, other content a conflict. */
+  readonly content_hash: Float64Array;
 }
 
 /** The store keeps 18 decimal places; a cost with more (a rate with many digits times a discount) is rounded and says so. */
@@ -98,6 +101,7 @@ export class LedgerBatchBuilder {
   private readonly tagKeys: string[] = [];
   private readonly tagValues: string[] = [];
   private readonly raw: Array<string | null> = [];
+  private readonly contentHash: number[] = [];
 
   get length(): number {
     return this.n;
@@ -159,6 +163,7 @@ export class LedgerBatchBuilder {
     }
     this.tagCount.push(count);
     this.raw.push(e.raw_usage ? JSON.stringify(e.raw_usage) : null);
+    this.contentHash.push(fingerprint(JSON.stringify(e)));
     this.n++;
     return this;
   }
@@ -197,6 +202,7 @@ export class LedgerBatchBuilder {
       tag_keys: this.tagKeys,
       tag_values: this.tagValues,
       raw_usage_json: this.raw,
+      content_hash: Float64Array.from(this.contentHash),
     };
   }
 }

@@ -53,14 +53,53 @@ export const EVENT_COLUMNS: ReadonlyArray<readonly [name: string, type: string]>
   ["cache_hit", "BOOLEAN"],
   ["tags", "MAP(VARCHAR, VARCHAR)"],
   ["raw_usage", "VARCHAR"],
+  // Added after the first release: last, so that ALTER TABLE on an older ledger gives the same order.
+  ["content_hash", "BIGINT"],
+];
+
+/** Columns an event page and an export show, in this order. */
+export const EVENT_LIST_COLUMNS: readonly string[] = [
+  "id",
+  "ts",
+  ...ATTRIBUTION_COLUMNS,
+  "provider",
+  "model",
+  "api",
+  "operation",
+  ...TOKEN_BUCKETS,
+  "web_search_calls",
+  "units",
+  "cost_usd",
+  "computed_cost_usd",
+  "cost_source",
+  "price_status",
+  "rate_card_entry",
+  "price_note",
+  "batch",
+  "service_tier",
+  "status",
+  "error_type",
+  "attempt",
+  "latency_ms",
+  "ttft_ms",
+  "streamed",
+  "cache_hit",
+  "tags",
+  "raw_usage",
 ];
 
 /** The events table under a (qualified) name: the main file's and each live segment's are the same. */
 export const EVENTS_TABLE_SQL = (name: string): string =>
   `CREATE TABLE IF NOT EXISTS ${name} (${EVENT_COLUMNS.map(([n, t]) => `"${n}" ${t}`).join(", ")})`;
 
+/** Brings an events table made by an older release up to EVENT_COLUMNS (a no-op on a current one). */
+export const EVENTS_MIGRATION_SQL = (name: string): string[] => [`ALTER TABLE ${name} ADD COLUMN IF NOT EXISTS content_hash BIGINT`];
+
 export const SCHEMA_SQL = [
   EVENTS_TABLE_SQL("events"),
+  ...EVENTS_MIGRATION_SQL("events"),
   `CREATE TABLE IF NOT EXISTS api_keys (id VARCHAR PRIMARY KEY, name VARCHAR NOT NULL, hash VARCHAR NOT NULL UNIQUE, scopes VARCHAR[] NOT NULL, projects VARCHAR[], created_at TIMESTAMP NOT NULL)`,
+  "ALTER TABLE api_keys ADD COLUMN IF NOT EXISTS revoked_at TIMESTAMP",
+  `CREATE TABLE IF NOT EXISTS api_key_usage (id VARCHAR PRIMARY KEY, last_used_at TIMESTAMP NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)`,
 ];

@@ -1,7 +1,7 @@
 import { readdir, rm } from "node:fs/promises";
 import { basename, dirname } from "node:path";
 import type { DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
-import { EVENTS_TABLE_SQL } from "./schema.js";
+import { EVENTS_MIGRATION_SQL, EVENTS_TABLE_SQL } from "./schema.js";
 
 /** Rows a live segment takes before it is sealed and compacted into the main file. */
 export const SEAL_ROWS = 500_000;
@@ -191,7 +191,7 @@ export class Segments {
   private async compact(s: Segment): Promise<void> {
     await this.conn.run("BEGIN TRANSACTION");
     try {
-      await this.conn.run(`INSERT INTO "${this.main}".main.events SELECT * FROM "${s.alias}".main.events ORDER BY project, ts`);
+      await this.conn.run(`INSERT INTO "${this.main}".main.events BY NAME SELECT * FROM "${s.alias}".main.events ORDER BY project, ts`);
       await this.conn.run(`INSERT INTO "${this.main}".main.meta VALUES ('moved:${s.n}', CAST(now() AS VARCHAR))`);
       await this.conn.run("COMMIT");
     } catch (e) {
@@ -261,5 +261,6 @@ async function attach(conn: DuckDBConnection, mainPath: string | null, n: number
   const path = mainPath ? segmentPath(mainPath, n) : null;
   await conn.run(`ATTACH '${path === null ? ":memory:" : path.replace(/'/g, "''")}' AS "${alias}"`);
   await conn.run(EVENTS_TABLE_SQL(`"${alias}".main.events`));
+  for (const sql of EVENTS_MIGRATION_SQL(`"${alias}".main.events`)) await conn.run(sql);
   return { n, alias, path, rows: 0 };
 }

@@ -16,9 +16,9 @@ import {
   listValue,
 } from "@duckdb/node-api";
 import type { LedgerBatch } from "./ledger-batch.js";
-import type { AppendResult } from "../ledger-store.js";
+import type { AppendOutcome } from "../ledger-driver.js";
 import { type Selection, fillChunk } from "./chunk-writer.js";
-import { RecentIds } from "./recent-ids.js";
+import { IdIndex, fingerprint } from "./id-index.js";
 import type { Segments } from "./segments.js";
 import { COST_SCALE, EVENT_COLUMNS, MONEY_SCALE } from "./schema.js";
 
@@ -26,10 +26,14 @@ import { COST_SCALE, EVENT_COLUMNS, MONEY_SCALE } from "./schema.js";
 const CHUNK_ROWS = 2048;
 /** Rows written in one transaction at most (well under the appender's own flush threshold). */
 const MAX_BATCH_ROWS = 50_000;
-/** Recent ids kept in memory (~50 MB); live traffic is checked against them without a query. */
-const RECENT_IDS = 500_000;
-/** How far back the recent ids reach when loaded at start. */
-const RECENT_WINDOW_MS = 10 * 60_000;
+
+/** How long and how many ids the writer remembers to catch a resent id (see id-index.ts). */
+export interface IdempotencyWindow {
+  readonly windowMs: number;
+  readonly maxIds: number;
+}
+
+export const DEFAULT_IDEMPOTENCY_WINDOW: IdempotencyWindow = { windowMs: 24 * 3_600_000, maxIds: 2_000_000 };
 
 function columnType(sqlType: string): DuckDBType {
   if (sqlType.startsWith("VARCHAR")) return VARCHAR;
@@ -51,17 +55,20 @@ interface Job {
   readonly batch: LedgerBatch;
   readonly start: number;
   readonly end: number;
-  resolve(r: AppendResult): void;
+  resolve(r: AppendOutcome): void;
   reject(e: unknown): void;
 }
 
 /**
  * Group commit: requests that arrive while a batch is being written wait and go together
  * into the next one, so durability (one WAL sync per commit) does not cost throughput.
- * A batch is one appender flush, which DuckDB commits as one transaction. Ids already in
- * the ledger are skipped first: live batches against the in-memory recent ids, older ones
- * with a query bounded by the batch's time range (a retry resends the same event, so the
- * earlier copy lies in that range, and zone maps skip the rest of the ledger).
+ * A batch is one appender flush, which DuckDB commits as one transaction.
+ *
+ * Ids already in the ledger are never written twice. Each event's id is looked up in the
+ * index of recently received ids (id-index.ts); a hit, and any event old enough that the index
+ * may not know it, is then looked up in the ledger, bounded by time so zone maps skip the
+ * rest. Same id, timestamp and content: a duplicate (a retry). Same id, anything else
+ * different: a conflict, reported and not written.
  */
 export class GroupCommitWriter {
   private queue: Job[] = [];
@@ -70,27 +77,28 @@ export class GroupCommitWriter {
   private closed = false;
   private idle: Promise<void> = Promise.resolve();
   private markIdle: () => void = () => {};
-  private recent: RecentIds | null = null;
+  private index: IdIndex | null = null;
   private appender: { target: string; appender: DuckDBAppender } | null = null;
 
   constructor(
     private readonly conn: DuckDBConnection,
     private readonly segments: Segments,
     private readonly maxPendingRows: number,
+    private readonly idempotency: IdempotencyWindow = DEFAULT_IDEMPOTENCY_WINDOW,
   ) {}
 
   pending(): number {
     return this.queued;
   }
 
-  append(batch: LedgerBatch, start = 0, end = batch.length): Promise<AppendResult> {
+  append(batch: LedgerBatch, start = 0, end = batch.length): Promise<AppendOutcome> {
     const size = end - start;
     if (this.closed) return Promise.reject(new CosttrailError("CT_SHUTTING_DOWN"));
-    if (size === 0) return Promise.resolve({ inserted: 0, duplicates: [] });
+    if (size === 0) return Promise.resolve({ inserted: 0, duplicates: [], conflicts: [] });
     if (this.queued > 0 && this.queued + size > this.maxPendingRows) {
       return Promise.reject(new CosttrailError("CT_OVERLOADED", `${this.queued} events are waiting to be written; retry shortly`));
     }
-    return new Promise<AppendResult>((resolve, reject) => {
+    return new Promise<AppendOutcome>((resolve, reject) => {
       this.queue.push({ batch, start, end, resolve, reject });
       this.queued += size;
       if (!this.running) void this.drain();
@@ -123,16 +131,18 @@ export class GroupCommitWriter {
           n += sizeOf(job);
         }
         try {
-          const existing = await this.existingIds(jobs);
-          const { fresh, results } = settle(jobs, existing);
+          const fps = fingerprints(jobs);
+          const existing = await this.existingEvents(jobs, fps);
+          const { fresh, freshFps, results } = settle(jobs, existing, fps);
           await this.write(fresh);
           // Only after the commit: an id is "present" once it is durable.
+          const index = this.index as IdIndex;
           for (let k = 0; k < fresh.length; k++) {
             const b = fresh.batches[fresh.batch[k] as number] as LedgerBatch;
             const r = fresh.row[k] as number;
-            this.recent?.add(b.id[r] as string, b.ts_ms[r] as number);
+            index.add(freshFps[k] as number, b.ts_ms[r] as number, b.received_ms[r] as number);
           }
-          for (const [i, j] of jobs.entries()) j.resolve(results[i] as AppendResult);
+          for (const [i, j] of jobs.entries()) j.resolve(results[i] as AppendOutcome);
           await this.segments.committed(fresh.length);
           // A sealed segment is detached once compacted: let go of it now.
           if (this.appender && this.appender.target !== this.segments.target()) {
@@ -152,26 +162,35 @@ export class GroupCommitWriter {
     }
   }
 
-  /** Ids of this batch already in the ledger, looked up within the batch's time range. */
-  private async existingIds(jobs: readonly Job[]): Promise<Set<string>> {
+  /**
+   * The events already in the ledger under the ids of these jobs: those the index has seen,
+   * and any old enough that the index may not know them. Looked up by id within the time
+   * range those events can have.
+   */
+  private async existingEvents(jobs: readonly Job[], fps: readonly Float64Array[]): Promise<Map<string, Existing>> {
+    this.index ??= await this.loadIndex();
+    const index = this.index;
+    const ids: string[] = [];
     let minTs = Number.POSITIVE_INFINITY;
     let maxTs = Number.NEGATIVE_INFINITY;
-    const ids: string[] = [];
-    for (const { batch, start, end } of jobs) {
+    const widen = (ts: number) => {
+      if (ts < minTs) minTs = ts;
+      if (ts > maxTs) maxTs = ts;
+    };
+    jobs.forEach(({ batch, start, end }, j) => {
+      const jobFps = fps[j] as Float64Array;
       for (let i = start; i < end; i++) {
         const ts = batch.ts_ms[i] as number;
-        if (ts < minTs) minTs = ts;
-        if (ts > maxTs) maxTs = ts;
+        const seenAt = index.get(jobFps[i - start] as number);
+        if (seenAt === undefined && !index.mayMiss(ts)) continue;
         ids.push(batch.id[i] as string);
+        widen(ts);
+        if (seenAt !== undefined) widen(seenAt);
       }
-    }
-    this.recent ??= await this.loadRecent();
-    if (this.recent.covers(minTs)) {
-      const recent = this.recent;
-      return new Set(ids.filter((id) => recent.has(id)));
-    }
-    const sql =
-      "SELECT DISTINCT id FROM events WHERE ts >= epoch_ms(CAST($1 AS BIGINT)) AND ts <= epoch_ms(CAST($2 AS BIGINT)) AND id IN (SELECT unnest($3))";
+    });
+    if (ids.length === 0) return new Map();
+    const sql = `SELECT id, epoch_ms(ts) AS ms, content_hash FROM events
+      WHERE ts >= epoch_ms(CAST($1 AS BIGINT)) AND ts <= epoch_ms(CAST($2 AS BIGINT)) AND id IN (SELECT unnest($3))`;
     const rows = await this.segments.read(sql, async (full) => {
       const s = await this.conn.prepare(full);
       try {
@@ -184,24 +203,38 @@ export class GroupCommitWriter {
         s.destroySync();
       }
     });
-    return new Set(rows.map((r) => r[0] as string));
+    const out = new Map<string, Existing>();
+    for (const [id, ms, hash] of rows) {
+      out.set(String(id), { tsMs: Number(ms), contentHash: hash === null ? null : Number(hash) });
+    }
+    return out;
   }
 
-  /** The ids of the last minutes' events, read from the ledger once at start. */
-  private async loadRecent(): Promise<RecentIds> {
-    const since = Date.now() - RECENT_WINDOW_MS;
+  /**
+   * The ids received in the window, read from the ledger once at start, newest first up to
+   * the index's size; and the latest timestamp among events received before them, after which
+   * the index knows every event.
+   */
+  private async loadIndex(): Promise<IdIndex> {
+    const { windowMs, maxIds } = this.idempotency;
+    const since = Date.now() - windowMs;
     const rows = await this.segments.read(
-      `SELECT id, epoch_ms(ts) AS ms FROM events WHERE ts >= epoch_ms(CAST($1 AS BIGINT)) ORDER BY ts DESC LIMIT ${RECENT_IDS}`,
+      `SELECT id, epoch_ms(ts) AS ms, epoch_ms(received_at) AS received FROM events
+        WHERE received_at >= epoch_ms(CAST($1 AS BIGINT)) ORDER BY received_at DESC LIMIT ${maxIds}`,
       async (sql) => (await this.conn.runAndReadAll(sql, [since])).getRows(),
     );
-    // If the window held more than fit, the horizon starts just after the oldest id kept.
-    const horizon = rows.length < RECENT_IDS ? since : Number(rows.at(-1)?.[1]) + 1;
-    const recent = new RecentIds(RECENT_IDS, horizon);
+    // If the window held more than fit, the index starts just after the oldest id kept.
+    const cutoff = rows.length < maxIds ? since : Number(rows.at(-1)?.[2]);
+    const [[before]] = (await this.segments.read(
+      "SELECT epoch_ms(max(ts)) FROM events WHERE received_at < epoch_ms(CAST($1 AS BIGINT))",
+      async (sql) => (await this.conn.runAndReadAll(sql, [cutoff])).getRows(),
+    )) as [[bigint | null]];
+    const index = new IdIndex(windowMs, maxIds, before === null ? Number.NEGATIVE_INFINITY : Number(before));
     for (let i = rows.length - 1; i >= 0; i--) {
-      const [id, ms] = rows[i] as [string, bigint];
-      recent.add(id, Number(ms));
+      const [id, ms, received] = rows[i] as [string, bigint, bigint];
+      index.add(fingerprint(id), Number(ms), Number(received));
     }
-    return recent;
+    return index;
   }
 
   /** Appends the rows and commits them with one flush: one transaction, synced to the WAL. */
@@ -240,33 +273,69 @@ function sizeOf(job: Job): number {
   return job.end - job.start;
 }
 
-/** Decides per request which ids are new; an id repeated within one batch counts once. */
-function settle(jobs: readonly Job[], existing: Set<string>): { fresh: Selection; results: AppendResult[] } {
-  const seen = new Set<string>();
+/** An event already in the ledger, as far as the duplicate check needs it. */
+interface Existing {
+  readonly tsMs: number;
+  /** null for an event written before content hashes were kept: then the timestamp decides. */
+  readonly contentHash: number | null;
+}
+
+/** The id fingerprints of each job's events. */
+function fingerprints(jobs: readonly Job[]): Float64Array[] {
+  return jobs.map(({ batch, start, end }) => {
+    const out = new Float64Array(end - start);
+    for (let i = start; i < end; i++) out[i - start] = fingerprint(batch.id[i] as string);
+    return out;
+  });
+}
+
+function sameEvent(a: Existing, tsMs: number, contentHash: number): boolean {
+  return a.tsMs === tsMs && (a.contentHash === null || a.contentHash === contentHash);
+}
+
+/**
+ * Decides per request which events are new, duplicates or conflicts. Within one batch the
+ * first event with an id wins; a later one is judged against it as against the ledger.
+ */
+function settle(
+  jobs: readonly Job[],
+  existing: ReadonlyMap<string, Existing>,
+  fps: readonly Float64Array[],
+): { fresh: Selection; freshFps: Float64Array; results: AppendOutcome[] } {
+  const seen = new Map<string, Existing>();
   let total = 0;
   for (const j of jobs) total += sizeOf(j);
   const batchOf = new Uint32Array(total);
   const rowOf = new Uint32Array(total);
+  const fpOf = new Float64Array(total);
   let n = 0;
-  const results: AppendResult[] = [];
+  const results: AppendOutcome[] = [];
   jobs.forEach(({ batch, start, end }, b) => {
-    const duplicates: string[] = [];
+    const duplicates: number[] = [];
+    const conflicts: Array<{ index: number; existing_timestamp: string }> = [];
     let inserted = 0;
     for (let i = start; i < end; i++) {
       const id = batch.id[i] as string;
-      if (existing.has(id) || seen.has(id)) duplicates.push(id);
-      else {
-        seen.add(id);
-        batchOf[n] = b;
-        rowOf[n] = i;
-        n++;
-        inserted++;
+      const ts = batch.ts_ms[i] as number;
+      const hash = batch.content_hash[i] as number;
+      const prior = existing.get(id) ?? seen.get(id);
+      if (prior) {
+        if (sameEvent(prior, ts, hash)) duplicates.push(i - start);
+        else conflicts.push({ index: i - start, existing_timestamp: new Date(prior.tsMs).toISOString() });
+        continue;
       }
+      seen.set(id, { tsMs: ts, contentHash: hash });
+      batchOf[n] = b;
+      rowOf[n] = i;
+      fpOf[n] = (fps[b] as Float64Array)[i - start] as number;
+      n++;
+      inserted++;
     }
-    results.push({ inserted, duplicates });
+    results.push({ inserted, duplicates, conflicts });
   });
   return {
     fresh: { batches: jobs.map((j) => j.batch), batch: batchOf.subarray(0, n), row: rowOf.subarray(0, n), length: n },
+    freshFps: fpOf.subarray(0, n),
     results,
   };
 }

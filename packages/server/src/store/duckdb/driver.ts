@@ -1,0 +1,122 @@
+import { mkdir } from "node:fs/promises";
+import { dirname } from "node:path";
+import type { PreparedEvent } from "@costtrail/core";
+import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
+import type { AppendOutcome, LedgerDriver, PlainRow, Statement } from "../ledger-driver.js";
+import type { ExportFormat } from "../ledger-store.js";
+import { copySql, duckdbDialect } from "./dialect.js";
+import { type LedgerBatch, ledgerBatch } from "./ledger-batch.js";
+import { SCHEMA_SQL } from "./schema.js";
+import { Segments } from "./segments.js";
+import { plainRow } from "./values.js";
+import { GroupCommitWriter, type IdempotencyWindow } from "./writer.js";
+
+export interface DuckDBDriverOptions {
+  /** A file path, or ":memory:" for tests. */
+  readonly path: string;
+  readonly maxPendingRows?: number;
+  readonly threads?: number;
+  /** Rows a live segment takes before it is sealed and compacted (tests lower it). */
+  readonly segmentRows?: number;
+  /** How long and how many ids are remembered to catch a resent id with other content. */
+  readonly idempotency?: IdempotencyWindow;
+}
+
+/** The embedded ledger's I/O: one DuckDB file, one writer connection with group commit, a connection per read. */
+export class DuckDBDriver implements LedgerDriver {
+  readonly dialect = duckdbDialect;
+
+  private constructor(
+    private readonly instance: DuckDBInstance,
+    private readonly writerConn: DuckDBConnection,
+    private readonly segments: Segments,
+    private readonly writer: GroupCommitWriter,
+  ) {}
+
+  static async open(options: DuckDBDriverOptions): Promise<DuckDBDriver> {
+    const file = options.path !== ":memory:";
+    if (file) await mkdir(dirname(options.path), { recursive: true });
+    // No automatic checkpoints: ingest appends to live segments that are never checkpointed
+    // (see segments.ts), and the main file is checkpointed after each compaction and at close.
+    const config: Record<string, string> = {
+      autoinstall_known_extensions: "false",
+      autoload_known_extensions: "false",
+      checkpoint_threshold: "1TB",
+    };
+    if (options.threads) config.threads = String(options.threads);
+    const instance = await DuckDBInstance.create(options.path, config);
+    const conn = await instance.connect();
+    // Every timestamp in and out is UTC; a query's time zone is applied explicitly.
+    await conn.run("SET GLOBAL TimeZone = 'UTC'");
+    // A detached or closing live segment keeps its WAL instead of being checkpointed: it is
+    // either deleted once compacted, or replayed and compacted at the next start.
+    await conn.run("PRAGMA disable_checkpoint_on_shutdown");
+    for (const sql of SCHEMA_SQL) await conn.run(sql);
+    const segments = await Segments.open(instance, file ? options.path : null, options.segmentRows);
+    const writer = new GroupCommitWriter(conn, segments, options.maxPendingRows ?? 200_000, options.idempotency);
+    return new DuckDBDriver(instance, conn, segments, writer);
+  }
+
+  append(events: readonly PreparedEvent[], receivedMs = Date.now()): Promise<AppendOutcome> {
+    return this.writer.append(ledgerBatch(events, receivedMs));
+  }
+
+  /** Appends rows [start, end) of a batch that carries several requests' events (the ledger thread). */
+  appendRange(batch: LedgerBatch, start: number, end: number): Promise<AppendOutcome> {
+    return this.writer.append(batch, start, end);
+  }
+
+  pendingRows(): number {
+    return this.writer.pending();
+  }
+
+  /** Runs a read on its own connection, over the main file and the live segments as one `events` table. */
+  async all(statement: Statement): Promise<PlainRow[]> {
+    const conn = await this.instance.connect();
+    try {
+      const result = await this.segments.read(statement.sql, (full) => conn.runAndReadAll(full, statement.params as never));
+      return result.getRowObjects().map(plainRow);
+    } finally {
+      conn.closeSync();
+    }
+  }
+
+  async execute(statement: Statement): Promise<void> {
+    const conn = await this.instance.connect();
+    try {
+      await conn.run(statement.sql, statement.params as never);
+    } finally {
+      conn.closeSync();
+    }
+  }
+
+  async copyTo(statement: Statement, path: string, format: ExportFormat): Promise<number> {
+    const conn = await this.instance.connect();
+    try {
+      const r = await this.segments.read(statement.sql, (full) => conn.run(copySql(full, path, format), statement.params as never));
+      return Number(r.rowsChanged);
+    } finally {
+      conn.closeSync();
+    }
+  }
+
+  /** Waits until every sealed live segment has been compacted into the main file. */
+  settle(): Promise<void> {
+    return this.segments.settle();
+  }
+
+  /** Where events are now: the live segment appended to and the sealed ones not yet compacted. */
+  layout(): { current: number; sealed: number[] } {
+    return this.segments.describe();
+  }
+
+  async close(): Promise<void> {
+    await this.writer.close();
+    try {
+      await this.segments.close();
+    } finally {
+      this.writerConn.closeSync();
+      this.instance.closeSync();
+    }
+  }
+}

@@ -1,0 +1,216 @@
+import { rm } from "node:fs/promises";
+import { CosttrailError, Decimal, type PreparedEvent, type QuerySpec } from "@costtrail/core";
+import { decodeCursor, encodeCursor } from "./cursor.js";
+import type { LedgerDriver, PlainRow, PlainValue, RollupRow, Statement } from "./ledger-driver.js";
+import type {
+  AppendResult,
+  EventListRequest,
+  EventPage,
+  ExportFormat,
+  LedgerStore,
+  QueryRow,
+  ReadScope,
+  StoredApiKey,
+} from "./ledger-store.js";
+import { localToInstant } from "./time-zone.js";
+
+/** Columns whose stored text is JSON, parsed on the way out. */
+const JSON_COLUMNS = new Set(["units", "raw_usage"]);
+
+/** A driver failure, with the statement that failed: logged in full, never sent to a client. */
+export class LedgerStatementError extends Error {
+  constructor(
+    readonly statement: Statement | null,
+    cause: unknown,
+  ) {
+    super(`${(cause as Error)?.message ?? String(cause)}${statement ? ` (in: ${statement.sql.replace(/\s+/g, " ").slice(0, 300)})` : ""}`, {
+      cause,
+    });
+    this.name = "LedgerStatementError";
+  }
+}
+
+/** Errors the driver raises on purpose (overload, shutdown) pass through; anything else becomes CT_STORE_FAILED. */
+function storeFailure(e: unknown, statement: Statement | null): CosttrailError {
+  const code = (e as { code?: unknown }).code;
+  if (code === "CT_OVERLOADED" || code === "CT_SHUTTING_DOWN") return e as CosttrailError;
+  return new CosttrailError("CT_STORE_FAILED", undefined, { cause: new LedgerStatementError(statement, e) });
+}
+
+/**
+ * The ledger above any driver: it shapes rows for the API, encodes page cursors, and maps
+ * driver failures to one error. The driver below it only speaks SQL and does I/O.
+ */
+export class Ledger implements LedgerStore {
+  constructor(readonly driver: LedgerDriver) {}
+
+  async append(events: readonly PreparedEvent[], receivedMs = Date.now()): Promise<AppendResult> {
+    try {
+      return await this.driver.append(events, receivedMs);
+    } catch (e) {
+      throw storeFailure(e, null);
+    }
+  }
+
+  async query(spec: QuerySpec, scope: ReadScope): Promise<QueryRow[]> {
+    const rows = await this.driver.dialect.rollup(spec, scope, (s) => this.all(s));
+    return shapeRollup(rows, spec);
+  }
+
+  async listEvents(req: EventListRequest, cursorText: string | null, scope: ReadScope): Promise<EventPage> {
+    const cursor = cursorText === null ? null : decodeCursor(cursorText);
+    const rows = await this.all(this.driver.dialect.eventPage(req, cursor, scope));
+    const page = rows.slice(0, req.limit);
+    const last = page.at(-1);
+    return {
+      events: page.map(shapeEvent),
+      next_cursor: rows.length > req.limit && last ? encodeCursor({ ts_ms: Number(last.ts_ms), id: String(last.id) }) : null,
+    };
+  }
+
+  async exportTo(path: string, format: ExportFormat, req: Omit<EventListRequest, "limit">, scope: ReadScope): Promise<number> {
+    const statement = this.driver.dialect.exportRows(req, format, scope);
+    try {
+      return await this.driver.copyTo(statement, path, format);
+    } catch (e) {
+      // A half-written export is worse than none.
+      await rm(path, { force: true, recursive: true });
+      throw storeFailure(e, statement);
+    }
+  }
+
+  async count(scope: ReadScope): Promise<number> {
+    const [row] = await this.all(this.driver.dialect.count(scope));
+    return Number(row?.n ?? 0);
+  }
+
+  saveApiKey(key: StoredApiKey): Promise<void> {
+    return this.execute(this.driver.dialect.insertApiKey(key));
+  }
+
+  async listApiKeys(): Promise<StoredApiKey[]> {
+    const rows = await this.all(this.driver.dialect.listApiKeys());
+    return rows.map(
+      (r): StoredApiKey => ({
+        id: String(r.id),
+        name: String(r.name),
+        hash: String(r.hash),
+        scopes: String(r.scopes).split(","),
+        projects: r.projects === null ? null : String(r.projects).split(","),
+        created_ms: Number(r.created_ms),
+        revoked_ms: r.revoked_ms === null ? null : Number(r.revoked_ms),
+        last_used_ms: r.last_used_ms === null ? null : Number(r.last_used_ms),
+      }),
+    );
+  }
+
+  revokeApiKey(id: string, atMs: number): Promise<void> {
+    return this.execute(this.driver.dialect.revokeApiKey(id, atMs));
+  }
+
+  async touchApiKeys(lastUsed: ReadonlyMap<string, number>): Promise<void> {
+    if (lastUsed.size > 0) await this.execute(this.driver.dialect.touchApiKeys(lastUsed));
+  }
+
+  async keyUsage(): Promise<Map<string, number>> {
+    const rows = await this.all(this.driver.dialect.keyUsage());
+    return new Map(rows.map((r) => [String(r.id), Number(r.last_used_ms)]));
+  }
+
+  pendingRows(): number {
+    return this.driver.pendingRows();
+  }
+
+  close(): Promise<void> {
+    return this.driver.close();
+  }
+
+  private async all(statement: Statement): Promise<PlainRow[]> {
+    try {
+      return await this.driver.all(statement);
+    } catch (e) {
+      throw storeFailure(e, statement);
+    }
+  }
+
+  private async execute(statement: Statement): Promise<void> {
+    try {
+      await this.driver.execute(statement);
+    } catch (e) {
+      throw storeFailure(e, statement);
+    }
+  }
+}
+
+/** Rollup rows keyed by the names the API uses: dimensions, `bucket`, metrics, `<metric>_<stat>`. */
+function shapeRollup(rows: readonly RollupRow[], spec: QuerySpec): QueryRow[] {
+  const buckets = new Map<number, string>();
+  return rows.map((r) => {
+    const out: QueryRow = {};
+    spec.group_by.forEach((d, i) => {
+      out[d] = r.groups[i] ?? null;
+    });
+    if (spec.grain && r.bucketLocalMs !== null) {
+      let iso = buckets.get(r.bucketLocalMs);
+      if (iso === undefined) buckets.set(r.bucketLocalMs, (iso = isoWithOffset(r.bucketLocalMs, spec.time_zone)));
+      out.bucket = iso;
+    }
+    if (spec.distribution) {
+      const d = spec.distribution;
+      d.stats.forEach((s, i) => {
+        const v = r.stats[i] ?? null;
+        if (s !== "mean") out[`${d.metric}_${s}`] = scalar(v);
+        else out[`${d.metric}_${s}`] = d.metric === "cost_usd" ? ratio(v) : numberOrNull(ratio(v));
+      });
+    }
+    spec.metrics.forEach((m, i) => {
+      const v = r.metrics[i] ?? null;
+      out[m] = m === "cost_per_request_usd" ? ratio(v) : scalar(v);
+    });
+    return out;
+  });
+}
+
+/** An event row as the API shows it: `timestamp` in ISO, absent values left out, JSON columns parsed. */
+function shapeEvent(row: PlainRow): Record<string, unknown> {
+  const e: Record<string, unknown> = { id: row.id, timestamp: new Date(Number(row.ts_ms)).toISOString() };
+  for (const [k, v] of Object.entries(row)) {
+    if (k === "id" || k === "ts_ms" || v === null) continue;
+    e[k] = JSON_COLUMNS.has(k) ? JSON.parse(String(v)) : v;
+  }
+  return e;
+}
+
+function scalar(v: PlainValue): string | number | null {
+  if (v === null || typeof v === "string" || typeof v === "number") return v;
+  return String(v);
+}
+
+function numberOrNull(v: string | null): number | null {
+  if (v === null) return null;
+  const n = Number(v);
+  return Number.isFinite(n) ? n : null;
+}
+
+/** "sum/count" from the store, divided exactly and rounded half-even to 12 places. */
+export function ratio(v: PlainValue): string | null {
+  if (typeof v !== "string") return null;
+  const [num, den] = v.split("/");
+  const count = BigInt(den ?? "0");
+  if (count === 0n) return null;
+  const sum = Decimal.parse(num ?? "0");
+  const scaled = sum.rescale(Math.max(sum.scale, 13));
+  return Decimal.of(scaled.coef / count, scaled.scale)
+    .round(12)
+    .toString();
+}
+
+/** A bucket's local wall time (as if UTC) → "2026-11-20T00:00:00+01:00" in its zone. */
+function isoWithOffset(localMs: number, timeZone: string): string {
+  const local = new Date(localMs).toISOString().slice(0, 19);
+  const offsetMin = Math.round((localMs - localToInstant(timeZone, localMs)) / 60_000);
+  if (offsetMin === 0) return `${local}Z`;
+  const sign = offsetMin > 0 ? "+" : "-";
+  const a = Math.abs(offsetMin);
+  return `${local}${sign}${String(Math.floor(a / 60)).padStart(2, "0")}:${String(a % 60).padStart(2, "0")}`;
+}
