@@ -18,7 +18,13 @@ export const ERROR_CODES = {
   CT_UNAUTHORIZED: { status: 401, message: "A valid API key is required: send Authorization: Bearer ct_…" },
   CT_FORBIDDEN: { status: 403, message: "The API key does not have the scope this request needs." },
   CT_NOT_FOUND: { status: 404, message: "No such route." },
+  CT_KEY_NOT_FOUND: { status: 404, message: "No API key has this id." },
   CT_METHOD_NOT_ALLOWED: { status: 405, message: "The route does not accept this method." },
+  CT_KEY_NOT_REVOCABLE: {
+    status: 409,
+    message: "The key comes from costtrail.yaml or is the bootstrap admin key; it cannot be revoked or rotated through the API.",
+  },
+  CT_KEY_REVOKED: { status: 409, message: "The key is revoked, or a rotation has set when it stops working; it cannot be rotated again." },
   CT_PAYLOAD_TOO_LARGE: { status: 413, message: "The request body is larger than the server accepts." },
   CT_UNSUPPORTED_MEDIA_TYPE: { status: 415, message: "Send application/json or application/x-ndjson, optionally gzip-encoded." },
   CT_OVERLOADED: { status: 503, message: "The ledger writer is behind; retry after the given delay." },
