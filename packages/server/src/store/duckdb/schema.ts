@@ -4,10 +4,17 @@ import { ATTRIBUTION_COLUMNS, TOKEN_BUCKETS } from "@costtrail/core";
 export const MONEY_SCALE = 18;
 /**
  * An event's cost is stored in two parts: `cost_usd`, a 64-bit DECIMAL(18,12) that rollups sum
- * fast, and `cost_residual`, the exact rest (sub-picodollar digits, or a cost of a million
- * dollars or more), NULL for nearly every event. Their sum is the exact cost; every read adds
- * them. A 128-bit column would be exact alone but makes a filtered rollup three times slower
- * (its values are decompressed for every row a filter looks at).
+ * fast, and `cost_residual`, the exact rest (digits past the 12th place, or the whole cost when
+ * it is exactly the $1,000,000 limit), NULL for nearly every event. Their sum is the exact cost;
+ * every read adds them. A 128-bit column would be exact alone but makes a filtered rollup three
+ * times slower (its values are decompressed for every row a filter looks at).
+ *
+ * Why no sum can overflow: core refuses an event costing more than $1,000,000 (MAX_EVENT_COST_USD),
+ * so |cost_usd| < 10⁶ and |cost_residual| ≤ 10⁶ (rounded to 18 places on the way in). DuckDB sums
+ * DECIMAL(18,12) into DECIMAL(38,12), whose limit is 10²⁶, and DECIMAL(38,18) into DECIMAL(38,18),
+ * whose limit is 10²⁰; their sum is DECIMAL(38,18), limit 10²⁰. A sum therefore overflows only
+ * past 10²⁰ / 10⁶ = 10¹⁴ events all at the limit: a hundred trillion rows, far beyond what one
+ * ledger holds. Token counts are BIGINT up to 10¹² each, summed into HUGEINT (10³⁸).
  */
 export const COST_SCALE = 12;
 export const COST_LIMIT = 10n ** 18n;
@@ -18,8 +25,8 @@ export const EXACT_COST = "(cost_usd + coalesce(cost_residual, 0))";
 export const SUM_COST = "(sum(cost_usd) + coalesce(sum(cost_residual), 0))";
 
 /**
- * The events table. Money is DECIMAL(38,18): exact, and wide enough for a sum of a billion
- * events. Token buckets are BIGINT. Tags are a MAP so `tags['queue']` groups without parsing.
+ * The events table. Money is the two-part cost above; token buckets are BIGINT. Tags are a MAP
+ * so `tags['queue']` groups without parsing.
  */
 export const EVENT_COLUMNS: ReadonlyArray<readonly [name: string, type: string]> = [
   ["id", "VARCHAR NOT NULL"],
