@@ -1,4 +1,5 @@
 import { createWriteStream } from "node:fs";
+import { rename, rm } from "node:fs/promises";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { CosttrailError } from "@costtrail/core";
@@ -49,8 +50,19 @@ export function registerExport(program: Command): void {
           done(null, chunk);
         },
       });
-      await pipeline(Readable.fromWeb(res.body as never), counter, createWriteStream(flags.out));
-      bar.stop();
+      // Written beside the target and renamed once complete: a failed export leaves nothing behind.
+      const part = `${flags.out}.part-${process.pid}`;
+      try {
+        await pipeline(Readable.fromWeb(res.body as never), counter, createWriteStream(part, { mode: 0o600 }));
+        if (total > 0 && written !== total)
+          throw new CosttrailError("CT_INVALID_BODY", `the export stopped after ${written} of ${total} bytes`, { path: ["--out"] });
+        await rename(part, flags.out);
+      } catch (e) {
+        await rm(part, { force: true });
+        throw e;
+      } finally {
+        bar.stop();
+      }
       process.stdout.write(`export: ${rows} events, ${written} bytes → ${flags.out}\n`);
     });
 }

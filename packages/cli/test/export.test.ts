@@ -1,0 +1,36 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { mkdtemp, readdir } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { runCosttrail } from "./run-costtrail.js";
+
+/** A server on loopback that starts an export and drops the connection halfway through. */
+async function brokenExportServer(): Promise<{ url: string; close(): Promise<void> }> {
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { "content-type": "text/csv", "content-length": "1000", "x-costtrail-rows": "10" });
+    res.write("id,timestamp\n".padEnd(400, "x"));
+    setTimeout(() => res.socket?.destroy(), 50);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+describe("costtrail export", () => {
+  it("leaves no file behind when the export breaks off", async () => {
+    const server = await brokenExportServer();
+    const dir = await mkdtemp(join(tmpdir(), "ct-export-"));
+    try {
+      const r = await runCosttrail(["export", "--format", "csv", "--out", join(dir, "events.csv"), "--url", server.url, "--api-key", `ct_${"E".repeat(40)}`]);
+      expect(r.code).not.toBe(0);
+      expect(await readdir(dir)).toEqual([]);
+    } finally {
+      await server.close();
+    }
+  });
+});
