@@ -9,5 +9,6 @@ export type { DuckDBDriverOptions } from "./store/duckdb/driver.js";
 export { Ledger } from "./store/ledger.js";
 export type { AppendOutcome, LedgerDialect, LedgerDriver, PlainRow, PlainValue, RollupRow, Statement } from "./store/ledger-driver.js";
 export type { AppendResult, EventPage, ExportFormat, LedgerStore, QueryRow, ReadScope, StoredApiKey } from "./store/ledger-store.js";
-export { KeyRing, generateApiKey, hashApiKey } from "./auth/api-keys.js";
-export type { ApiKeyRecord } from "./auth/api-keys.js";
+export { ADMIN_KEY_RULE, KeyRing, generateApiKey, hasKeyForm, hashApiKey } from "./auth/api-keys.js";
+export type { ApiKeyRecord, KeySource } from "./auth/api-keys.js";
+export { MAX_GRACE_SECONDS } from "./auth/keys-plugin.js";

@@ -48,35 +48,48 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** How often last-used times are written: a write per request would put the ledger on every request's path. */
+const KEY_USAGE_FLUSH_MS = 30_000;
+
+function bootstrapKey(adminKey: string): ApiKeyRecord {
+  return {
+    id: "bootstrap-admin",
+    name: "bootstrap admin",
+    hash: hashApiKey(adminKey),
+    scopes: new Set<Scope>(["admin"]),
+    projects: null,
+    source: "bootstrap",
+  };
+}
+
+function configuredKeys(config: CosttrailConfig): ApiKeyRecord[] {
+  return config.api_keys.map((k) => ({
+    id: `config:${k.name}`,
+    name: k.name,
+    hash: k.hash,
+    scopes: new Set(k.scopes),
+    projects: k.projects,
+    source: "config" as const,
+  }));
+}
+
+/** The ring at start: every key with its revocation, and last-used times from earlier runs. */
 async function keyRing(config: CosttrailConfig, store: LedgerStore, adminKey: string): Promise<KeyRing> {
   const ring = new KeyRing();
-  const records: ApiKeyRecord[] = [
-    {
-      id: "bootstrap-admin",
-      name: "bootstrap admin",
-      hash: hashApiKey(adminKey),
-      scopes: new Set<Scope>(["admin"]),
-      projects: null,
-      source: "bootstrap",
-    },
-    ...config.api_keys.map((k) => ({
-      id: `config:${k.name}`,
-      name: k.name,
-      hash: k.hash,
-      scopes: new Set(k.scopes),
-      projects: k.projects,
-      source: "config" as const,
-    })),
-    ...(await store.listApiKeys()).map((k) => ({
+  const stored = (await store.listApiKeys()).map(
+    (k): ApiKeyRecord => ({
       id: k.id,
       name: k.name,
       hash: k.hash,
       scopes: new Set(k.scopes as Scope[]),
       projects: k.projects,
-      source: "store" as const,
-    })),
-  ];
-  ring.replace(records);
+      source: "store",
+      created_ms: k.created_ms,
+      revoked_ms: k.revoked_ms,
+    }),
+  );
+  ring.replace([bootstrapKey(adminKey), ...configuredKeys(config), ...stored]);
+  ring.loadUsage(await store.keyUsage());
   return ring;
 }
 
@@ -148,15 +161,28 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
     await store.close().catch(() => {});
     throw e;
   }
+  let usageWrites = Promise.resolve();
+  const saveKeyUsage = (): Promise<void> =>
+    (usageWrites = usageWrites.then(async () => {
+      const batch = keys.takeUsage();
+      try {
+        await store.touchApiKeys(batch);
+      } catch (e) {
+        keys.returnUsage(batch);
+        app.log.warn({ err: e }, "key last-used times not saved; retrying at the next flush");
+      }
+    }));
+  const usageTimer = setInterval(() => void saveKeyUsage(), KEY_USAGE_FLUSH_MS);
+  usageTimer.unref();
   let closing: Promise<void> | null = null;
   const reload = async (): Promise<{ ok: true } | { ok: false; error: string }> => {
     if (!opts.configFile) return { ok: false, error: "no configuration file to reload" };
     try {
       const next = await loadConfig(opts.configFile);
       const rateCard = await loadDefaultRateCard(next.pricing);
-      const ring = await keyRing(next, store, admin.key);
       current = { config: next, rateCard };
-      keys.replace(ring.list());
+      // Only the file's keys change: created keys, their revocations and every last-used time stay as they are.
+      keys.replaceSource("config", configuredKeys(next));
       if (JSON.stringify(next.server) !== JSON.stringify(config.server)) {
         app.log.warn({ file: opts.configFile }, "server settings change on restart only");
       }
@@ -193,7 +219,9 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
           await app.close();
         } finally {
           clearInterval(sweep);
+          clearInterval(usageTimer);
         }
+        await saveKeyUsage();
         await store.close();
       })();
       return closing;

@@ -51,16 +51,36 @@ export interface ApiKeyRecord {
   readonly scopes: ReadonlySet<Scope>;
   /** null: every project. */
   readonly projects: readonly string[] | null;
-  readonly source: "config" | "store" | "bootstrap";
+  readonly source: KeySource;
+  /** Absent or null when unknown: configured and bootstrap keys. */
+  readonly created_ms?: number | null;
+  /** The key is refused from this instant on (a rotated key keeps working until then); absent or null: never. */
+  readonly revoked_ms?: number | null;
 }
+
+export type KeySource = "config" | "store" | "bootstrap";
+
+const SOURCE_ORDER: Record<KeySource, number> = { bootstrap: 0, config: 1, store: 2 };
 
 export function hasScope(key: ApiKeyRecord, scope: Scope): boolean {
   return key.scopes.has(scope) || key.scopes.has("admin");
 }
 
-/** The key ring: config keys, keys created at run time, and the bootstrap admin key, looked up by hash. */
+export function isRevoked(key: ApiKeyRecord, atMs: number): boolean {
+  return (key.revoked_ms ?? Number.POSITIVE_INFINITY) <= atMs;
+}
+
+/**
+ * The key ring: config keys, keys created at run time, and the bootstrap admin key, looked up by hash.
+ * It also keeps each key's last use. Uses are recorded in memory on every request and written to the
+ * store in batches (`takeUsage`), since a write per request would put the ledger on the hot path.
+ */
 export class KeyRing {
   private byHash = new Map<string, ApiKeyRecord>();
+  private readonly lastUsed = new Map<string, number>();
+  private unsaved = new Map<string, number>();
+
+  constructor(readonly now: () => number = Date.now) {}
 
   replace(records: Iterable<ApiKeyRecord>): void {
     const next = new Map<string, ApiKeyRecord>();
@@ -68,18 +88,65 @@ export class KeyRing {
     this.byHash = next;
   }
 
+  /** Swaps the keys of one source (a reload's configured keys); the others keep their state, revocations included. */
+  replaceSource(source: KeySource, records: Iterable<ApiKeyRecord>): void {
+    this.replace([...this.byHash.values()].filter((r) => r.source !== source).concat([...records]));
+  }
+
   add(record: ApiKeyRecord): void {
     this.byHash.set(record.hash, record);
   }
 
-  /** The record for a presented key, or null. The hash lookup never compares secrets directly. */
+  get(id: string): ApiKeyRecord | null {
+    for (const r of this.byHash.values()) if (r.id === id) return r;
+    return null;
+  }
+
+  /** Refuses the key from `atMs` on; an earlier revocation stands. Returns the updated record, or null for an unknown id. */
+  revoke(id: string, atMs: number): ApiKeyRecord | null {
+    const r = this.get(id);
+    if (!r) return null;
+    const updated = { ...r, revoked_ms: Math.min(r.revoked_ms ?? atMs, atMs) };
+    this.byHash.set(r.hash, updated);
+    return updated;
+  }
+
+  /** The record for a presented key that is not revoked, or null. The hash lookup never compares secrets directly. */
   find(presented: string): ApiKeyRecord | null {
     // A cheap guard before hashing: junk of any length or charset is not looked up.
     if (!hasKeyForm(presented)) return null;
-    return this.byHash.get(hashApiKey(presented)) ?? null;
+    const r = this.byHash.get(hashApiKey(presented));
+    return r && !isRevoked(r, this.now()) ? r : null;
   }
 
+  /** Every key, revoked ones too: bootstrap, then configured, then created ones in the order they were made. */
   list(): ApiKeyRecord[] {
-    return [...this.byHash.values()];
+    return [...this.byHash.values()].sort((a, b) => SOURCE_ORDER[a.source] - SOURCE_ORDER[b.source]);
+  }
+
+  recordUse(id: string): void {
+    const at = this.now();
+    this.lastUsed.set(id, at);
+    this.unsaved.set(id, at);
+  }
+
+  lastUsedMs(id: string): number | null {
+    return this.lastUsed.get(id) ?? null;
+  }
+
+  /** Last uses read from the store at start; a later use seen by this process wins. */
+  loadUsage(usage: ReadonlyMap<string, number>): void {
+    for (const [id, at] of usage) if ((this.lastUsed.get(id) ?? -1) < at) this.lastUsed.set(id, at);
+  }
+
+  /** The uses recorded since the last call, for one batched write; `returnUsage` gives them back if the write fails. */
+  takeUsage(): Map<string, number> {
+    const batch = this.unsaved;
+    this.unsaved = new Map();
+    return batch;
+  }
+
+  returnUsage(batch: ReadonlyMap<string, number>): void {
+    for (const [id, at] of batch) if ((this.unsaved.get(id) ?? -1) < at) this.unsaved.set(id, at);
   }
 }
