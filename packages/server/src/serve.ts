@@ -139,6 +139,7 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
     path: join(dataDir, LEDGER_FILE),
     maxPendingRows: config.server.max_pending_events,
     segmentRows: config.server.segment_events,
+    idempotency: { windowMs: config.server.idempotency_window_ms, maxIds: config.server.idempotency_window_events },
   };
   // Compiled, the ledger runs on its own thread; from TypeScript sources (tests) it runs inline.
   const store: LedgerStore = await openDuckDBLedger({ ...storeOptions, thread: opts.storeThread ?? import.meta.url.endsWith(".js") });

@@ -32,6 +32,8 @@ pricing:
       segment_events: 100_000,
       max_future_skew_ms: 86_400_000,
       min_timestamp_ms: Date.parse("2020-01-01T00:00:00Z"),
+      idempotency_window_ms: 86_400_000,
+      idempotency_window_events: 2_000_000,
     });
     expect(c.api_keys[0]).toEqual({ name: "bot-ingest", hash: HASH, scopes: ["ingest"], projects: ["support-bot"] });
     expect(Object.isFrozen(c.api_keys[0])).toBe(true);
@@ -65,7 +67,7 @@ servr: {}
 
   it("refuses server settings that are not positive integers, and unknown ones", () => {
     expect(() => parseConfig("server:\n  segment_events: 0\n  segments: 3\n", "costtrail.yaml")).toThrow(
-      /costtrail\.yaml:2:19 server\.segment_events: must be a positive integer[\s\S]*server\.segments: is not a known field; expected body_limit_bytes, max_pending_events, segment_events, max_future_skew, min_timestamp/,
+      /costtrail\.yaml:2:19 server\.segment_events: must be a positive integer[\s\S]*server\.segments: is not a known field; expected body_limit_bytes, max_pending_events, segment_events, idempotency_window_events, max_future_skew, idempotency_window, min_timestamp/,
     );
   });
 
@@ -80,6 +82,14 @@ servr: {}
       min_timestamp_ms: Date.parse("2024-06-01T10:00:00Z"),
     });
     expect(at("server:\n  max_future_skew: 30s\n").max_future_skew_ms).toBe(30_000);
+  });
+
+  it("reads how long and how many ids are remembered to catch a reused id", () => {
+    const server = parseConfig("server:\n  idempotency_window: 72h\n  idempotency_window_events: 5000000\n", "costtrail.yaml").server;
+    expect(server).toMatchObject({ idempotency_window_ms: 72 * 3_600_000, idempotency_window_events: 5_000_000 });
+    expect(() => parseConfig("server:\n  idempotency_window: forever\n", "costtrail.yaml")).toThrow(
+      /costtrail\.yaml:2:23 server\.idempotency_window: must be a duration/,
+    );
   });
 
   it("refuses a future skew that is not a duration, naming the line and the form", () => {

@@ -40,6 +40,10 @@ export interface ServerSettings {
   readonly max_future_skew_ms: number;
   /** `server.min_timestamp`: the earliest event time accepted, epoch milliseconds. */
   readonly min_timestamp_ms: number;
+  /** `server.idempotency_window`: how long received ids are remembered to catch a reused id. */
+  readonly idempotency_window_ms: number;
+  /** `server.idempotency_window_events`: at most this many ids are remembered. */
+  readonly idempotency_window_events: number;
 }
 
 export const DEFAULT_SERVER_SETTINGS: ServerSettings = {
@@ -48,9 +52,12 @@ export const DEFAULT_SERVER_SETTINGS: ServerSettings = {
   segment_events: 500_000,
   max_future_skew_ms: DEFAULT_MAX_FUTURE_SKEW_MS,
   min_timestamp_ms: Date.parse(DEFAULT_MIN_TIMESTAMP),
+  idempotency_window_ms: 24 * 3_600_000,
+  idempotency_window_events: 2_000_000,
 };
-const INTEGER_SERVER_KEYS = ["body_limit_bytes", "max_pending_events", "segment_events"] as const;
-const SERVER_KEYS = [...INTEGER_SERVER_KEYS, "max_future_skew", "min_timestamp"] as const;
+const INTEGER_SERVER_KEYS = ["body_limit_bytes", "max_pending_events", "segment_events", "idempotency_window_events"] as const;
+const DURATION_SERVER_KEYS = { max_future_skew: "max_future_skew_ms", idempotency_window: "idempotency_window_ms" } as const;
+const SERVER_KEYS = [...INTEGER_SERVER_KEYS, ...Object.keys(DURATION_SERVER_KEYS), "min_timestamp"] as const;
 const DURATION_RE = /^(\d{1,7})(s|m|h|d)$/;
 const DURATION_UNITS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 /** Ten years: past that a skew bound protects nothing. */
@@ -176,7 +183,7 @@ function checkServer(v: unknown, issues: Issue[]): ServerSettings {
     return out;
   }
   for (const [k, val] of Object.entries(v)) {
-    if (k === "max_future_skew") {
+    if (Object.hasOwn(DURATION_SERVER_KEYS, k)) {
       const ms = parseDuration(val);
       if (ms === null)
         issues.push({
@@ -184,7 +191,7 @@ function checkServer(v: unknown, issues: Issue[]): ServerSettings {
           path: ["server", k],
           message: `must be a duration such as "24h", "90m" or "7d" (a whole number of s, m, h or d, at most 3650d), got ${JSON.stringify(val)}`,
         });
-      else out.max_future_skew_ms = ms;
+      else out[DURATION_SERVER_KEYS[k as keyof typeof DURATION_SERVER_KEYS]] = ms;
     } else if (k === "min_timestamp") {
       const ms = parseInstant(val);
       if (ms === null)
