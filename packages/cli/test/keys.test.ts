@@ -135,12 +135,22 @@ describe("costtrail keys", () => {
     expect(await listKeys()).toHaveLength(before);
   });
 
-  it("refuses a grace period that is not a whole number of seconds up to 7 days", async () => {
+  it("takes the grace period as a duration and says when the old key stops", async () => {
+    const { id } = await createKey("patient");
+    const before = Date.now();
+    const r = await costtrail(["keys", "rotate", id, "--grace", "1h", "--json"]);
+    expect(r.code).toBe(0);
+    const stops = Date.parse((JSON.parse(r.stdout) as { replaces: { revoked_at: string } }).replaces.revoked_at);
+    expect(stops - before).toBeGreaterThanOrEqual(3_600_000);
+    expect(stops - Date.now()).toBeLessThanOrEqual(3_600_000);
+  });
+
+  it("refuses a grace period that is not a duration of at most 7 days", async () => {
     const { id } = await createKey("graceless");
-    for (const grace of ["-1", "1.5", "604801", "1h"]) {
+    for (const grace of ["-1", "1.5", "604801", "8d", "1w", ""]) {
       const r = await costtrail(["keys", "rotate", id, "--grace", grace]);
       expect(r.code).toBe(2);
-      expect(r.stderr).toContain("--grace: must be a whole number of seconds from 0 to 604800");
+      expect(r.stderr).toContain("--grace: must be a duration of at most 7d (604800 seconds)");
     }
     expect((await listKeys()).find((k) => k.id === id)?.revoked_at).toBeNull();
   });

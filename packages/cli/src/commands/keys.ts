@@ -51,6 +51,21 @@ function shortTime(iso: string | null): string | null {
   return iso === null ? null : iso.replace(/\.\d{3}Z$/, "Z");
 }
 
+const GRACE_UNITS: Record<string, number> = { "": 1, s: 1, m: 60, h: 3600, d: 86_400 };
+
+/** `--grace` in seconds: a whole number of seconds, or of s, m, h or d, as costtrail.yaml writes durations. */
+function parseGrace(value: string): number {
+  const m = /^(\d{1,7})([smhd]?)$/.exec(value.trim());
+  const seconds = m ? Number(m[1]) * (GRACE_UNITS[m[2] as string] as number) : Number.NaN;
+  if (!(seconds <= MAX_GRACE_SECONDS))
+    throw new CosttrailError(
+      "CT_INVALID_ARGUMENT",
+      `--grace: must be a duration of at most 7d (${MAX_GRACE_SECONDS} seconds), such as 3600, 90s, 30m or 1h; got ${JSON.stringify(value)}`,
+      { path: ["--grace"] },
+    );
+  return seconds;
+}
+
 function describeKey(k: Pick<KeyView, "id" | "scopes" | "projects">): string {
   return `${k.id} (${k.scopes.join(", ")}${k.projects ? `; projects ${k.projects.join(", ")}` : ""})`;
 }
@@ -114,26 +129,19 @@ function registerRotate(keys: Command): void {
     keys
       .command("rotate <id>")
       .description("replace a key with a new one with the same name, scopes and projects (shown once)")
-      .option("--grace <seconds>", `how long the old key keeps working, 0 to ${MAX_GRACE_SECONDS} (7 days)`, "0"),
+      .option("--grace <duration>", "how long the old key keeps working: seconds, or 90s, 30m, 1h, 7d (at most 7d)", "0"),
   ).action(async (id: string, o: ServerFlags & { grace: string }) => {
-    if (!/^\d+$/.test(o.grace) || Number(o.grace) > MAX_GRACE_SECONDS)
-      throw new CosttrailError(
-        "CT_INVALID_ARGUMENT",
-        `--grace: must be a whole number of seconds from 0 to ${MAX_GRACE_SECONDS}; got ${JSON.stringify(o.grace)}`,
-        {
-          path: ["--grace"],
-        },
-      );
+    const grace = parseGrace(o.grace);
     const rotated = await client(o).json<KeyView & { key: string; replaces: { id: string; revoked_at: string } }>(
       "POST",
       `/v1/keys/${encodeURIComponent(id)}/rotate`,
-      { grace_seconds: Number(o.grace) },
+      { grace_seconds: grace },
     );
     if (o.json) {
       process.stdout.write(`${JSON.stringify(rotated)}\n`);
       return;
     }
-    const stops = Number(o.grace) === 0 ? "now" : `at ${rotated.replaces.revoked_at} (in ${Number(o.grace)} s)`;
+    const stops = grace === 0 ? "now" : `at ${rotated.replaces.revoked_at} (in ${grace} s)`;
     process.stdout.write(
       `Created ${describeKey(rotated)} to replace ${rotated.replaces.id}.\nKey (shown once):\n  ${rotated.key}\nThe old key stops working ${stops}.\n`,
     );
