@@ -26,7 +26,17 @@ describe("costtrail export", () => {
     const server = await brokenExportServer();
     const dir = await mkdtemp(join(tmpdir(), "ct-export-"));
     try {
-      const r = await runCosttrail(["export", "--format", "csv", "--out", join(dir, "events.csv"), "--url", server.url, "--api-key", `ct_${"E".repeat(40)}`]);
+      const r = await runCosttrail([
+        "export",
+        "--format",
+        "csv",
+        "--out",
+        join(dir, "events.csv"),
+        "--url",
+        server.url,
+        "--api-key",
+        `ct_${"E".repeat(40)}`,
+      ]);
       expect(r.code).not.toBe(0);
       expect(await readdir(dir)).toEqual([]);
     } finally {
