@@ -149,7 +149,7 @@ export async function keysPlugin(app: FastifyInstance, opts: KeysPluginOptions):
     if (key.source === "bootstrap")
       throw new CosttrailError(
         "CT_KEY_NOT_REVOCABLE",
-        "The bootstrap admin key cannot be revoked through the API; change COSTTRAIL_ADMIN_KEY, or delete admin.key from the data directory, and restart",
+        "The bootstrap admin key cannot be revoked or rotated through the API; change COSTTRAIL_ADMIN_KEY, or delete admin.key from the data directory, and restart",
         { path: ["params", "id"] },
       );
     return key;
