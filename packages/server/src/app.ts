@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { CosttrailError, ERROR_CODES, type ErrorCode, type RateCard } from "@costtrail/core";
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
+import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from "fastify";
 import type { KeyRing } from "./auth/api-keys.js";
 import { keysPlugin } from "./auth/keys-plugin.js";
 import { collectorPlugin } from "./collector/collector-plugin.js";
@@ -85,7 +85,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     return503OnClosing: true,
     // One line per request would bury what matters (the start banner, errors): requests are
     // logged at debug level, and counted in one summary line per interval.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
   });
   const routes = new RouteTable();
   app.addHook("onRoute", (route) => {
