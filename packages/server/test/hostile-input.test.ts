@@ -1,3 +1,5 @@
+import { readdir } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { Writable } from "node:stream";
 import { loadDefaultRateCard } from "@costtrail/core/default-rate-card";
 import { afterEach, describe, expect, it } from "vitest";
@@ -63,7 +65,8 @@ const ODD_VALUES: unknown[] = [
   { column: "feature", op: "prefix", value: "%_\\" },
   { metric: "cost_usd", per: "agent_run_id", stats: ["p50", "mean"] },
   { metric: "latency_ms_p50", per: "tag.x", stats: ["nope"] },
-  { key: "cost_usd", desc: "yes" },
+  { metric: "cost_usd", desc: "yes" },
+  { column: "tag.x" },
 ];
 
 /** Sane values per query key, so that hostile ones are tried beside valid ones, not only alone. */
@@ -77,7 +80,7 @@ const SANE: Record<string, unknown[]> = {
     [{ column: "feature", op: "in", value: ["a", "' OR 1=1 --"] }],
     [{ column: "tag.q'", op: "prefix", value: "%" }],
   ],
-  order_by: [[{ key: "cost_usd", desc: true }], [{ key: "feature", desc: false }]],
+  order_by: [[{ metric: "cost_usd", desc: true }], [{ column: "feature", desc: false }], [{ metric: "requests" }]],
   limit: [1, 10, null],
   other: [true, false],
   distribution: [{ metric: "cost_usd", per: "agent_run_id", stats: ["p50", "p99", "max", "mean"] }],
@@ -108,7 +111,7 @@ function hostileSpec(rand: () => number): Record<string, unknown> {
 function hostileCursor(rand: () => number): string {
   const shapes: unknown[] = [
     [1e308, "a"],
-    [-1, "a"],
+    [-9e15, "a"],
     [Number.MAX_SAFE_INTEGER, "a"],
     [1.5, "a"],
     ["1", "a"],
@@ -194,6 +197,23 @@ describe("hostile reads", () => {
     }
     const missing = await t.app.inject({ method: "GET", url: "/v1/nothing-here" });
     expect([missing.statusCode, missing.json().code]).toEqual([404, "CT_NOT_FOUND"]);
+  });
+});
+
+describe("hostile exports", () => {
+  it("refuses a format that is not csv, ndjson or parquet, including names every object has, and leaves no file", async () => {
+    t = await makeApp();
+    await ingest(t, [wireEvent()]);
+    const exportDirs = async () => (await readdir(tmpdir())).filter((d) => d.startsWith("costtrail-export-")).sort();
+    const before = await exportDirs();
+    for (const format of ["toString", "constructor", "__proto__", "valueOf", "hasOwnProperty", "xlsx", ""]) {
+      const r = await t.app.inject({ method: "GET", url: `/v1/export?format=${format}&from=${RANGE.from}`, headers: auth(t.keys.readAll) });
+      expect([format, r.statusCode, r.json().code]).toEqual([format, 400, "CT_INVALID_QUERY"]);
+    }
+    const ok = await t.app.inject({ method: "GET", url: `/v1/export?format=csv&from=${RANGE.from}`, headers: auth(t.keys.readAll) });
+    expect(ok.headers["x-costtrail-rows"]).toBe("1");
+    await new Promise((r) => setTimeout(r, 50));
+    expect(await exportDirs()).toEqual(before);
   });
 });
 

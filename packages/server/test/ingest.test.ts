@@ -131,6 +131,35 @@ describe("POST /v1/events", () => {
     expect((await totals()).requests).toBe(2);
   });
 
+  it("counts a resend serialized another way as a duplicate: keys reordered, another form of the same instant", async () => {
+    const e = wireEvent({ timestamp: "2026-11-20T10:00:00Z", tags: { a: "1", b: "2" } });
+    expect((await ingest(t, [e])).json().accepted).toBe(1);
+    const reordered = Object.fromEntries(Object.entries({ ...e, tags: { b: "2", a: "1" } }).reverse());
+    const r = await ingest(t, [
+      reordered,
+      { ...e, timestamp: "2026-11-20T10:00:00.000Z" },
+      { ...e, timestamp: "2026-11-20T11:00:00+01:00" },
+    ]);
+    expect(r.json()).toMatchObject({ accepted: 0, conflicts: [], duplicates: [{ index: 0 }, { index: 1 }, { index: 2 }] });
+  });
+
+  it("keeps ids apart by project: the same id in another project is another event", async () => {
+    const e = wireEvent({ project: "proj-a" });
+    expect((await ingest(t, [e])).json().accepted).toBe(1);
+    const r = await ingest(t, [{ ...e, project: "proj-b", feature: "other" }]);
+    expect(r.json()).toMatchObject({ accepted: 1, duplicates: [], conflicts: [] });
+    expect((await totals()).requests).toBe(2);
+  });
+
+  it("never tells a project-limited key about another project's events", async () => {
+    const elsewhere = wireEvent({ project: "proj-b", timestamp: "2026-11-25T10:00:00Z" });
+    expect((await ingest(t, [elsewhere])).json().accepted).toBe(1);
+    // The same id from a key limited to proj-a, which stamps its project: a new event of proj-a.
+    const { project: _, ...unstamped } = elsewhere;
+    const r = await ingest(t, [{ ...unstamped, timestamp: "2026-11-26T10:00:00Z" }], t.keys.ingestA);
+    expect(r.json()).toEqual({ accepted: 1, duplicates: [], conflicts: [], unpriced: 0, rejected: [] });
+  });
+
   it("judges a repeated id inside one batch against the first, as a conflict when its content differs", async () => {
     const e = wireEvent();
     const r = await ingest(t, [e, { ...e, latency_ms: 1 }]);

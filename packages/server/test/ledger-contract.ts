@@ -137,6 +137,36 @@ export function ledgerContract(name: string, open: OpenLedger): void {
       expect(await store.count({ projects: ["proj-b"] })).toBe(1);
     });
 
+    it("shows unpriced spend as unknown, never as $0, in totals, ratios and distributions", async () => {
+      const store = await fresh();
+      await store.append(
+        await preparedEvents([
+          wireEvent({ id: "u1", provider: "acme", model: "unknown", feature: "dark", agent_run_id: "run-u" }),
+          wireEvent({ id: "u2", provider: "acme", model: "unknown", feature: "dark", agent_run_id: "run-u" }),
+          costed("u3", "2", { feature: "lit", agent_run_id: "run-p" }),
+          wireEvent({ id: "u4", provider: "acme", model: "unknown", feature: "lit", agent_run_id: "run-q" }),
+        ]),
+      );
+      expect(
+        await store.query(spec({ metrics: ["cost_usd", "cost_per_request_usd", "unpriced_requests"], group_by: ["feature"] }), ALL),
+      ).toEqual([
+        { feature: "lit", cost_usd: "2", cost_per_request_usd: "1", unpriced_requests: 1 },
+        { feature: "dark", cost_usd: null, cost_per_request_usd: null, unpriced_requests: 2 },
+      ]);
+      const dist = await store.query(
+        spec({
+          metrics: ["cost_usd"],
+          group_by: ["feature"],
+          distribution: { metric: "cost_usd", per: "agent_run_id", stats: ["p50", "max", "mean", "count"] },
+        }),
+        ALL,
+      );
+      expect(dist).toEqual([
+        { feature: "lit", cost_usd_p50: "2", cost_usd_max: "2", cost_usd_mean: "2", cost_usd_count: 2, cost_usd: "2" },
+        { feature: "dark", cost_usd_p50: null, cost_usd_max: null, cost_usd_mean: null, cost_usd_count: 1, cost_usd: null },
+      ]);
+    });
+
     it("gives a distribution per agent run and folds groups past the limit into (other)", async () => {
       const store = await fresh();
       await store.append(
@@ -226,7 +256,8 @@ export function ledgerContract(name: string, open: OpenLedger): void {
         name: "finance",
         hash: "sha256:abc",
         scopes: ["read"],
-        projects: ["proj-a", "proj-b"],
+        // A comma in a project name must not split it into two projects.
+        projects: ["proj-a", "proj,b", 'prøj "c"'],
         created_ms: Date.parse("2026-11-20T10:00:00Z"),
         revoked_ms: null,
         last_used_ms: null,

@@ -82,8 +82,8 @@ describe("group-commit writer", () => {
     await conn.run(
       `CREATE TABLE api_keys (id VARCHAR PRIMARY KEY, name VARCHAR NOT NULL, hash VARCHAR NOT NULL UNIQUE, scopes VARCHAR[] NOT NULL, projects VARCHAR[], created_at TIMESTAMP NOT NULL)`,
     );
-    await conn.run(`INSERT INTO events (id, ts, received_at, provider, model, price_status, status, cost_usd)
-      VALUES ('legacy', TIMESTAMP '2026-11-20 10:00:00', now()::TIMESTAMP, 'openai', 'gpt-4o', 'priced', 'ok', 0.5)`);
+    await conn.run(`INSERT INTO events (id, ts, received_at, project, provider, model, price_status, status, cost_usd)
+      VALUES ('legacy', TIMESTAMP '2026-11-20 10:00:00', now()::TIMESTAMP, 'proj-a', 'openai', 'gpt-4o', 'priced', 'ok', 0.5)`);
     conn.closeSync();
     old.closeSync();
     store = await openTestLedger({ path });

@@ -89,23 +89,18 @@ export async function queryPlugin(app: FastifyInstance, opts: QueryPluginOptions
 
   app.get("/v1/export", async (request, reply) => {
     const q = request.query as Record<string, string | undefined>;
-    const format = (q.format ?? "ndjson") as ExportFormat;
-    if (!(format in EXPORT_TYPES))
+    const format = q.format ?? "ndjson";
+    if (typeof format !== "string" || !Object.hasOwn(EXPORT_TYPES, format))
       throw invalid([{ code: "invalid_value", path: ["query", "format"], message: "must be one of csv, ndjson, parquet" }]);
     const { from, to, filters } = rangeAndFilters(q, ["from", "to", "format"]);
     const dir = await mkdtemp(join(tmpdir(), "costtrail-export-"));
+    // However the answer ends (sent, failed, or the client gone), the file goes with it.
+    reply.raw.once("close", () => void rm(dir, { recursive: true, force: true }));
     const file = join(dir, `events.${format}`);
-    let rows: number;
-    try {
-      rows = await opts.store.exportTo(file, format, { from, to, filters }, request.readScope);
-    } catch (e) {
-      await rm(dir, { recursive: true, force: true });
-      throw e;
-    }
+    const rows = await opts.store.exportTo(file, format as ExportFormat, { from, to, filters }, request.readScope);
     const stream = createReadStream(file);
-    stream.on("close", () => void rm(dir, { recursive: true, force: true }));
     return reply
-      .header("content-type", EXPORT_TYPES[format])
+      .header("content-type", EXPORT_TYPES[format as ExportFormat])
       .header("content-disposition", `attachment; filename="costtrail-events.${format}"`)
       .header("x-costtrail-rows", String(rows))
       .send(stream);

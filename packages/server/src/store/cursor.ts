@@ -1,7 +1,7 @@
 import { CosttrailError, LIMITS } from "@costtrail/core";
 import type { EventCursor } from "./ledger-driver.js";
 
-/** Latest instant a cursor may name: the end of JavaScript's Date range. */
+/** The instants a cursor may name: JavaScript's Date range, before 1970 too (a configured floor may be that early). */
 const MAX_TS_MS = 8.64e15;
 const ID_RE = /^[\w.:-]+$/;
 const BASE64URL_RE = /^[A-Za-z0-9_-]+$/;
@@ -28,7 +28,7 @@ export function decodeCursor(text: string): EventCursor {
   }
   if (!Array.isArray(parsed) || parsed.length !== 2) throw invalid("is not a cursor this server issued");
   const [ts, id] = parsed as [unknown, unknown];
-  if (typeof ts !== "number" || !Number.isSafeInteger(ts) || ts < 0 || ts > MAX_TS_MS) throw invalid("names an impossible time");
+  if (typeof ts !== "number" || !Number.isSafeInteger(ts) || Math.abs(ts) > MAX_TS_MS) throw invalid("names an impossible time");
   if (typeof id !== "string" || id.length === 0 || id.length > LIMITS.idChars || !ID_RE.test(id))
     throw invalid("names an impossible event id");
   return { ts_ms: ts, id };

@@ -64,7 +64,7 @@ export interface LedgerDialect {
   /** One row with column `n`. */
   count(scope: ReadScope): Statement;
   insertApiKey(key: StoredApiKey): Statement;
-  /** Rows with StoredApiKey's columns. */
+  /** Rows with StoredApiKey's columns; `scopes` and `projects` as JSON text. */
   listApiKeys(): Statement;
   revokeApiKey(id: string, revokedMs: number): Statement;
   /** Records that keys were used; one statement for the whole map of id → last-used time. */

@@ -97,7 +97,8 @@ function metricSql(m: string, sumCost: string): string {
       return "quantile_cont(ttft_ms, 0.99)";
     case "cost_per_request_usd":
       // Exact sum and count leave the store; the division is done in decimal above the driver.
-      return `CAST(coalesce(${sumCost}, 0) AS VARCHAR) || '/' || CAST(count(*) AS VARCHAR)`;
+      // NULL (unknown, not $0) when nothing in the group is priced.
+      return `CAST(${sumCost} AS VARCHAR) || '/' || CAST(count(*) AS VARCHAR)`;
     case "error_rate":
       return "CAST(count(*) FILTER (WHERE status = 'error') AS DOUBLE) / count(*)";
     case "unique_users":
@@ -113,8 +114,6 @@ function metricSql(m: string, sumCost: string): string {
 /** A per-row value for a distribution's inner sum. */
 function additiveValueSql(m: string): string {
   switch (m) {
-    case "cost_usd":
-      return `coalesce(${EXACT_COST}, 0)`;
     case "requests":
       return "1";
     case "errors":
@@ -128,9 +127,9 @@ function additiveValueSql(m: string): string {
   }
 }
 
-/** A group's sum of an additive metric; cost sums its two stored parts separately (cheap). */
+/** A group's sum of an additive metric; cost sums its two stored parts separately (cheap), NULL when none is priced. */
 function additiveSumSql(m: string, sumCost: string): string {
-  return m === "cost_usd" ? `coalesce(${sumCost}, 0)` : `sum(${additiveValueSql(m)})`;
+  return m === "cost_usd" ? sumCost : `sum(${additiveValueSql(m)})`;
 }
 
 /** Quantile stats and their fractions; they are computed together, in one sort per group. */
@@ -139,8 +138,8 @@ const QUANTILES: Record<string, number> = { p50: 0.5, p90: 0.9, p95: 0.95, p99: 
 const STAT_SQL: Record<string, (v: string) => string> = {
   max: (v) => `max(${v})`,
   min: (v) => `min(${v})`,
-  // Exact: sum and count, divided in decimal above the driver.
-  mean: (v) => `CAST(sum(${v}) AS VARCHAR) || '/' || CAST(count(*) AS VARCHAR)`,
+  // Exact: sum and count, divided in decimal above the driver; runs with nothing priced are left out.
+  mean: (v) => `CAST(sum(${v}) AS VARCHAR) || '/' || CAST(count(${v}) AS VARCHAR)`,
   count: () => "count(*)",
 };
 
@@ -267,6 +266,7 @@ function distributionRelation(r: RollupParts, d: NonNullable<QuerySpec["distribu
     ...r.bucketSelect(),
     `${dimensionSql(d.per, r.p)} AS per_key`,
     `${narrow ? `TRY_CAST(${runSum} AS DECIMAL(18,12))` : runSum} AS run_value`,
+    ...(narrow ? [`${runSum} IS NOT NULL AS run_priced`] : []),
     ...spec.metrics.map((m, i) => `${additiveSumSql(m, r.sumCost)} AS run_metric_${i}`),
   ].join(", ")}
     FROM events WHERE ${r.where} AND ${dimensionSql(d.per, r.p)} IS NOT NULL GROUP BY ALL`;
@@ -274,7 +274,7 @@ function distributionRelation(r: RollupParts, d: NonNullable<QuerySpec["distribu
   const perGroup = [
     ...keys,
     ...(fractions.length > 0 ? [`quantile_disc(run_value, [${fractions.join(", ")}]) AS quantiles`] : []),
-    ...(narrow ? ["count(*) FILTER (WHERE run_value IS NULL) AS overflow"] : []),
+    ...(narrow ? ["count(*) FILTER (WHERE run_value IS NULL AND run_priced) AS overflow"] : []),
     ...spec.metrics.map((_, i) => `sum(run_metric_${i}) AS metric_${i}`),
     ...d.stats.flatMap((s, i) => (QUANTILES[s] === undefined ? [`${STAT_SQL[s]?.("run_value")} AS stat_${i}`] : [])),
   ];
@@ -432,20 +432,35 @@ function count(scope: ReadScope): Statement {
   return { sql: `SELECT count(*) AS n FROM events WHERE ${whereSql(scope, 0, 8.64e15, [], p)}`, params: p.values };
 }
 
+// ── The writer's lookups (run on its own connection, with positional values) ───────────────
+
+/** Events under some ids within a time range: $1, $2 epoch ms bounds, $3 the ids. */
+export const existingEventsSql = `SELECT id, project, epoch_ms(ts) AS ms, content_hash FROM events
+  WHERE ts >= epoch_ms(CAST($1 AS BIGINT)) AND ts <= epoch_ms(CAST($2 AS BIGINT)) AND id IN (SELECT unnest($3))`;
+
+/** The newest events received since $1 (epoch ms), at most $2 of them. */
+export const recentIdentitiesSql = `SELECT id, project, epoch_ms(ts) AS ms, epoch_ms(received_at) AS received FROM events
+  WHERE received_at >= epoch_ms(CAST($1 AS BIGINT)) ORDER BY received_at DESC LIMIT $2`;
+
+/** The latest event time among events received before $1 (epoch ms). */
+export const latestBeforeSql = "SELECT epoch_ms(max(ts)) FROM events WHERE received_at < epoch_ms(CAST($1 AS BIGINT))";
+
 // ── API keys ───────────────────────────────────────────────────────────────────────────────
 
 function insertApiKey(key: StoredApiKey): Statement {
   const p = new Params();
-  const projects = key.projects === null ? "NULL" : `string_split(${p.bind(key.projects.join(","))}, ',')`;
+  // Lists travel as JSON text: a project name may contain any character, commas included.
+  const list = (xs: readonly string[]) => `from_json(${p.bind(JSON.stringify(xs))}, '["VARCHAR"]')`;
+  const projects = key.projects === null ? "NULL" : list(key.projects);
   const sql = `INSERT INTO api_keys (id, name, hash, scopes, projects, created_at, revoked_at)
-    VALUES (${p.bind(key.id)}, ${p.bind(key.name)}, ${p.bind(key.hash)}, string_split(${p.bind(key.scopes.join(","))}, ','), ${projects},
+    VALUES (${p.bind(key.id)}, ${p.bind(key.name)}, ${p.bind(key.hash)}, ${list(key.scopes)}, ${projects},
       ${epochMs(p, key.created_ms)}, ${key.revoked_ms === null ? "NULL" : epochMs(p, key.revoked_ms)})`;
   return { sql, params: p.values };
 }
 
 function listApiKeys(): Statement {
   return {
-    sql: `SELECT k.id, k.name, k.hash, array_to_string(k.scopes, ',') AS scopes, array_to_string(k.projects, ',') AS projects,
+    sql: `SELECT k.id, k.name, k.hash, CAST(to_json(k.scopes) AS VARCHAR) AS scopes, CAST(to_json(k.projects) AS VARCHAR) AS projects,
       epoch_ms(k.created_at) AS created_ms, epoch_ms(k.revoked_at) AS revoked_ms, epoch_ms(u.last_used_at) AS last_used_ms
       FROM api_keys k LEFT JOIN api_key_usage u ON u.id = k.id ORDER BY k.created_at, k.id`,
     params: [],

@@ -1,5 +1,5 @@
 import { ATTRIBUTION_COLUMNS, type PreparedEvent, TOKEN_BUCKETS } from "@costtrail/core";
-import { fingerprint } from "./id-index.js";
+import { contentHash } from "../idempotency.js";
 
 /**
  * Events as the ledger stores them (validated, normalized into buckets, priced), column by
@@ -48,7 +48,7 @@ export interface LedgerBatch {
   readonly tag_keys: string[];
   readonly tag_values: string[];
   readonly raw_usage_json: Array<string | null>;
-  /** A 52-bit fingerprint of the event as validated: a resend with the same id and content is a duplicate, other content a conflict. */
+  /** What the event says, as a 52-bit fingerprint (idempotency.ts): a resend with the same content is a duplicate, other content a conflict. */
   readonly content_hash: Float64Array;
 }
 
@@ -163,7 +163,7 @@ export class LedgerBatchBuilder {
     }
     this.tagCount.push(count);
     this.raw.push(e.raw_usage ? JSON.stringify(e.raw_usage) : null);
-    this.contentHash.push(fingerprint(JSON.stringify(e)));
+    this.contentHash.push(contentHash(e, p.timestampMs));
     this.n++;
     return this;
   }

@@ -1,4 +1,4 @@
-import { CosttrailError } from "@costtrail/core";
+import { ATTRIBUTION_COLUMNS, CosttrailError } from "@costtrail/core";
 import {
   BIGINT,
   BOOLEAN,
@@ -18,7 +18,9 @@ import {
 import type { LedgerBatch } from "./ledger-batch.js";
 import type { AppendOutcome } from "../ledger-driver.js";
 import { type Selection, fillChunk } from "./chunk-writer.js";
-import { IdIndex, fingerprint } from "./id-index.js";
+import { IdIndex, fingerprint } from "../id-index.js";
+import { type PriorEvent, identityOf, judge } from "../idempotency.js";
+import { existingEventsSql, latestBeforeSql, recentIdentitiesSql } from "./dialect.js";
 import type { Segments } from "./segments.js";
 import { COST_SCALE, EVENT_COLUMNS, MONEY_SCALE } from "./schema.js";
 
@@ -163,11 +165,11 @@ export class GroupCommitWriter {
   }
 
   /**
-   * The events already in the ledger under the ids of these jobs: those the index has seen,
-   * and any old enough that the index may not know them. Looked up by id within the time
+   * The events already in the ledger under the identities of these jobs: those the index has
+   * seen, and any old enough that the index may not know them. Looked up by id within the time
    * range those events can have.
    */
-  private async existingEvents(jobs: readonly Job[], fps: readonly Float64Array[]): Promise<Map<string, Existing>> {
+  private async existingEvents(jobs: readonly Job[], fps: readonly Float64Array[]): Promise<Map<string, PriorEvent>> {
     this.index ??= await this.loadIndex();
     const index = this.index;
     const ids: string[] = [];
@@ -189,9 +191,7 @@ export class GroupCommitWriter {
       }
     });
     if (ids.length === 0) return new Map();
-    const sql = `SELECT id, epoch_ms(ts) AS ms, content_hash FROM events
-      WHERE ts >= epoch_ms(CAST($1 AS BIGINT)) AND ts <= epoch_ms(CAST($2 AS BIGINT)) AND id IN (SELECT unnest($3))`;
-    const rows = await this.segments.read(sql, async (full) => {
+    const rows = await this.segments.read(existingEventsSql, async (full) => {
       const s = await this.conn.prepare(full);
       try {
         s.bindDouble(1, minTs);
@@ -203,36 +203,33 @@ export class GroupCommitWriter {
         s.destroySync();
       }
     });
-    const out = new Map<string, Existing>();
-    for (const [id, ms, hash] of rows) {
-      out.set(String(id), { tsMs: Number(ms), contentHash: hash === null ? null : Number(hash) });
+    const out = new Map<string, PriorEvent>();
+    for (const [id, project, ms, hash] of rows) {
+      out.set(identityOf(project as string | null, String(id)), { tsMs: Number(ms), contentHash: hash === null ? null : Number(hash) });
     }
     return out;
   }
 
   /**
-   * The ids received in the window, read from the ledger once at start, newest first up to
-   * the index's size; and the latest timestamp among events received before them, after which
-   * the index knows every event.
+   * The identities received in the window, read from the ledger once at start, newest first up
+   * to the index's size; and the latest timestamp among events received before them, after
+   * which the index knows every event.
    */
   private async loadIndex(): Promise<IdIndex> {
     const { windowMs, maxIds } = this.idempotency;
     const since = Date.now() - windowMs;
-    const rows = await this.segments.read(
-      `SELECT id, epoch_ms(ts) AS ms, epoch_ms(received_at) AS received FROM events
-        WHERE received_at >= epoch_ms(CAST($1 AS BIGINT)) ORDER BY received_at DESC LIMIT ${maxIds}`,
-      async (sql) => (await this.conn.runAndReadAll(sql, [since])).getRows(),
+    const rows = await this.segments.read(recentIdentitiesSql, async (sql) =>
+      (await this.conn.runAndReadAll(sql, [since, maxIds])).getRows(),
     );
     // If the window held more than fit, the index starts just after the oldest id kept.
-    const cutoff = rows.length < maxIds ? since : Number(rows.at(-1)?.[2]);
-    const [[before]] = (await this.segments.read(
-      "SELECT epoch_ms(max(ts)) FROM events WHERE received_at < epoch_ms(CAST($1 AS BIGINT))",
-      async (sql) => (await this.conn.runAndReadAll(sql, [cutoff])).getRows(),
+    const cutoff = rows.length < maxIds ? since : Number(rows.at(-1)?.[3]);
+    const [[before]] = (await this.segments.read(latestBeforeSql, async (sql) =>
+      (await this.conn.runAndReadAll(sql, [cutoff])).getRows(),
     )) as [[bigint | null]];
     const index = new IdIndex(windowMs, maxIds, before === null ? Number.NEGATIVE_INFINITY : Number(before));
     for (let i = rows.length - 1; i >= 0; i--) {
-      const [id, ms, received] = rows[i] as [string, bigint, bigint];
-      index.add(fingerprint(id), Number(ms), Number(received));
+      const [id, project, ms, received] = rows[i] as [string, string | null, bigint, bigint];
+      index.add(fingerprint(identityOf(project, id)), Number(ms), Number(received));
     }
     return index;
   }
@@ -273,36 +270,32 @@ function sizeOf(job: Job): number {
   return job.end - job.start;
 }
 
-/** An event already in the ledger, as far as the duplicate check needs it. */
-interface Existing {
-  readonly tsMs: number;
-  /** null for an event written before content hashes were kept: then the timestamp decides. */
-  readonly contentHash: number | null;
+const PROJECT = ATTRIBUTION_COLUMNS.indexOf("project");
+
+function identityAt(batch: LedgerBatch, i: number): string {
+  return identityOf((batch.attribution[PROJECT] as Array<string | null>)[i], batch.id[i] as string);
 }
 
-/** The id fingerprints of each job's events. */
+/** The identity fingerprints of each job's events. */
 function fingerprints(jobs: readonly Job[]): Float64Array[] {
   return jobs.map(({ batch, start, end }) => {
     const out = new Float64Array(end - start);
-    for (let i = start; i < end; i++) out[i - start] = fingerprint(batch.id[i] as string);
+    for (let i = start; i < end; i++) out[i - start] = fingerprint(identityAt(batch, i));
     return out;
   });
 }
 
-function sameEvent(a: Existing, tsMs: number, contentHash: number): boolean {
-  return a.tsMs === tsMs && (a.contentHash === null || a.contentHash === contentHash);
-}
-
 /**
- * Decides per request which events are new, duplicates or conflicts. Within one batch the
- * first event with an id wins; a later one is judged against it as against the ledger.
+ * Decides per request which events are new, duplicates or conflicts (idempotency.ts). Within
+ * one batch the first event with an identity wins; a later one is judged against it as
+ * against the ledger.
  */
 function settle(
   jobs: readonly Job[],
-  existing: ReadonlyMap<string, Existing>,
+  existing: ReadonlyMap<string, PriorEvent>,
   fps: readonly Float64Array[],
 ): { fresh: Selection; freshFps: Float64Array; results: AppendOutcome[] } {
-  const seen = new Map<string, Existing>();
+  const seen = new Map<string, PriorEvent>();
   let total = 0;
   for (const j of jobs) total += sizeOf(j);
   const batchOf = new Uint32Array(total);
@@ -315,16 +308,16 @@ function settle(
     const conflicts: Array<{ index: number; existing_timestamp: string }> = [];
     let inserted = 0;
     for (let i = start; i < end; i++) {
-      const id = batch.id[i] as string;
+      const identity = identityAt(batch, i);
       const ts = batch.ts_ms[i] as number;
       const hash = batch.content_hash[i] as number;
-      const prior = existing.get(id) ?? seen.get(id);
+      const prior = existing.get(identity) ?? seen.get(identity);
       if (prior) {
-        if (sameEvent(prior, ts, hash)) duplicates.push(i - start);
+        if (judge(prior, ts, hash) === "duplicate") duplicates.push(i - start);
         else conflicts.push({ index: i - start, existing_timestamp: new Date(prior.tsMs).toISOString() });
         continue;
       }
-      seen.set(id, { tsMs: ts, contentHash: hash });
+      seen.set(identity, { tsMs: ts, contentHash: hash });
       batchOf[n] = b;
       rowOf[n] = i;
       fpOf[n] = (fps[b] as Float64Array)[i - start] as number;
