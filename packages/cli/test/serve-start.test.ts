@@ -1,8 +1,10 @@
+import { spawn } from "node:child_process";
+import { closeSync, openSync } from "node:fs";
 import { chmod, mkdir, mkdtemp, readFile, readdir, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { type ServerProcess, startServerProcess } from "./server-process.js";
+import { BIN, type ServerProcess, startServerProcess } from "./server-process.js";
 
 /** Resolves once the server's stderr matches, or rejects after 30 s with what it printed. */
 async function waitFor(server: ServerProcess, pattern: RegExp): Promise<void> {
@@ -53,6 +55,32 @@ describe("costtrail serve start-up output", () => {
       expect(out.indexOf(key)).toBeGreaterThan(demo);
     } finally {
       await stop(server);
+    }
+  }, 60_000);
+
+  it("keeps the sign-in instructions last when logs and messages share one output", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "ct-banner-"));
+    const outFile = join(dir, "out.log");
+    const fd = openSync(outFile, "w");
+    const child = spawn(
+      process.execPath,
+      [BIN, "serve", "--port", "0", "--data-dir", join(dir, "data"), "--demo", "--demo-events", "300"],
+      {
+        stdio: ["ignore", fd, fd],
+      },
+    );
+    try {
+      const deadline = Date.now() + 30_000;
+      while (!/Authorization: Bearer <key>/.test(await readFile(outFile, "utf8")) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 500));
+      const lines = (await readFile(outFile, "utf8")).trim().split("\n");
+      expect(lines.some((l) => l.includes('"msg":"Server listening at'))).toBe(true);
+      expect(lines.at(-1)).toMatch(/^or send "Authorization: Bearer <key>" to http:\/\/127\.0\.0\.1:\d+\/v1\/…$/);
+    } finally {
+      child.kill("SIGTERM");
+      await new Promise((r) => child.once("exit", r));
+      closeSync(fd);
     }
   }, 60_000);
 

@@ -20,6 +20,7 @@ export const ERROR_CODES = {
   CT_NOT_FOUND: { status: 404, message: "No such route." },
   CT_KEY_NOT_FOUND: { status: 404, message: "No API key has this id." },
   CT_METHOD_NOT_ALLOWED: { status: 405, message: "The route does not accept this method." },
+  CT_URL_TOO_LONG: { status: 414, message: "A part of the URL is longer than the server accepts." },
   CT_KEY_NOT_REVOCABLE: {
     status: 409,
     message: "The key comes from costtrail.yaml or is the bootstrap admin key; it cannot be revoked or rotated through the API.",

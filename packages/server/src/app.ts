@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { CosttrailError, ERROR_CODES, type ErrorCode, type RateCard } from "@costtrail/core";
-import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from "fastify";
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions, LogController } from "fastify";
 import type { KeyRing } from "./auth/api-keys.js";
 import { keysPlugin } from "./auth/keys-plugin.js";
 import { collectorPlugin } from "./collector/collector-plugin.js";
@@ -86,6 +86,13 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     // One line per request would bury what matters (the start banner, errors): requests are
     // logged at debug level, and counted in one summary line per interval.
     logController: new LogController({ disableRequestLogging: true }),
+    // Errors the router raises before any route runs get the same {code, message, path} body.
+    frameworkErrors: (error, _request, reply: FastifyReply) => {
+      const tooLong = (error as { code?: string }).code === "FST_ERR_MAX_PARAM_LENGTH";
+      const code = tooLong ? "CT_URL_TOO_LONG" : "CT_NOT_FOUND";
+      const message = tooLong ? ERROR_CODES.CT_URL_TOO_LONG.message : "The URL could not be decoded";
+      reply.code(ERROR_CODES[code].status).send({ code, message, path: ["url"] });
+    },
   });
   const routes = new RouteTable();
   app.addHook("onRoute", (route) => {

@@ -198,6 +198,15 @@ describe("hostile reads", () => {
     const missing = await t.app.inject({ method: "GET", url: "/v1/nothing-here" });
     expect([missing.statusCode, missing.json().code]).toEqual([404, "CT_NOT_FOUND"]);
   });
+
+  it("answers URLs the router cannot read in the same error shape, without echoing them", async () => {
+    t = await makeApp();
+    const long = await t.app.inject({ method: "DELETE", url: `/v1/keys/${"a".repeat(600)}`, headers: auth(t.keys.admin) });
+    expect([long.statusCode, long.json()]).toEqual([414, { code: "CT_URL_TOO_LONG", message: expect.any(String), path: ["url"] }]);
+    expect(long.body).not.toContain("aaaaaaaaaa");
+    const bad = await t.app.inject({ method: "GET", url: "/v1/events%", headers: auth(t.keys.readAll) });
+    expect([bad.statusCode, bad.json()]).toEqual([404, { code: "CT_NOT_FOUND", message: "The URL could not be decoded", path: ["url"] }]);
+  });
 });
 
 describe("hostile exports", () => {

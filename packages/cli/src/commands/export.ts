@@ -1,4 +1,4 @@
-import { createWriteStream } from "node:fs";
+import { createWriteStream, rmSync } from "node:fs";
 import { rename, rm } from "node:fs/promises";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -52,6 +52,13 @@ export function registerExport(program: Command): void {
       });
       // Written beside the target and renamed once complete: a failed export leaves nothing behind.
       const part = `${flags.out}.part-${process.pid}`;
+      // Interrupted (Ctrl-C, a kill), the part file goes too.
+      const interrupted = (signal: NodeJS.Signals) => {
+        rmSync(part, { force: true });
+        process.exit(signal === "SIGINT" ? 130 : 143);
+      };
+      process.once("SIGINT", interrupted);
+      process.once("SIGTERM", interrupted);
       try {
         await pipeline(Readable.fromWeb(res.body as never), counter, createWriteStream(part, { mode: 0o600 }));
         if (total > 0 && written !== total)
@@ -61,6 +68,8 @@ export function registerExport(program: Command): void {
         await rm(part, { force: true });
         throw e;
       } finally {
+        process.off("SIGINT", interrupted);
+        process.off("SIGTERM", interrupted);
         bar.stop();
       }
       process.stdout.write(`export: ${rows} events, ${written} bytes → ${flags.out}\n`);

@@ -92,6 +92,10 @@ export async function serve(flags: ServeFlags): Promise<RunningServer> {
       process.stderr.write(`Demo data loaded: ${r.accepted} events in ${r.seconds.toFixed(1)} s\n`);
     } else process.stderr.write(`Ledger already holds ${existing} events; demo data not loaded again\n`);
   }
+  // Log lines go to stdout through pino's buffer: flush them first, so that when both streams
+  // end up in one terminal or file, how to sign in is the last thing there.
+  const log = server.app.log;
+  await new Promise<void>((resolve) => ("flush" in log && typeof log.flush === "function" ? log.flush(() => resolve()) : resolve()));
   process.stderr.write(signInInstructions(server));
   return server;
 }
