@@ -43,6 +43,9 @@ export function optional<T>(s: FieldSpec<T>): FieldSpec<T> & { optional: true } 
   return { optional: true, check: s.check };
 }
 
+/** Half of a UTF-16 surrogate pair: no UTF-8 store can keep it, so it would come back changed. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 export function string(opts: { max: number; min?: number; pattern?: RegExp; patternHint?: string }) {
   return spec<string>((v, parent, key, issues) => {
     if (typeof v !== "string") {
@@ -61,6 +64,10 @@ export function string(opts: { max: number; min?: number; pattern?: RegExp; patt
     }
     if (v.length > opts.max) {
       issues.push(issue("too_long", at(parent, key), `must be at most ${opts.max} characters, got ${v.length}`));
+      return undefined;
+    }
+    if (LONE_SURROGATE.test(v)) {
+      issues.push(issue("invalid_format", at(parent, key), "must be valid Unicode text (it holds half of a surrogate pair)"));
       return undefined;
     }
     if (opts.pattern && !opts.pattern.test(v)) {

@@ -33,6 +33,14 @@ describe("validateEvent", () => {
     expect(r.ok && r.value).toEqual(good);
   });
 
+  it("refuses text holding half of a surrogate pair, which a store could not keep unchanged, and takes whole pairs", () => {
+    expect(problems({ ...good, feature: "a\ud800b", tags: { queue: "\udc00" } })).toEqual([
+      "feature: must be valid Unicode text (it holds half of a surrogate pair)",
+      "tags.queue: must be valid Unicode text (it holds half of a surrogate pair)",
+    ]);
+    expect(problems({ ...good, feature: "receipt 🧾 ü" })).toEqual([]);
+  });
+
   it("accepts normalized usage buckets, units and a caller cost", () => {
     const r = validateEvent({
       id: "e1",
