@@ -1,5 +1,5 @@
 import type { PreparedEvent, QuerySpec } from "@costtrail/core";
-import type { EventListRequest, ExportFormat, ReadScope, StoredApiKey } from "./ledger-store.js";
+import type { AppendResult, EventListRequest, ExportFormat, ReadScope, StoredApiKey } from "./ledger-store.js";
 
 /**
  * What a ledger driver implements: SQL in its own dialect, and I/O. Everything else (shaping
@@ -7,24 +7,21 @@ import type { EventListRequest, ExportFormat, ReadScope, StoredApiKey } from "./
  * second driver (ClickHouse) is a dialect and a connection, nothing more.
  */
 
+/** A value bound to a statement's parameter. */
+export type BoundValue = string | number | boolean | bigint | null;
+
 /** SQL text with its bound values. Values are never spliced into the text. */
 export interface Statement {
   readonly sql: string;
-  readonly params: readonly unknown[];
+  readonly params: readonly BoundValue[];
 }
 
 /** A value as a driver hands it back: money as exact decimal text, times as ISO text, maps as objects. */
 export type PlainValue = string | number | boolean | null | Readonly<Record<string, string>>;
 export type PlainRow = Readonly<Record<string, PlainValue>>;
 
-/** What one append call did with each of its events, by index within the call. */
-export interface AppendOutcome {
-  readonly inserted: number;
-  /** Same id and same content as an event already in the ledger (or earlier in the call): not written again. */
-  readonly duplicates: readonly number[];
-  /** Same id as an event already in the ledger, with another timestamp or other content: not written. */
-  readonly conflicts: ReadonlyArray<{ readonly index: number; readonly existing_timestamp: string }>;
-}
+/** What one append call did with each of its events (the same answer the store gives). */
+export type AppendOutcome = AppendResult;
 
 /** One row of a rollup, before it is shaped for the API. */
 export interface RollupRow {

@@ -1,5 +1,4 @@
 import type { PreparedEvent, QueryFilter, QuerySpec } from "@costtrail/core";
-import type { AppendOutcome } from "./ledger-driver.js";
 
 /**
  * What a read may see. Built by the one scoping function from the request's key
@@ -11,7 +10,13 @@ export interface ReadScope {
 }
 
 /** What an append did with each event of the call, by index within the call. */
-export type AppendResult = AppendOutcome;
+export interface AppendResult {
+  readonly inserted: number;
+  /** Same id and same content as an event already in the ledger (or earlier in the call): not written again. */
+  readonly duplicates: readonly number[];
+  /** Same id as an event already in the ledger, with another timestamp or other content: not written. */
+  readonly conflicts: ReadonlyArray<{ readonly index: number; readonly existing_timestamp: string }>;
+}
 
 export type QueryRow = Record<string, string | number | null>;
 

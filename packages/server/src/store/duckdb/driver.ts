@@ -74,7 +74,7 @@ export class DuckDBDriver implements LedgerDriver {
   async all(statement: Statement): Promise<PlainRow[]> {
     const conn = await this.instance.connect();
     try {
-      const result = await this.segments.read(statement.sql, (full) => conn.runAndReadAll(full, statement.params as never));
+      const result = await this.segments.read(statement.sql, (full) => conn.runAndReadAll(full, [...statement.params]));
       return result.getRowObjects().map(plainRow);
     } finally {
       conn.closeSync();
@@ -84,7 +84,7 @@ export class DuckDBDriver implements LedgerDriver {
   async execute(statement: Statement): Promise<void> {
     const conn = await this.instance.connect();
     try {
-      await conn.run(statement.sql, statement.params as never);
+      await conn.run(statement.sql, [...statement.params]);
     } finally {
       conn.closeSync();
     }
@@ -93,7 +93,7 @@ export class DuckDBDriver implements LedgerDriver {
   async copyTo(statement: Statement, path: string, format: ExportFormat): Promise<number> {
     const conn = await this.instance.connect();
     try {
-      const r = await this.segments.read(statement.sql, (full) => conn.run(copySql(full, path, format), statement.params as never));
+      const r = await this.segments.read(statement.sql, (full) => conn.run(copySql(full, path, format), [...statement.params]));
       return Number(r.rowsChanged);
     } finally {
       conn.closeSync();

@@ -5,7 +5,8 @@ import type { PlainRow, PlainValue } from "../ledger-driver.js";
 /** Converts a value read from DuckDB into plain JSON: money to exact decimal text, times to ISO. */
 export function plain(v: unknown): PlainValue {
   if (v === null || v === undefined) return null;
-  if (typeof v === "bigint") return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString();
+  // Per-row integers (token counts up to 10¹², epoch ms) are exact as numbers.
+  if (typeof v === "bigint") return Number(v);
   if (typeof v === "number" || typeof v === "string" || typeof v === "boolean") return v;
   if (v instanceof DuckDBDecimalValue) return Decimal.of(v.value, v.scale).toString();
   if (v instanceof DuckDBTimestampTZValue || v instanceof DuckDBTimestampValue) return new Date(Number(v.micros / 1000n)).toISOString();

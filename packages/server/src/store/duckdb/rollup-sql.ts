@@ -1,0 +1,314 @@
+import { OTHER_GROUP, type QuerySpec, TOKEN_BUCKETS } from "@costtrail/core";
+import type { PlainValue, RollupRow, RunStatement, Statement } from "../ledger-driver.js";
+import type { ReadScope } from "../ledger-store.js";
+import { offsetSegments } from "../time-zone.js";
+import { SUM_COST } from "./schema.js";
+import { Params, dimensionSql, epochMs, whereSql } from "./sql-parts.js";
+
+/**
+ * Rollups in DuckDB's SQL: core's query model (metrics × dimensions × filters × grain, and
+ * distributions per agent run) compiled from small named pieces, read top to bottom.
+ */
+
+// ── Metrics ────────────────────────────────────────────────────────────────────────────────
+
+const ALL_TOKENS = TOKEN_BUCKETS.map((b) => `coalesce("${b}", 0)`).join(" + ");
+
+/** A group's aggregate for a metric. Money stays DECIMAL here so it sorts as a number; it becomes text on the way out. */
+function metricSql(m: string, sumCost: string): string {
+  switch (m) {
+    case "cost_usd":
+      // NULL when nothing in the group is priced: unknown is not $0.
+      return sumCost;
+    case "requests":
+      return "count(*)";
+    case "errors":
+      return "count(*) FILTER (WHERE status = 'error')";
+    case "unpriced_requests":
+      return "count(*) FILTER (WHERE price_status = 'unpriced')";
+    case "total_tokens":
+      return `coalesce(sum(${ALL_TOKENS}), 0)`;
+    case "web_search_calls":
+      return "coalesce(sum(web_search_calls), 0)";
+    case "latency_ms_p50":
+      return "quantile_cont(latency_ms, 0.5)";
+    case "latency_ms_p90":
+      return "quantile_cont(latency_ms, 0.9)";
+    case "latency_ms_p99":
+      return "quantile_cont(latency_ms, 0.99)";
+    case "latency_ms_max":
+      return "max(latency_ms)";
+    case "ttft_ms_p50":
+      return "quantile_cont(ttft_ms, 0.5)";
+    case "ttft_ms_p99":
+      return "quantile_cont(ttft_ms, 0.99)";
+    case "cost_per_request_usd":
+      // Exact sum and count leave the store; the division is done in decimal above the driver.
+      // NULL (unknown, not $0) when nothing in the group is priced.
+      return `CAST(${sumCost} AS VARCHAR) || '/' || CAST(count(*) AS VARCHAR)`;
+    case "error_rate":
+      return "CAST(count(*) FILTER (WHERE status = 'error') AS DOUBLE) / count(*)";
+    case "unique_users":
+      return "count(DISTINCT user_id)";
+    case "unique_agent_runs":
+      return "count(DISTINCT agent_run_id)";
+    default:
+      if ((TOKEN_BUCKETS as readonly string[]).includes(m)) return `coalesce(sum("${m}"), 0)`;
+      throw new Error(`no SQL for metric ${m}`);
+  }
+}
+
+/** A per-row value for a distribution's inner sum. */
+function additiveValueSql(m: string): string {
+  switch (m) {
+    case "requests":
+      return "1";
+    case "errors":
+      return "CASE WHEN status = 'error' THEN 1 ELSE 0 END";
+    case "unpriced_requests":
+      return "CASE WHEN price_status = 'unpriced' THEN 1 ELSE 0 END";
+    case "total_tokens":
+      return `(${ALL_TOKENS})`;
+    default:
+      return `coalesce("${m}", 0)`;
+  }
+}
+
+/** A group's sum of an additive metric; cost sums its two stored parts separately (cheap), NULL when none is priced. */
+function additiveSumSql(m: string, sumCost: string): string {
+  return m === "cost_usd" ? sumCost : `sum(${additiveValueSql(m)})`;
+}
+
+/** Quantile stats and their fractions; they are computed together, in one sort per group. */
+const QUANTILES: Record<string, number> = { p50: 0.5, p90: 0.9, p95: 0.95, p99: 0.99 };
+
+const STAT_SQL: Record<string, (v: string) => string> = {
+  max: (v) => `max(${v})`,
+  min: (v) => `min(${v})`,
+  // Exact: sum and count, divided in decimal above the driver; runs with nothing priced are left out.
+  mean: (v) => `CAST(sum(${v}) AS VARCHAR) || '/' || CAST(count(${v}) AS VARCHAR)`,
+  count: () => "count(*)",
+};
+
+/** Exact decimal text without the store's trailing zeros ("12.500000000000000000" → "12.5"). */
+function moneyText(expr: string): string {
+  return `CASE WHEN ${expr} IS NULL THEN NULL ELSE rtrim(rtrim(CAST(${expr} AS VARCHAR), '0'), '.') END`;
+}
+
+/** Local wall time: UTC plus the zone's offset, chosen by which side of each transition the row is. */
+function localTimeSql(spec: QuerySpec, p: Params): string {
+  const segments = offsetSegments(spec.time_zone, spec.from, spec.to);
+  if (segments.length === 1) {
+    const only = segments[0]?.offsetMin ?? 0;
+    return only === 0 ? "ts" : `ts + to_minutes(CAST(${p.bind(only)} AS BIGINT))`;
+  }
+  const cases = segments
+    .slice(0, -1)
+    .map((s) => `WHEN ts < ${epochMs(p, s.untilMs)} THEN ${p.bind(s.offsetMin)}`)
+    .join(" ");
+  return `ts + to_minutes(CAST(CASE ${cases} ELSE ${p.bind(segments.at(-1)?.offsetMin ?? 0)} END AS BIGINT))`;
+}
+
+// ── Rollups ────────────────────────────────────────────────────────────────────────────────
+
+/** Data-dependent choices for one rollup statement. */
+export interface RollupOptions {
+  /** Whether any event in range carries a cost residual; without one, the 64-bit part is the exact sum. */
+  readonly residuals: boolean;
+  /**
+   * A distribution of cost sums each run into a 64-bit DECIMAL(18,12), cheaper to sort than
+   * 128 bits. A run of a million dollars or more does not fit: its group then reports
+   * `overflow` above zero, and the rollup is compiled again with this off.
+   */
+  readonly narrowRunCost: boolean;
+}
+
+/** The pieces every rollup shape shares: where, group columns, bucket, and what leaves the statement. */
+class RollupParts {
+  readonly p = new Params();
+  readonly sumCost: string;
+  readonly where: string;
+  /** `expr AS group_i` for each group_by dimension. */
+  readonly groupSelects: string[];
+  readonly groupNames: string[];
+  /** The bucket expression, or null without a grain. */
+  readonly bucket: string | null;
+  /** What the outer statement groups by. */
+  readonly keys: string[];
+  /** Output columns: alias → how its value leaves the statement as JSON. */
+  readonly outputs: Array<{ readonly alias: string; readonly json: string }> = [];
+  /** API sort key (dimension, `bucket`, metric, `<metric>_<stat>`) → alias. */
+  readonly sortAlias = new Map<string, string>();
+
+  constructor(
+    readonly spec: QuerySpec,
+    scope: ReadScope,
+    readonly options: RollupOptions,
+  ) {
+    this.sumCost = options.residuals ? SUM_COST : "sum(cost_usd)";
+    this.where = whereSql(scope, spec.from, spec.to, spec.filters, this.p);
+    this.groupNames = spec.group_by.map((_, i) => `group_${i}`);
+    this.groupSelects = spec.group_by.map((d, i) => `${dimensionSql(d, this.p)} AS group_${i}`);
+    this.bucket = spec.grain ? `date_trunc('${spec.grain}', ${localTimeSql(spec, this.p)})` : null;
+    this.keys = [...this.groupNames, ...(this.bucket ? ["bucket"] : [])];
+    for (const [i, d] of spec.group_by.entries()) {
+      this.outputs.push({ alias: `group_${i}`, json: `group_${i}` });
+      this.sortAlias.set(d, `group_${i}`);
+    }
+    if (this.bucket) {
+      this.outputs.push({ alias: "bucket", json: "epoch_ms(bucket)" });
+      this.sortAlias.set("bucket", "bucket");
+    }
+  }
+
+  bucketSelect(): string[] {
+    return this.bucket ? [`${this.bucket} AS bucket`] : [];
+  }
+
+  metricSelects(): string[] {
+    return this.spec.metrics.map((m, i) => `${metricSql(m, this.sumCost)} AS metric_${i}`);
+  }
+
+  addMetricOutputs(): void {
+    for (const [i, m] of this.spec.metrics.entries()) {
+      this.outputs.push({ alias: `metric_${i}`, json: m === "cost_usd" ? moneyText(`metric_${i}`) : `metric_${i}` });
+      this.sortAlias.set(m, `metric_${i}`);
+    }
+  }
+}
+
+/** One row per group (and bucket). */
+function plainRelation(r: RollupParts): string {
+  const select = [...r.groupSelects, ...r.bucketSelect(), ...r.metricSelects()];
+  const groupBy = r.keys.length > 0 ? `GROUP BY ${r.keys.join(", ")}` : "";
+  return `SELECT ${select.join(", ")} FROM events WHERE ${r.where} ${groupBy}`;
+}
+
+/** The top `limit` groups by the order metric over the whole range; the rest fold into one "(other)" group. */
+function otherRelation(r: RollupParts, limit: number): string {
+  const { spec, groupNames } = r;
+  const rankKey = spec.order_by[0]?.key ?? spec.metrics[0] ?? "requests";
+  const rankDesc = spec.order_by[0]?.desc ?? true;
+  const groupIndex = spec.group_by.indexOf(rankKey as never);
+  const rankMetric = (spec.metrics as readonly string[]).includes(rankKey) ? rankKey : "requests";
+  const rankBy = groupIndex >= 0 ? `group_${groupIndex}` : "rank_value";
+  const other = r.p.bind(OTHER_GROUP);
+  const kept = `k.rank <= ${r.p.bind(limit)}`;
+  const base = `SELECT *, ${[...r.groupSelects, ...r.bucketSelect()].join(", ")} FROM events WHERE ${r.where}`;
+  const ranked = `SELECT ${groupNames.join(", ")}, row_number() OVER (ORDER BY ${rankBy} ${rankDesc ? "DESC" : "ASC"} NULLS LAST, ${groupNames.map((g) => `${g} ASC NULLS LAST`).join(", ")}) AS rank
+    FROM (SELECT ${groupNames.join(", ")}, ${metricSql(rankMetric, r.sumCost)} AS rank_value FROM base GROUP BY ALL)`;
+  const folded = `SELECT ${groupNames.map((g) => `CASE WHEN ${kept} THEN b.${g} ELSE ${other} END AS ${g}`).join(", ")},
+      ${kept} AS kept, b.* EXCLUDE (${groupNames.join(", ")})
+    FROM base b JOIN ranked k ON ${groupNames.map((g) => `b.${g} IS NOT DISTINCT FROM k.${g}`).join(" AND ")}`;
+  return `WITH base AS (${base}), ranked AS (${ranked}), folded AS (${folded})
+    SELECT ${[...r.keys, ...r.metricSelects()].join(", ")}, bool_or(kept) AS kept FROM folded GROUP BY ${r.keys.join(", ")}`;
+}
+
+/** A metric summed per `per` value (each agent run), then summarised per group in one sort. */
+function distributionRelation(r: RollupParts, d: NonNullable<QuerySpec["distribution"]>): string {
+  const { spec, keys } = r;
+  const narrow = d.metric === "cost_usd" && r.options.narrowRunCost;
+  const runSum = additiveSumSql(d.metric, r.sumCost);
+  const perRun = `SELECT ${[
+    ...r.groupSelects,
+    ...r.bucketSelect(),
+    `${dimensionSql(d.per, r.p)} AS per_key`,
+    `${narrow ? `TRY_CAST(${runSum} AS DECIMAL(18,12))` : runSum} AS run_value`,
+    ...(narrow ? [`${runSum} IS NOT NULL AS run_priced`] : []),
+    ...spec.metrics.map((m, i) => `${additiveSumSql(m, r.sumCost)} AS run_metric_${i}`),
+  ].join(", ")}
+    FROM events WHERE ${r.where} AND ${dimensionSql(d.per, r.p)} IS NOT NULL GROUP BY ALL`;
+  const fractions = d.stats.filter((s) => QUANTILES[s] !== undefined).map((s) => QUANTILES[s] as number);
+  const perGroup = [
+    ...keys,
+    ...(fractions.length > 0 ? [`quantile_disc(run_value, [${fractions.join(", ")}]) AS quantiles`] : []),
+    ...(narrow ? ["count(*) FILTER (WHERE run_value IS NULL AND run_priced) AS overflow"] : []),
+    ...spec.metrics.map((_, i) => `sum(run_metric_${i}) AS metric_${i}`),
+    ...d.stats.flatMap((s, i) => (QUANTILES[s] === undefined ? [`${STAT_SQL[s]?.("run_value")} AS stat_${i}`] : [])),
+  ];
+  const stats = d.stats.map((s, i) =>
+    QUANTILES[s] === undefined ? `stat_${i}` : `quantiles[${fractions.indexOf(QUANTILES[s] as number) + 1}] AS stat_${i}`,
+  );
+  if (narrow) r.outputs.push({ alias: "overflow", json: "overflow" });
+  for (const [i, s] of d.stats.entries()) {
+    const money = d.metric === "cost_usd" && s !== "count" && s !== "mean";
+    r.outputs.push({ alias: `stat_${i}`, json: money ? moneyText(`stat_${i}`) : `stat_${i}` });
+    r.sortAlias.set(`${d.metric}_${s}`, `stat_${i}`);
+  }
+  const groupBy = keys.length > 0 ? `GROUP BY ${keys.join(", ")}` : "";
+  return `SELECT ${[...keys, ...stats, ...(narrow ? ["overflow"] : []), ...spec.metrics.map((_, i) => `metric_${i}`)].join(", ")}
+    FROM (SELECT ${perGroup.join(", ")} FROM (${perRun}) ${groupBy})`;
+}
+
+/** The order asked for, then a default, then the group columns so pages and tests are deterministic. */
+function orderSql(r: RollupParts): string[] {
+  const { spec } = r;
+  const order = spec.order_by.map((o) => `${r.sortAlias.get(o.key) ?? "1"} ${o.desc ? "DESC" : "ASC"} NULLS LAST`);
+  if (order.length === 0) {
+    if (r.bucket) order.push("bucket ASC");
+    const first = spec.distribution ? `${spec.distribution.metric}_${spec.distribution.stats[0]}` : spec.metrics[0];
+    const alias = first ? r.sortAlias.get(first) : undefined;
+    if (alias) order.push(`${alias} DESC NULLS LAST`);
+  }
+  for (const g of r.groupNames) order.push(`${g} ASC NULLS LAST`);
+  // Kept groups before "(other)".
+  if (spec.other && spec.limit !== null && !spec.distribution) order.unshift("kept DESC");
+  return order;
+}
+
+/**
+ * A rollup as one statement that answers a single JSON text (column `j`): the rows, already
+ * ordered and limited. DuckDB builds the JSON natively, several times faster than reading a
+ * wide result value by value.
+ */
+export function rollupStatement(spec: QuerySpec, scope: ReadScope, options: RollupOptions): Statement {
+  const r = new RollupParts(spec, scope, options);
+  const folding = spec.other && spec.limit !== null && !spec.distribution;
+  const relation = spec.distribution
+    ? distributionRelation(r, spec.distribution)
+    : folding
+      ? otherRelation(r, spec.limit as number)
+      : plainRelation(r);
+  r.addMetricOutputs();
+  const order = orderSql(r).join(", ");
+  const limit = spec.limit !== null && !folding ? ` LIMIT ${r.p.bind(spec.limit)}` : "";
+  const rows = `SELECT * FROM (${relation}) ORDER BY ${order}${limit}`;
+  const json = `json_object(${r.outputs.map((o) => `'${o.alias}', ${o.json}`).join(", ")})`;
+  const sql = `SELECT '[' || coalesce(string_agg(CAST(${json} AS VARCHAR), ',' ORDER BY ${order}), '') || ']' AS j FROM (${rows})`;
+  return { sql, params: r.p.values };
+}
+
+/** Whether any event in a rollup's range carries a cost residual (rare; the column is nearly all NULL, so this is cheap). */
+function residualProbe(spec: QuerySpec, scope: ReadScope): Statement {
+  const p = new Params();
+  const where = whereSql(scope, spec.from, spec.to, spec.filters, p);
+  return { sql: `SELECT EXISTS (SELECT 1 FROM events WHERE cost_residual IS NOT NULL AND ${where}) AS r`, params: p.values };
+}
+
+function usesCost(spec: QuerySpec): boolean {
+  return spec.metrics.some((m) => m === "cost_usd" || m === "cost_per_request_usd") || spec.distribution?.metric === "cost_usd";
+}
+
+function toRollupRow(spec: QuerySpec, raw: Record<string, PlainValue>): RollupRow {
+  return {
+    groups: spec.group_by.map((_, i) => {
+      const v = raw[`group_${i}`];
+      return v === null || v === undefined ? null : String(v);
+    }),
+    bucketLocalMs: spec.grain ? Number(raw.bucket) : null,
+    metrics: spec.metrics.map((_, i) => raw[`metric_${i}`] ?? null),
+    stats: (spec.distribution?.stats ?? []).map((_, i) => raw[`stat_${i}`] ?? null),
+  };
+}
+
+export async function rollup(spec: QuerySpec, scope: ReadScope, run: RunStatement): Promise<RollupRow[]> {
+  const residuals = usesCost(spec) && (await run(residualProbe(spec, scope)))[0]?.r === true;
+  const answer = async (narrowRunCost: boolean) => {
+    const [first] = await run(rollupStatement(spec, scope, { residuals, narrowRunCost }));
+    return JSON.parse(String(first?.j ?? "[]")) as Array<Record<string, PlainValue>>;
+  };
+  let raw = await answer(spec.distribution?.metric === "cost_usd");
+  // A run of a million dollars or more does not fit the narrow sum: answer again, 128-bit.
+  if (raw.some((row) => Number(row.overflow ?? 0) > 0)) raw = await answer(false);
+  return raw.map((row) => toRollupRow(spec, row));
+}
