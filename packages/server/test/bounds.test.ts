@@ -51,7 +51,9 @@ describe("money an event may carry", () => {
   it("sums a million events at the largest allowed cost exactly, in totals, per run and in exports", async () => {
     t = await makeApp();
     // Half the rows at $999,999.999999999999 (the 64-bit column's largest value), half at exactly
-    // $1,000,000 (stored in the residual column), each with a sub-picodollar residual.
+    // $1,000,000 (stored in the residual column), each with a sub-picodollar residual. Written
+    // by SQL, a million rows in a second; how the writer splits a cost into the two columns is
+    // tested through ingest in chunk-writer.test.ts.
     await t.store.driver.execute({
       sql: `INSERT INTO events (id, ts, received_at, project, provider, model, price_status, status, agent_run_id, feature, cost_usd, cost_residual)
         SELECT 'max-' || i, TIMESTAMP '2026-11-20 10:00:00' + to_microseconds(i), TIMESTAMP '2026-11-20 10:00:00', 'proj-a', 'acme', 'big',
