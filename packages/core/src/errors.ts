@@ -30,6 +30,7 @@ export const ERROR_CODES = {
   CT_UNSUPPORTED_MEDIA_TYPE: { status: 415, message: "Send application/json or application/x-ndjson, optionally gzip-encoded." },
   CT_OVERLOADED: { status: 503, message: "The ledger writer is behind; retry after the given delay." },
   CT_SHUTTING_DOWN: { status: 503, message: "The server is shutting down; retry against another replica or later." },
+  CT_MEMORY_LIMIT: { status: 503, message: "The query needs more memory than the ledger may use." },
   CT_STORE_FAILED: { status: 500, message: "The ledger store failed." },
   CT_INTERNAL: { status: 500, message: "An internal error occurred." },
 } as const;

@@ -133,8 +133,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   app.setErrorHandler((err, request, reply) => {
     const e = toCosttrailError(err);
     const status = ERROR_CODES[e.code].status;
-    if (e.code === "CT_OVERLOADED" || e.code === "CT_SHUTTING_DOWN") reply.header("retry-after", "1");
-    if (status >= 500 && e.code !== "CT_OVERLOADED" && e.code !== "CT_SHUTTING_DOWN") {
+    const retryable = e.code === "CT_OVERLOADED" || e.code === "CT_SHUTTING_DOWN" || e.code === "CT_MEMORY_LIMIT";
+    if (retryable) reply.header("retry-after", "1");
+    if (status >= 500 && !retryable) {
       // The client gets the code and an id; the cause (driver message, statement) goes to one log line with that id.
       const errorId = randomBytes(6).toString("hex");
       request.log.error(

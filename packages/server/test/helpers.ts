@@ -41,9 +41,9 @@ export async function openTestLedger(options: DuckDBDriverOptions): Promise<Test
 }
 
 /** A real app on an in-memory DuckDB ledger with one key per role, driven through inject. */
-export async function makeApp(configYaml = ""): Promise<TestApp> {
+export async function makeApp(configYaml = "", store_: Partial<DuckDBDriverOptions> = {}): Promise<TestApp> {
   const config = parseConfig(configYaml, "test.yaml");
-  const store = await openTestLedger({ path: ":memory:", maxPendingRows: config.server.max_pending_events });
+  const store = await openTestLedger({ path: ":memory:", maxPendingRows: config.server.max_pending_events, ...store_ });
   const rateCard = await loadDefaultRateCard(config.pricing);
   const keys: TestKeys = {
     admin: generateApiKey(),

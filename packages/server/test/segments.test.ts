@@ -92,6 +92,62 @@ describe("live segments and compaction", () => {
     expect(await s.count({ projects: null })).toBe(25);
   });
 
+  it("seals and compacts the last live segment once ingest has been quiet, and keeps taking events after", async () => {
+    const { path } = await tempLedger();
+    store = await openTestLedger({ path, idleSeal: { afterMs: 300, minRows: 10, anyAfterMs: 1_500 } });
+    const s = store;
+    await s.append(await rows(12, 600));
+    const first = s.layout().current;
+    await expect.poll(() => s.layout().current, { timeout: 3_000, interval: 50 }).toBeGreaterThan(first);
+    await expect.poll(() => existsSync(`${path}.live-${first}`), { timeout: 5_000, interval: 100 }).toBe(false);
+    expect(await s.count({ projects: null })).toBe(12);
+    // Fewer rows than minRows: sealed only after the longer quiet.
+    await s.append(await rows(3, 700));
+    const second = s.layout().current;
+    await new Promise((r) => setTimeout(r, 600));
+    expect(s.layout().current).toBe(second);
+    await expect.poll(() => s.layout().current, { timeout: 4_000, interval: 50 }).toBeGreaterThan(second);
+    await expect.poll(() => existsSync(`${path}.live-${second}`), { timeout: 5_000, interval: 100 }).toBe(false);
+    expect(await s.append(await rows(4, 800))).toMatchObject({ inserted: 4 });
+    expect(await s.count({ projects: null })).toBe(19);
+  });
+
+  it("refuses appends with CT_OVERLOADED while too many full segments wait for compaction, and takes them again after", async () => {
+    const { path } = await tempLedger();
+    store = await openTestLedger({ path, segmentRows: 5 });
+    const s = store;
+    // Compaction is made to fail (its marker row already exists), so sealed segments pile up.
+    const markers = Array.from({ length: 40 }, (_, i) => `('moved:${i + 1}', 'blocking')`).join(", ");
+    await s.driver.execute({ sql: `INSERT INTO meta VALUES ${markers}`, params: [] });
+    const refused: unknown[] = [];
+    for (let b = 0; b < 10; b++) await s.append(await rows(5, 1000 + b * 5)).catch((e) => refused.push(e));
+    // Once four sealed segments wait, every later append is refused (an acknowledged append may
+    // still fill the current one).
+    expect(s.layout().sealed.length).toBeGreaterThanOrEqual(4);
+    expect(refused.length).toBeGreaterThanOrEqual(5);
+    const accepted = 10 - refused.length;
+    for (const e of refused)
+      expect(e).toMatchObject({
+        code: "CT_OVERLOADED",
+        message: expect.stringMatching(/\d full live segments are waiting to be compacted/),
+      });
+    await s.driver.execute({ sql: "DELETE FROM meta WHERE value = 'blocking'", params: [] });
+    // A compaction attempt already under way when the markers went may still fail once.
+    await expect
+      .poll(
+        () =>
+          s.settle().then(
+            () => true,
+            () => false,
+          ),
+        { timeout: 10_000, interval: 100 },
+      )
+      .toBe(true);
+    expect(s.layout().sealed).toEqual([]);
+    expect(await s.append(await rows(5, 5000))).toMatchObject({ inserted: 5 });
+    expect(await s.count({ projects: null })).toBe(5 * accepted + 5);
+  });
+
   it("answers reads that run during a compaction with every event once", async () => {
     store = await openTestLedger({ path: ":memory:", segmentRows: 500 });
     await store.append(await rows(1200));

@@ -30,10 +30,10 @@ export class LedgerStatementError extends Error {
   }
 }
 
-/** Errors the driver raises on purpose (overload, shutdown) pass through; anything else becomes CT_STORE_FAILED. */
+/** Errors the driver raises on purpose (overload, shutdown, a query over the memory limit) pass through; anything else becomes CT_STORE_FAILED. */
 function storeFailure(e: unknown, statement: Statement | null): CosttrailError {
   const code = (e as { code?: unknown }).code;
-  if (code === "CT_OVERLOADED" || code === "CT_SHUTTING_DOWN") return e as CosttrailError;
+  if (code === "CT_OVERLOADED" || code === "CT_SHUTTING_DOWN" || code === "CT_MEMORY_LIMIT") return e as CosttrailError;
   return new CosttrailError("CT_STORE_FAILED", undefined, { cause: new LedgerStatementError(statement, e) });
 }
 

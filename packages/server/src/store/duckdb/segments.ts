@@ -12,6 +12,11 @@ export const SEAL_ROWS = 500_000;
  */
 const COMPACT_WHEN_IDLE_MS = 1_000;
 const MAX_SEALED = 2;
+/**
+ * Sealed segments waiting for compaction past which ingest is refused (503, retry): each holds
+ * a segment's worth of rows until compacted, so the backlog bounds the ledger's memory and disk.
+ */
+export const MAX_BACKLOG = 4;
 /** A failed compaction (a full disk, say) is tried again after this long. */
 const RETRY_COMPACTION_MS = 30_000;
 
@@ -22,6 +27,8 @@ interface Segment {
   /** Its file, or null for an in-memory ledger. */
   readonly path: string | null;
   rows: number;
+  /** Once sealed: its rows written from memory into its file, so they no longer hold memory. */
+  flushed?: Promise<void>;
 }
 
 /**
@@ -107,11 +114,39 @@ export class Segments {
   async committed(rows: number): Promise<void> {
     this.current.rows += rows;
     this.lastCommitMs = Date.now();
-    if (this.current.rows < this.sealRows || this.closed || this.sealing) return;
+    if (this.current.rows >= this.sealRows) await this.seal();
+  }
+
+  /** Sealed segments not yet compacted. */
+  backlog(): number {
+    return this.sealed.length;
+  }
+
+  /** Rows in the segment appended to now. */
+  currentRows(): number {
+    return this.current.rows;
+  }
+
+  /**
+   * Seals the current segment (appends go to a fresh one) and schedules its compaction. The
+   * writer calls it when the segment is full, and when ingest has gone quiet, so that the last
+   * events do not wait in memory for traffic that may not come.
+   */
+  async seal(): Promise<void> {
+    if (this.closed || this.current.rows === 0) return;
+    if (this.sealing) return this.sealing;
     this.sealing = (async () => {
       const next = await attach(this.attachConn, this.mainPath, this.current.n + 1);
-      this.sealed.push(this.current);
+      const sealed = this.current;
+      this.sealed.push(sealed);
       this.current = next;
+      // Rows appended but never checkpointed live in DuckDB's memory, and DuckDB cannot spill
+      // them: a sealed segment takes no more appends, so it is checkpointed at once, and only
+      // the current segment's rows stay in memory until compaction.
+      sealed.flushed = this.attachConn.run(`CHECKPOINT "${sealed.alias}"`).then(
+        () => {},
+        (e) => process.emitWarning(`checkpointing sealed segment ${sealed.n} failed: ${(e as Error).message}`, "CosttrailLedger"),
+      );
       this.scheduleCompaction();
     })().finally(() => {
       this.sealing = null;
@@ -189,6 +224,7 @@ export class Segments {
 
   /** Copies one sealed segment into the main file, sorted, then detaches and deletes it. */
   private async compact(s: Segment): Promise<void> {
+    await s.flushed;
     await this.conn.run("BEGIN TRANSACTION");
     try {
       await this.conn.run(`INSERT INTO "${this.main}".main.events BY NAME SELECT * FROM "${s.alias}".main.events ORDER BY project, ts`);
@@ -220,6 +256,7 @@ export class Segments {
     this.closed = true;
     if (this.idleTimer) clearTimeout(this.idleTimer);
     await this.compacting;
+    await Promise.all(this.sealed.map((s) => s.flushed));
     try {
       await this.conn.run(`CHECKPOINT "${this.main}"`);
     } finally {

@@ -21,13 +21,15 @@ import { type Selection, fillChunk } from "./chunk-writer.js";
 import { IdIndex, fingerprint } from "../id-index.js";
 import { type PriorEvent, identityOf, judge } from "../idempotency.js";
 import { existingEventsSql, latestBeforeSql, recentIdentitiesSql } from "./dialect.js";
-import type { Segments } from "./segments.js";
+import { MAX_BACKLOG, type Segments } from "./segments.js";
 import { COST_SCALE, EVENT_COLUMNS, MONEY_SCALE } from "./schema.js";
 
 /** DuckDB's vector size: a data chunk holds at most this many rows. */
 const CHUNK_ROWS = 2048;
 /** Rows written in one transaction at most (well under the appender's own flush threshold). */
 const MAX_BATCH_ROWS = 50_000;
+/** How DuckDB says it reached its memory limit. */
+const MEMORY_FULL = /Out of Memory Error|failed to pin block|could not allocate block|failed to allocate data/i;
 
 /** How long and how many ids the writer remembers to catch a resent id (see id-index.ts). */
 export interface IdempotencyWindow {
@@ -36,6 +38,19 @@ export interface IdempotencyWindow {
 }
 
 export const DEFAULT_IDEMPOTENCY_WINDOW: IdempotencyWindow = { windowMs: 24 * 3_600_000, maxIds: 2_000_000 };
+
+/**
+ * When a quiet ledger seals its last live segment, so the events in it are compacted to disk
+ * instead of waiting in memory: after `afterMs` without a commit once it holds `minRows`, and
+ * after `anyAfterMs` with any rows at all (a trickle of events does not churn compactions).
+ */
+export interface IdleSeal {
+  readonly afterMs: number;
+  readonly minRows: number;
+  readonly anyAfterMs: number;
+}
+
+export const DEFAULT_IDLE_SEAL: IdleSeal = { afterMs: 30_000, minRows: 50_000, anyAfterMs: 600_000 };
 
 function columnType(sqlType: string): DuckDBType {
   if (sqlType.startsWith("VARCHAR")) return VARCHAR;
@@ -81,12 +96,16 @@ export class GroupCommitWriter {
   private markIdle: () => void = () => {};
   private index: IdIndex | null = null;
   private appender: { target: string; appender: DuckDBAppender } | null = null;
+  private idleTimer: NodeJS.Timeout | null = null;
+  private sealingIdle: Promise<void> | null = null;
+  private lastCommitMs = 0;
 
   constructor(
     private readonly conn: DuckDBConnection,
     private readonly segments: Segments,
     private readonly maxPendingRows: number,
     private readonly idempotency: IdempotencyWindow = DEFAULT_IDEMPOTENCY_WINDOW,
+    private readonly idleSeal: IdleSeal = DEFAULT_IDLE_SEAL,
   ) {}
 
   pending(): number {
@@ -100,6 +119,11 @@ export class GroupCommitWriter {
     if (this.queued > 0 && this.queued + size > this.maxPendingRows) {
       return Promise.reject(new CosttrailError("CT_OVERLOADED", `${this.queued} events are waiting to be written; retry shortly`));
     }
+    if (this.segments.backlog() >= MAX_BACKLOG) {
+      return Promise.reject(
+        new CosttrailError("CT_OVERLOADED", `${this.segments.backlog()} full live segments are waiting to be compacted; retry shortly`),
+      );
+    }
     return new Promise<AppendOutcome>((resolve, reject) => {
       this.queue.push({ batch, start, end, resolve, reject });
       this.queued += size;
@@ -110,6 +134,8 @@ export class GroupCommitWriter {
   /** Stops taking rows and waits for everything queued to be committed. */
   async close(): Promise<void> {
     this.closed = true;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    await this.sealingIdle;
     await this.idle;
     this.appender?.appender.closeSync();
     this.appender = null;
@@ -152,6 +178,16 @@ export class GroupCommitWriter {
             this.appender = null;
           }
         } catch (e) {
+          if (MEMORY_FULL.test((e as Error)?.message ?? "")) {
+            // The live segment filled DuckDB's share of server.memory_limit: shed this batch as
+            // load (the client retries) and seal the segment, which moves its rows to disk.
+            for (const j of jobs)
+              j.reject(
+                new CosttrailError("CT_OVERLOADED", "the ledger's memory is full (server.memory_limit); retry shortly", { cause: e }),
+              );
+            await this.sealForMemory();
+            continue;
+          }
           const err = new CosttrailError("CT_STORE_FAILED", `appending ${n} events failed: ${(e as Error).message}`, { cause: e });
           for (const j of jobs) j.reject(err);
         } finally {
@@ -160,8 +196,50 @@ export class GroupCommitWriter {
       }
     } finally {
       this.running = false;
+      this.lastCommitMs = Date.now();
+      this.armIdleSeal();
       this.markIdle();
     }
+  }
+
+  private async sealForMemory(): Promise<void> {
+    this.appender?.appender.closeSync();
+    this.appender = null;
+    await this.segments
+      .seal()
+      .catch((e) => process.emitWarning(`sealing a full live segment failed: ${(e as Error).message}`, "CosttrailLedger"));
+  }
+
+  /** Arms the check that seals the last live segment once ingest has been quiet long enough. */
+  private armIdleSeal(): void {
+    if (this.idleTimer || this.closed || this.segments.currentRows() === 0) return;
+    const wait = this.segments.currentRows() >= this.idleSeal.minRows ? this.idleSeal.afterMs : this.idleSeal.anyAfterMs;
+    this.idleTimer = setTimeout(() => void this.sealIfQuiet(wait), Math.max(0, this.lastCommitMs + wait - Date.now()));
+    this.idleTimer.unref();
+  }
+
+  private async sealIfQuiet(wait: number): Promise<void> {
+    this.idleTimer = null;
+    if (this.closed) return;
+    if (this.running || this.queue.length > 0 || Date.now() - this.lastCommitMs < wait) {
+      this.armIdleSeal();
+      return;
+    }
+    // Sealed under the writer's own flag, as a full segment is: no batch may commit to the
+    // segment once its compaction can start, or it would be deleted with it.
+    this.running = true;
+    this.sealingIdle = (async () => {
+      this.appender?.appender.closeSync();
+      this.appender = null;
+      await this.segments.seal();
+    })()
+      .catch((e) => process.emitWarning(`sealing the quiet live segment failed: ${(e as Error).message}`, "CosttrailLedger"))
+      .finally(() => {
+        this.running = false;
+        this.sealingIdle = null;
+        if (this.queue.length > 0) void this.drain();
+      });
+    await this.sealingIdle;
   }
 
   /**
