@@ -33,6 +33,13 @@ function spec(over: Partial<QuerySpec>): QuerySpec {
   };
 }
 
+/** Cost per agent run, by feature: p50, max, mean and the number of runs. */
+const RUN_COST_BY_FEATURE = spec({
+  metrics: ["cost_usd"],
+  group_by: ["feature"],
+  distribution: { metric: "cost_usd", per: "agent_run_id", stats: ["p50", "max", "mean", "count"] },
+});
+
 /** Events priced by usage alone: each input token of acme/… is unpriced, so costs come from cost_usd. */
 function costed(id: string, cost: string, over: Record<string, unknown> = {}) {
   return wireEvent({ id, raw_usage: undefined, api: undefined, usage: { input_tokens: 10 }, cost_usd: cost, ...over });
@@ -153,14 +160,7 @@ export function ledgerContract(name: string, open: OpenLedger): void {
         { feature: "lit", cost_usd: "2", cost_per_request_usd: "1", unpriced_requests: 1 },
         { feature: "dark", cost_usd: null, cost_per_request_usd: null, unpriced_requests: 2 },
       ]);
-      const dist = await store.query(
-        spec({
-          metrics: ["cost_usd"],
-          group_by: ["feature"],
-          distribution: { metric: "cost_usd", per: "agent_run_id", stats: ["p50", "max", "mean", "count"] },
-        }),
-        ALL,
-      );
+      const dist = await store.query(RUN_COST_BY_FEATURE, ALL);
       expect(dist).toEqual([
         { feature: "lit", cost_usd_p50: "2", cost_usd_max: "2", cost_usd_mean: "2", cost_usd_count: 2, cost_usd: "2" },
         { feature: "dark", cost_usd_p50: null, cost_usd_max: null, cost_usd_mean: null, cost_usd_count: 1, cost_usd: null },
@@ -178,14 +178,7 @@ export function ledgerContract(name: string, open: OpenLedger): void {
           costed("x5", "11", { feature: "other-b", agent_run_id: undefined }),
         ]),
       );
-      const dist = await store.query(
-        spec({
-          metrics: ["cost_usd"],
-          group_by: ["feature"],
-          distribution: { metric: "cost_usd", per: "agent_run_id", stats: ["p50", "max", "mean", "count"] },
-        }),
-        ALL,
-      );
+      const dist = await store.query(RUN_COST_BY_FEATURE, ALL);
       expect(dist).toEqual([
         { feature: "agent", cost_usd_p50: "3", cost_usd_max: "5", cost_usd_mean: "4", cost_usd_count: 2, cost_usd: "8" },
       ]);
