@@ -94,14 +94,15 @@ export class IngestTally {
         accepted: number;
         unpriced: number;
         rejected: unknown[];
-        duplicates: unknown[];
-        conflicts: unknown[];
+        // Builds before duplicates were listed answered a count and no conflicts (BENCH_BIN A/B runs).
+        duplicates: unknown[] | number;
+        conflicts?: unknown[];
       };
       this.accepted += answer.accepted;
       this.unpriced += answer.unpriced;
       this.rejected += answer.rejected.length;
-      this.duplicates += answer.duplicates.length;
-      this.conflicts += answer.conflicts.length;
+      this.duplicates += typeof answer.duplicates === "number" ? answer.duplicates : answer.duplicates.length;
+      this.conflicts += answer.conflicts?.length ?? 0;
       this.bodyBytes += payload.length;
       this.ackMs.push(reply.ms);
       return;

@@ -143,21 +143,24 @@ export class ServerProcess {
   }
 
   /**
-   * Waits until compaction has settled: at most one live segment on disk (the current one) and
-   * RSS steady (within 16 MiB over 5 s). Answers how long that took, and whether it happened
-   * before `timeoutMs`.
+   * Waits until compaction has settled: at most one live segment on disk (the current one),
+   * that one's WAL under 32 MiB (a quiet ledger seals and compacts a segment of 50,000 events
+   * or more after 30 s; a smaller one waits 10 minutes by design), and RSS steady (within 16 MiB
+   * over 5 s). Answers how long that took, and whether it happened before `timeoutMs`.
    */
   async settle(timeoutMs: number): Promise<{ seconds: number; settled: boolean; segments: number; rssMiB: number }> {
     const t0 = performance.now();
     const recent: number[] = [];
     for (;;) {
       const segments = (await this.liveSegments()).length;
+      const walBytes = Math.max(0, ...(await this.walSizes()).values());
       const { rssMiB } = await this.memory();
       recent.push(rssMiB);
       if (recent.length > 5) recent.shift();
       const steady = recent.length === 5 && Math.max(...recent) - Math.min(...recent) < 16;
       const seconds = (performance.now() - t0) / 1000;
-      if ((segments <= 1 && steady) || seconds * 1000 > timeoutMs) return { seconds, settled: segments <= 1 && steady, segments, rssMiB };
+      const settled = segments <= 1 && walBytes < 32 * 1024 ** 2 && steady;
+      if (settled || seconds * 1000 > timeoutMs) return { seconds, settled, segments, rssMiB };
       await new Promise((r) => setTimeout(r, 1000));
     }
   }

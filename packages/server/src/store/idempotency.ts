@@ -1,5 +1,4 @@
 import type { UsageEvent } from "@costtrail/core";
-import { stringify } from "safe-stable-stringify";
 import { fingerprint } from "./id-index.js";
 
 /**
@@ -14,13 +13,34 @@ export function identityOf(project: string | null | undefined, id: string): stri
   return `${project ?? ""}\u0000${id}`;
 }
 
+/** A flat map with its keys in order, so the same map sent in another order reads the same. */
+function sorted<T>(map: Readonly<Record<string, T>> | undefined): Record<string, T> | undefined {
+  if (map === undefined) return undefined;
+  const keys = Object.keys(map);
+  if (keys.length < 2) return map;
+  const out: Record<string, T> = {};
+  for (const k of keys.sort()) out[k] = map[k] as T;
+  return out;
+}
+
 /**
- * A 52-bit fingerprint of what an event says: every field as validated, with the timestamp as
- * an instant and object keys in sorted order, so the same event serialized another way (keys
- * reordered, "…:00Z" or "…:00.000Z", another UTC offset) is recognised as the same.
+ * A 52-bit fingerprint of what an event says: every field as validated (validation lists them
+ * in schema order), the timestamp as an instant, and the small maps (tags, usage, units) in key
+ * order, so the same event serialized another way ("…:00Z" or "…:00.000Z", another UTC offset,
+ * tags reordered) is recognised as the same. The provider's raw usage is taken as the text the
+ * ledger stores (`rawUsageJson`), in the order it was sent: serializing it once is most of the
+ * cost, and a resend carries the provider's object unchanged.
  */
-export function contentHash(event: UsageEvent, timestampMs: number): number {
-  return fingerprint(stringify({ ...event, timestamp: timestampMs }) ?? "");
+export function contentHash(event: UsageEvent, timestampMs: number, rawUsageJson: string | null): number {
+  const rest = JSON.stringify({
+    ...event,
+    timestamp: timestampMs,
+    raw_usage: undefined,
+    tags: sorted(event.tags),
+    usage: sorted(event.usage),
+    units: sorted(event.units),
+  });
+  return fingerprint(rawUsageJson === null ? rest : `${rest}\u0000${rawUsageJson}`);
 }
 
 /** The earlier copy of an event, as far as the rules need it. */

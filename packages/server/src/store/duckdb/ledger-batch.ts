@@ -162,8 +162,9 @@ export class LedgerBatchBuilder {
       if (count === 0) count = -1;
     }
     this.tagCount.push(count);
-    this.raw.push(e.raw_usage ? JSON.stringify(e.raw_usage) : null);
-    this.contentHash.push(contentHash(e, p.timestampMs));
+    const raw = e.raw_usage ? JSON.stringify(e.raw_usage) : null;
+    this.raw.push(raw);
+    this.contentHash.push(contentHash(e, p.timestampMs, raw));
     this.n++;
     return this;
   }
