@@ -42,7 +42,10 @@ async function brokenExportServer(): Promise<{ url: string; close(): Promise<voi
 }
 
 describe("costtrail export", () => {
-  it("leaves no file behind when interrupted with Ctrl-C", async () => {
+  it.each([
+    ["SIGINT", 130],
+    ["SIGHUP", 129],
+  ] as const)("leaves no file behind when interrupted (%s)", async (signal, exitCode) => {
     const server = await stalledExportServer();
     const dir = await mkdtemp(join(tmpdir(), "ct-export-"));
     try {
@@ -56,9 +59,9 @@ describe("costtrail export", () => {
       const deadline = Date.now() + 15_000;
       while ((await readdir(dir)).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       expect((await readdir(dir))[0]).toMatch(/^events\.csv\.part-\d+$/);
-      child.kill("SIGINT");
+      child.kill(signal);
       const code = await new Promise((r) => child.once("exit", r));
-      expect(code).toBe(130);
+      expect(code).toBe(exitCode);
       expect(await readdir(dir)).toEqual([]);
     } finally {
       await server.close();

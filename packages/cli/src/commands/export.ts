@@ -52,13 +52,13 @@ export function registerExport(program: Command): void {
       });
       // Written beside the target and renamed once complete: a failed export leaves nothing behind.
       const part = `${flags.out}.part-${process.pid}`;
-      // Interrupted (Ctrl-C, a kill), the part file goes too.
+      // Interrupted (Ctrl-C, a kill, the terminal closed), the part file goes too.
+      const SIGNAL_EXIT: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 };
       const interrupted = (signal: NodeJS.Signals) => {
         rmSync(part, { force: true });
-        process.exit(signal === "SIGINT" ? 130 : 143);
+        process.exit(SIGNAL_EXIT[signal] ?? 1);
       };
-      process.once("SIGINT", interrupted);
-      process.once("SIGTERM", interrupted);
+      for (const signal of Object.keys(SIGNAL_EXIT)) process.once(signal, interrupted);
       try {
         await pipeline(Readable.fromWeb(res.body as never), counter, createWriteStream(part, { mode: 0o600 }));
         if (total > 0 && written !== total)
@@ -68,8 +68,7 @@ export function registerExport(program: Command): void {
         await rm(part, { force: true });
         throw e;
       } finally {
-        process.off("SIGINT", interrupted);
-        process.off("SIGTERM", interrupted);
+        for (const signal of Object.keys(SIGNAL_EXIT)) process.off(signal, interrupted);
         bar.stop();
       }
       process.stdout.write(`export: ${rows} events, ${written} bytes → ${flags.out}\n`);

@@ -46,6 +46,9 @@ export function optional<T>(s: FieldSpec<T>): FieldSpec<T> & { optional: true } 
 /** Half of a UTF-16 surrogate pair: no UTF-8 store can keep it, so it would come back changed. */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
+/** A \udXXX escape that is not itself escaped (an even run of backslashes before it). */
+const ESCAPED_LONE_SURROGATE = /(?:^|[^\\])(?:\\\\)*\\ud[89a-f][0-9a-f]{2}/i;
+
 export function string(opts: { max: number; min?: number; pattern?: RegExp; patternHint?: string }) {
   return spec<string>((v, parent, key, issues) => {
     if (typeof v !== "string") {
@@ -225,9 +228,17 @@ export function jsonObject(maxChars: number) {
       issues.push(issue("invalid_type", at(parent, key), `must be an object, got ${describe(v)}`));
       return undefined;
     }
-    const size = JSON.stringify(v).length;
-    if (size > maxChars) {
-      issues.push(issue("too_long", at(parent, key), `must serialize to at most ${maxChars} characters, got ${size}`));
+    const text = JSON.stringify(v);
+    if (text.length > maxChars) {
+      issues.push(issue("too_long", at(parent, key), `must serialize to at most ${maxChars} characters, got ${text.length}`));
+      return undefined;
+    }
+    // JSON.stringify writes half a surrogate pair as a \udXXX escape, which no JSON reader
+    // downstream (the ledger's exports among them) accepts.
+    if (ESCAPED_LONE_SURROGATE.test(text)) {
+      issues.push(
+        issue("invalid_format", at(parent, key), "must be valid Unicode text throughout (a string in it holds half of a surrogate pair)"),
+      );
       return undefined;
     }
     return v;

@@ -39,6 +39,10 @@ describe("validateEvent", () => {
       "tags.queue: must be valid Unicode text (it holds half of a surrogate pair)",
     ]);
     expect(problems({ ...good, feature: "receipt 🧾 ü" })).toEqual([]);
+    expect(problems({ ...good, raw_usage: { prompt_tokens: 1, completion_tokens: 1, "x\ud800": "y\udfff" } })).toEqual([
+      "raw_usage: must be valid Unicode text throughout (a string in it holds half of a surrogate pair)",
+    ]);
+    expect(problems({ ...good, raw_usage: { prompt_tokens: 1, completion_tokens: 1, note: "a literal \\ud800 is fine" } })).toEqual([]);
   });
 
   it("accepts normalized usage buckets, units and a caller cost", () => {
