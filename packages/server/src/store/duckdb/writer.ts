@@ -179,12 +179,9 @@ export class GroupCommitWriter {
           }
         } catch (e) {
           if (MEMORY_FULL.test((e as Error)?.message ?? "")) {
-            // The live segment filled DuckDB's share of server.memory_limit: shed this batch as
-            // load (the client retries) and seal the segment, which moves its rows to disk.
-            for (const j of jobs)
-              j.reject(
-                new CosttrailError("CT_OVERLOADED", "the ledger's memory is full (server.memory_limit); retry shortly", { cause: e }),
-              );
+            // DuckDB's memory is full: shed this batch as load (the client retries) and seal the
+            // segment, whose checkpoint moves its rows to disk.
+            for (const j of jobs) j.reject(new CosttrailError("CT_OVERLOADED", "the ledger's memory is full; retry shortly", { cause: e }));
             await this.sealForMemory();
             continue;
           }
