@@ -22,7 +22,11 @@ async function stop(server: ServerProcess): Promise<void> {
 
 async function modes(dir: string): Promise<Record<string, string>> {
   const out: Record<string, string> = { ".": ((await stat(dir)).mode & 0o777).toString(8) };
-  for (const name of await readdir(dir)) out[name] = ((await stat(join(dir, name))).mode & 0o777).toString(8);
+  for (const name of await readdir(dir)) {
+    // A compaction may delete a segment between the listing and the stat.
+    const s = await stat(join(dir, name)).catch(() => null);
+    if (s) out[name] = (s.mode & 0o777).toString(8);
+  }
   return out;
 }
 

@@ -79,7 +79,7 @@ export async function queryPlugin(app: FastifyInstance, opts: QueryPluginOptions
     const limit = q.limit === undefined ? 100 : Number(q.limit);
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
       throw invalid([{ code: "invalid_value", path: ["query", "limit"], message: "must be an integer from 1 to 1000" }]);
-    const cursor: unknown = (request.query as Record<string, unknown>).cursor;
+    const cursor: unknown = q.cursor;
     if (cursor !== undefined && typeof cursor !== "string")
       throw new CosttrailError("CT_INVALID_CURSOR", "cursor: give one cursor, the next_cursor of the previous page", {
         path: ["query", "cursor"],

@@ -18,7 +18,7 @@ import { localToInstant } from "./time-zone.js";
 const JSON_COLUMNS = new Set(["units", "raw_usage"]);
 
 /** A driver failure, with the statement that failed: logged in full, never sent to a client. */
-export class LedgerStatementError extends Error {
+class LedgerStatementError extends Error {
   constructor(
     readonly statement: Statement | null,
     cause: unknown,
@@ -193,7 +193,7 @@ function numberOrNull(v: string | null): number | null {
 }
 
 /** "sum/count" from the store, divided exactly and rounded half-even to 12 places. */
-export function ratio(v: PlainValue): string | null {
+function ratio(v: PlainValue): string | null {
   if (typeof v !== "string") return null;
   const [num, den] = v.split("/");
   const count = BigInt(den ?? "0");

@@ -37,7 +37,7 @@ export interface IdempotencyWindow {
   readonly maxIds: number;
 }
 
-export const DEFAULT_IDEMPOTENCY_WINDOW: IdempotencyWindow = { windowMs: 24 * 3_600_000, maxIds: 2_000_000 };
+const DEFAULT_IDEMPOTENCY_WINDOW: IdempotencyWindow = { windowMs: 24 * 3_600_000, maxIds: 2_000_000 };
 
 /**
  * When a quiet ledger seals its last live segment, so the events in it are compacted to disk
@@ -50,7 +50,7 @@ export interface IdleSeal {
   readonly anyAfterMs: number;
 }
 
-export const DEFAULT_IDLE_SEAL: IdleSeal = { afterMs: 30_000, minRows: 50_000, anyAfterMs: 600_000 };
+const DEFAULT_IDLE_SEAL: IdleSeal = { afterMs: 30_000, minRows: 50_000, anyAfterMs: 600_000 };
 
 function columnType(sqlType: string): DuckDBType {
   if (sqlType.startsWith("VARCHAR")) return VARCHAR;
@@ -159,9 +159,9 @@ export class GroupCommitWriter {
           n += sizeOf(job);
         }
         try {
-          const fps = fingerprints(jobs);
-          const existing = await this.existingEvents(jobs, fps);
-          const { fresh, freshFps, results } = settle(jobs, existing, fps);
+          const identities = identify(jobs);
+          const existing = await this.existingEvents(jobs, identities);
+          const { fresh, freshFps, results } = settle(jobs, existing, identities);
           await this.write(fresh);
           // Only after the commit: an id is "present" once it is durable.
           const index = this.index as IdIndex;
@@ -244,7 +244,7 @@ export class GroupCommitWriter {
    * seen, and any old enough that the index may not know them. Looked up by id within the time
    * range those events can have.
    */
-  private async existingEvents(jobs: readonly Job[], fps: readonly Float64Array[]): Promise<Map<string, PriorEvent>> {
+  private async existingEvents(jobs: readonly Job[], identities: readonly JobIdentities[]): Promise<Map<string, PriorEvent>> {
     this.index ??= await this.loadIndex();
     const index = this.index;
     const ids: string[] = [];
@@ -255,7 +255,7 @@ export class GroupCommitWriter {
       if (ts > maxTs) maxTs = ts;
     };
     jobs.forEach(({ batch, start, end }, j) => {
-      const jobFps = fps[j] as Float64Array;
+      const jobFps = (identities[j] as JobIdentities).fps;
       for (let i = start; i < end; i++) {
         const ts = batch.ts_ms[i] as number;
         const seenAt = index.get(jobFps[i - start] as number);
@@ -351,12 +351,23 @@ function identityAt(batch: LedgerBatch, i: number): string {
   return identityOf((batch.attribution[PROJECT] as Array<string | null>)[i], batch.id[i] as string);
 }
 
-/** The identity fingerprints of each job's events. */
-function fingerprints(jobs: readonly Job[]): Float64Array[] {
+/** Each event's identity, and its fingerprint for the id index, by position in its job. */
+interface JobIdentities {
+  readonly keys: string[];
+  readonly fps: Float64Array;
+}
+
+/** The identities of each job's events, built once per batch. */
+function identify(jobs: readonly Job[]): JobIdentities[] {
   return jobs.map(({ batch, start, end }) => {
-    const out = new Float64Array(end - start);
-    for (let i = start; i < end; i++) out[i - start] = fingerprint(identityAt(batch, i));
-    return out;
+    const keys = new Array<string>(end - start);
+    const fps = new Float64Array(end - start);
+    for (let i = start; i < end; i++) {
+      const key = identityAt(batch, i);
+      keys[i - start] = key;
+      fps[i - start] = fingerprint(key);
+    }
+    return { keys, fps };
   });
 }
 
@@ -368,7 +379,7 @@ function fingerprints(jobs: readonly Job[]): Float64Array[] {
 function settle(
   jobs: readonly Job[],
   existing: ReadonlyMap<string, PriorEvent>,
-  fps: readonly Float64Array[],
+  identities: readonly JobIdentities[],
 ): { fresh: Selection; freshFps: Float64Array; results: AppendOutcome[] } {
   const seen = new Map<string, PriorEvent>();
   let total = 0;
@@ -379,11 +390,12 @@ function settle(
   let n = 0;
   const results: AppendOutcome[] = [];
   jobs.forEach(({ batch, start, end }, b) => {
+    const { keys, fps } = identities[b] as JobIdentities;
     const duplicates: number[] = [];
     const conflicts: Array<{ index: number; existing_timestamp: string }> = [];
     let inserted = 0;
     for (let i = start; i < end; i++) {
-      const identity = identityAt(batch, i);
+      const identity = keys[i - start] as string;
       const ts = batch.ts_ms[i] as number;
       const hash = batch.content_hash[i] as number;
       const prior = existing.get(identity) ?? seen.get(identity);
@@ -395,7 +407,7 @@ function settle(
       seen.set(identity, { tsMs: ts, contentHash: hash });
       batchOf[n] = b;
       rowOf[n] = i;
-      fpOf[n] = (fps[b] as Float64Array)[i - start] as number;
+      fpOf[n] = fps[i - start] as number;
       n++;
       inserted++;
     }
