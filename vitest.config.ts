@@ -16,6 +16,7 @@ export default defineConfig({
   test: {
     include: ["packages/*/src/**/*.test.ts", "packages/*/test/**/*.test.ts"],
     pool: "forks",
+    globalSetup: ["./vitest.global-setup.ts"],
     testTimeout: 30_000,
   },
 });

@@ -112,6 +112,19 @@ describe("live segments and compaction", () => {
     expect(await s.count({ projects: null })).toBe(19);
   });
 
+  it("seals after the short quiet a segment that grew past minRows after its first small commit", async () => {
+    const { path } = await tempLedger();
+    store = await openTestLedger({ path, idleSeal: { afterMs: 300, minRows: 10, anyAfterMs: 60_000 } });
+    const s = store;
+    // The first commit is small, so the long wait is armed; the segment then fills past minRows.
+    await s.append(await rows(2, 900));
+    await s.append(await rows(12, 910));
+    const first = s.layout().current;
+    await expect.poll(() => s.layout().current, { timeout: 3_000, interval: 50 }).toBeGreaterThan(first);
+    await expect.poll(() => existsSync(`${path}.live-${first}`), { timeout: 5_000, interval: 100 }).toBe(false);
+    expect(await s.count({ projects: null })).toBe(14);
+  });
+
   it("refuses appends with CT_OVERLOADED while too many full segments wait for compaction, and takes them again after", async () => {
     const { path } = await tempLedger();
     store = await openTestLedger({ path, segmentRows: 5 });

@@ -97,6 +97,8 @@ export class GroupCommitWriter {
   private index: IdIndex | null = null;
   private appender: { target: string; appender: DuckDBAppender } | null = null;
   private idleTimer: NodeJS.Timeout | null = null;
+  /** When the armed idle timer fires (epoch ms). */
+  private idleDue = 0;
   private sealingIdle: Promise<void> | null = null;
   private lastCommitMs = 0;
 
@@ -209,16 +211,28 @@ export class GroupCommitWriter {
 
   /** Arms the check that seals the last live segment once ingest has been quiet long enough. */
   private armIdleSeal(): void {
-    if (this.idleTimer || this.closed || this.segments.currentRows() === 0) return;
-    const wait = this.segments.currentRows() >= this.idleSeal.minRows ? this.idleSeal.afterMs : this.idleSeal.anyAfterMs;
-    this.idleTimer = setTimeout(() => void this.sealIfQuiet(wait), Math.max(0, this.lastCommitMs + wait - Date.now()));
+    if (this.closed || this.segments.currentRows() === 0) return;
+    const due = this.lastCommitMs + this.quietWait();
+    // A timer armed while the segment was small waits the long delay: once it holds enough
+    // rows for the short one, the earlier deadline replaces it.
+    if (this.idleTimer) {
+      if (this.idleDue <= due) return;
+      clearTimeout(this.idleTimer);
+    }
+    this.idleDue = due;
+    this.idleTimer = setTimeout(() => void this.sealIfQuiet(), Math.max(0, due - Date.now()));
     this.idleTimer.unref();
   }
 
-  private async sealIfQuiet(wait: number): Promise<void> {
+  /** How long ingest must be quiet before the current segment is sealed, for its size now. */
+  private quietWait(): number {
+    return this.segments.currentRows() >= this.idleSeal.minRows ? this.idleSeal.afterMs : this.idleSeal.anyAfterMs;
+  }
+
+  private async sealIfQuiet(): Promise<void> {
     this.idleTimer = null;
     if (this.closed) return;
-    if (this.running || this.queue.length > 0 || Date.now() - this.lastCommitMs < wait) {
+    if (this.running || this.queue.length > 0 || Date.now() - this.lastCommitMs < this.quietWait()) {
       this.armIdleSeal();
       return;
     }
