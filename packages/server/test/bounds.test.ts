@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { RANGE, type TestApp, auth, ingest, makeApp, wireEvent } from "./helpers.js";
+import { RANGE, type TestApp, auth, ingest, makeApp, rebuildHourly, wireEvent } from "./helpers.js";
 
 let t: TestApp | null = null;
 afterEach(async () => {
@@ -62,6 +62,7 @@ describe("money an event may carry", () => {
         FROM range(1000000) t(i)`,
       params: [],
     });
+    await rebuildHourly(t.store.driver);
     const q = await read(t, "POST", "/v1/query", {
       metrics: ["cost_usd", "requests", "cost_per_request_usd"],
       group_by: ["feature"],

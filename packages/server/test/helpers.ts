@@ -6,6 +6,7 @@ import { buildApp } from "../src/app.js";
 import { type ApiKeyRecord, KeyRing, generateApiKey, hashApiKey } from "../src/auth/api-keys.js";
 import { type Scope, parseConfig } from "../src/config/load-config.js";
 import { DuckDBDriver, type DuckDBDriverOptions } from "../src/store/duckdb/driver.js";
+import { hourlyRowsSql } from "../src/store/duckdb/hourly.js";
 import { Ledger } from "../src/store/ledger.js";
 
 export interface TestKeys {
@@ -38,6 +39,18 @@ export type TestLedger = Ledger & {
 export async function openTestLedger(options: DuckDBDriverOptions): Promise<TestLedger> {
   const driver = await DuckDBDriver.open(options);
   return Object.assign(new Ledger(driver), { driver, settle: () => driver.settle(), layout: () => driver.layout() });
+}
+
+/**
+ * For tests that write events into the main file by SQL, as only a compaction does: its
+ * hourly sums made again from those events, as the compaction's transaction would.
+ */
+export async function rebuildHourly(driver: DuckDBDriver): Promise<void> {
+  await driver.execute({ sql: "DELETE FROM hourly", params: [] });
+  await driver.execute({
+    sql: `INSERT INTO hourly BY NAME SELECT *, CAST(0 AS BIGINT) AS unit FROM (${hourlyRowsSql("events", new Set())})`,
+    params: [],
+  });
 }
 
 /** A real app on an in-memory DuckDB ledger with one key per role, driven through inject. */

@@ -52,6 +52,11 @@ export interface LedgerDialect {
    */
   rollup(spec: QuerySpec, scope: ReadScope, run: RunStatement): Promise<RollupRow[]>;
   /**
+   * A rollup's rows already in the API's shape, as JSON text (what the ledger's `query` gives,
+   * serialised), or null when this rollup needs the shaping above the driver.
+   */
+  rollupJson(spec: QuerySpec, scope: ReadScope, run: RunStatement): Promise<string | null>;
+  /**
    * A page of events newest first, one row more than `limit` to tell whether another page
    * follows. Columns: `id`, `ts_ms`, and the stored columns named in EVENT_FIELDS_OUT.
    */

@@ -51,6 +51,8 @@ export interface LedgerStore {
   /** Appends durably: resolves only after the events are committed. Idempotent by id. */
   append(events: readonly PreparedEvent[], receivedMs?: number): Promise<AppendResult>;
   query(spec: QuerySpec, scope: ReadScope): Promise<QueryRow[]>;
+  /** The same rows as `query`, as the JSON text of their array: what the API sends. */
+  queryJson(spec: QuerySpec, scope: ReadScope): Promise<string>;
   /** A page of events, newest first; `cursor` is a previous page's `next_cursor` (CT_INVALID_CURSOR otherwise). */
   listEvents(req: EventListRequest, cursor: string | null, scope: ReadScope): Promise<EventPage>;
   /** Writes matching events to a file in the given format and returns the row count; on failure no file is left. */

@@ -57,6 +57,11 @@ export class Ledger implements LedgerStore {
     return shapeRollup(rows, spec);
   }
 
+  async queryJson(spec: QuerySpec, scope: ReadScope): Promise<string> {
+    const text = await this.driver.dialect.rollupJson(spec, scope, (s) => this.all(s));
+    return text ?? JSON.stringify(await this.query(spec, scope));
+  }
+
   async listEvents(req: EventListRequest, cursorText: string | null, scope: ReadScope): Promise<EventPage> {
     const cursor = cursorText === null ? null : decodeCursor(cursorText);
     const rows = await this.all(this.driver.dialect.eventPage(req, cursor, scope));

@@ -1,7 +1,7 @@
 import { TOKEN_BUCKETS } from "@costtrail/core";
 import type { EventCursor, LedgerDialect, Statement } from "../ledger-driver.js";
 import type { EventListRequest, ExportFormat, ReadScope, StoredApiKey } from "../ledger-store.js";
-import { rollup } from "./rollup-sql.js";
+import { rollup, rollupJson } from "./rollup-sql.js";
 import { EVENT_LIST_COLUMNS, EXACT_COST } from "./schema.js";
 import { Params, epochMs, whereSql } from "./sql-parts.js";
 
@@ -138,7 +138,8 @@ function touchApiKeys(lastUsed: ReadonlyMap<string, number>): Statement {
 }
 
 export const duckdbDialect: LedgerDialect = {
-  rollup,
+  rollup: (spec, scope, run) => rollup(spec, scope, run),
+  rollupJson: (spec, scope, run) => rollupJson(spec, scope, run),
   eventPage,
   exportRows,
   count,

@@ -1,9 +1,18 @@
-import { OTHER_GROUP, type QuerySpec, TOKEN_BUCKETS } from "@costtrail/core";
+import { ADDITIVE_METRICS, type Dimension, OTHER_GROUP, type QuerySpec, TOKEN_BUCKETS } from "@costtrail/core";
 import type { PlainValue, RollupRow, RunStatement, Statement } from "../ledger-driver.js";
 import type { ReadScope } from "../ledger-store.js";
 import { offsetSegments } from "../time-zone.js";
 import { SUM_COST } from "./schema.js";
-import { Params, dimensionSql, epochMs, whereSql } from "./sql-parts.js";
+import {
+  eventPartSums,
+  HOURLY_BUILT_KEY,
+  HOURLY_COLUMNS,
+  HOURLY_DROPPED_PREFIX,
+  hourlyPartSums,
+  partsOf,
+  hourlyDimensionSql,
+} from "./hourly.js";
+import { Params, dimensionSql, epochMs, filterSql, scopeSql, whereSql } from "./sql-parts.js";
 
 /**
  * Rollups in DuckDB's SQL: core's query model (metrics × dimensions × filters × grain, and
@@ -47,7 +56,8 @@ function metricSql(m: string, sumCost: string): string {
       // NULL (unknown, not $0) when nothing in the group is priced.
       return `CAST(${sumCost} AS VARCHAR) || '/' || CAST(count(*) AS VARCHAR)`;
     case "error_rate":
-      return "CAST(count(*) FILTER (WHERE status = 'error') AS DOUBLE) / count(*)";
+      // NULL, not NaN, over no events (a total over an empty range).
+      return "CAST(count(*) FILTER (WHERE status = 'error') AS DOUBLE) / nullif(count(*), 0)";
     case "unique_users":
       return "count(DISTINCT user_id)";
     case "unique_agent_runs":
@@ -79,6 +89,31 @@ function additiveSumSql(m: string, sumCost: string): string {
   return m === "cost_usd" ? sumCost : `sum(${additiveValueSql(m)})`;
 }
 
+/** Metrics that a sum of hourly parts (hourly.ts) answers exactly. */
+const PART_METRICS = new Set<string>([...ADDITIVE_METRICS, "cost_per_request_usd", "error_rate"]);
+const PART_COST = "(sum(cost_usd) + coalesce(sum(cost_residual), 0))";
+
+/** A group's aggregate for a metric over parts: rows that each already sum some events. */
+function partMetricSql(m: string): string {
+  const count = (c: string) => `CAST(coalesce(sum("${c}"), 0) AS BIGINT)`;
+  switch (m) {
+    case "cost_usd":
+      return PART_COST;
+    case "requests":
+    case "errors":
+    case "unpriced_requests":
+      return count(m);
+    case "total_tokens":
+      return `coalesce(sum(${TOKEN_BUCKETS.map((b) => `"${b}"`).join(" + ")}), 0)`;
+    case "cost_per_request_usd":
+      return `CAST(${PART_COST} AS VARCHAR) || '/' || CAST(${count("requests")} AS VARCHAR)`;
+    case "error_rate":
+      return `CAST(${count("errors")} AS DOUBLE) / nullif(${count("requests")}, 0)`;
+    default:
+      return `coalesce(sum("${m}"), 0)`;
+  }
+}
+
 /** Quantile stats and their fractions; they are computed together, in one sort per group. */
 const QUANTILES: Record<string, number> = { p50: 0.5, p90: 0.9, p95: 0.95, p99: 0.99 };
 
@@ -96,17 +131,39 @@ function moneyText(expr: string): string {
 }
 
 /** Local wall time: UTC plus the zone's offset, chosen by which side of each transition the row is. */
-function localTimeSql(spec: QuerySpec, p: Params): string {
+function localTimeSql(spec: QuerySpec, p: Params, ts = "ts"): string {
   const segments = offsetSegments(spec.time_zone, spec.from, spec.to);
   if (segments.length === 1) {
     const only = segments[0]?.offsetMin ?? 0;
-    return only === 0 ? "ts" : `ts + to_minutes(CAST(${p.bind(only)} AS BIGINT))`;
+    return only === 0 ? ts : `${ts} + to_minutes(CAST(${p.bind(only)} AS BIGINT))`;
   }
   const cases = segments
     .slice(0, -1)
-    .map((s) => `WHEN ts < ${epochMs(p, s.untilMs)} THEN ${p.bind(s.offsetMin)}`)
+    .map((s) => `WHEN ${ts} < ${epochMs(p, s.untilMs)} THEN ${p.bind(s.offsetMin)}`)
     .join(" ");
-  return `ts + to_minutes(CAST(CASE ${cases} ELSE ${p.bind(segments.at(-1)?.offsetMin ?? 0)} END AS BIGINT))`;
+  return `${ts} + to_minutes(CAST(CASE ${cases} ELSE ${p.bind(segments.at(-1)?.offsetMin ?? 0)} END AS BIGINT))`;
+}
+
+/** A bucket starts up to one grain before the range does. */
+const GRAIN_MS: Record<string, number> = { hour: 3_600_000, day: 86_400_000, week: 7 * 86_400_000, month: 32 * 86_400_000 };
+
+/** The zone's offsets from the start of the first bucket to the end of the range. */
+function bucketOffsets(spec: QuerySpec) {
+  return offsetSegments(spec.time_zone, spec.from - (GRAIN_MS[spec.grain ?? "hour"] ?? 0) - 86_400_000, spec.to);
+}
+
+/**
+ * A bucket as the API shows it ("2026-11-20T00:00:00+01:00"), when one offset holds over the
+ * whole range; null otherwise (a range across a transition is shaped above the driver).
+ */
+function bucketIsoSql(spec: QuerySpec): string | null {
+  const segments = bucketOffsets(spec);
+  if (segments.length !== 1) return null;
+  const offset = segments[0]?.offsetMin ?? 0;
+  const a = Math.abs(offset);
+  const suffix =
+    offset === 0 ? "Z" : `${offset > 0 ? "+" : "-"}${String(Math.floor(a / 60)).padStart(2, "0")}:${String(a % 60).padStart(2, "0")}`;
+  return `strftime(bucket, '%Y-%m-%dT%H:%M:%S${suffix}')`;
 }
 
 // ── Rollups ────────────────────────────────────────────────────────────────────────────────
@@ -121,6 +178,43 @@ export interface RollupOptions {
    * `overflow` above zero, and the rollup is compiled again with this off.
    */
   readonly narrowRunCost: boolean;
+  /** Whole hours read from the hourly table instead of the events, or null to read only events. */
+  readonly hourly: HourlyPlan | null;
+  /** Rows leave as the API shows them (apiShaped), instead of by alias for rows.ts to shape. */
+  readonly api: boolean;
+}
+
+const HOUR_MS = 3_600_000;
+
+/** A rollup read from hourly sums (hourly.ts) for its whole hours of compacted events. */
+export interface HourlyPlan {
+  /** The one dimension other than project that the rollup groups or filters by; null for none. */
+  readonly dim: Dimension | null;
+  /** Whole UTC hours [fromMs, toMs) taken from the hourly table. */
+  readonly fromMs: number;
+  readonly toMs: number;
+}
+
+/**
+ * Whether hourly sums can answer a rollup, and for which hours: additive metrics only, no
+ * distribution, at most one dimension besides project among its groups and filters (the
+ * table holds each dimension's sums apart), and a time zone whose offsets and transitions are
+ * whole hours when it has a grain (so that an hour falls in one local bucket).
+ */
+export function hourlyPlan(spec: QuerySpec): HourlyPlan | null {
+  if (spec.distribution || !spec.metrics.every((m) => PART_METRICS.has(m))) return null;
+  const dims = new Set<Dimension>([...spec.group_by, ...spec.filters.map((f) => f.column)]);
+  dims.delete("project");
+  if (dims.size > 1) return null;
+  const [dim = null] = dims;
+  if (dim !== null && !dim.startsWith("tag.") && !HOURLY_COLUMNS.includes(dim)) return null;
+  const fromMs = Math.ceil(spec.from / HOUR_MS) * HOUR_MS;
+  const toMs = Math.floor(spec.to / HOUR_MS) * HOUR_MS;
+  if (toMs <= fromMs) return null;
+  const wholeHours = (s: { offsetMin: number; untilMs: number }) =>
+    s.offsetMin % 60 === 0 && (!Number.isFinite(s.untilMs) || s.untilMs % HOUR_MS === 0);
+  if (spec.grain && !offsetSegments(spec.time_zone, spec.from, spec.to).every(wholeHours)) return null;
+  return { dim, fromMs, toMs };
 }
 
 /** The pieces every rollup shape shares: where, group columns, bucket, and what leaves the statement. */
@@ -135,14 +229,17 @@ class RollupParts {
   readonly bucket: string | null;
   /** What the outer statement groups by. */
   readonly keys: string[];
-  /** Output columns: alias → how its value leaves the statement as JSON. */
-  readonly outputs: Array<{ readonly alias: string; readonly json: string }> = [];
+  /**
+   * Output columns: alias → how its value leaves the statement as JSON, and under which key
+   * and in which form the API shows it (null: only the layer above can, e.g. an exact ratio).
+   */
+  readonly outputs: Array<{ readonly alias: string; readonly json: string; readonly key: string | null; readonly api: string | null }> = [];
   /** API sort key (dimension, `bucket`, metric, `<metric>_<stat>`) → alias. */
   readonly sortAlias = new Map<string, string>();
 
   constructor(
     readonly spec: QuerySpec,
-    scope: ReadScope,
+    readonly scope: ReadScope,
     readonly options: RollupOptions,
   ) {
     this.sumCost = options.residuals ? SUM_COST : "sum(cost_usd)";
@@ -152,11 +249,11 @@ class RollupParts {
     this.bucket = spec.grain ? `date_trunc('${spec.grain}', ${localTimeSql(spec, this.p)})` : null;
     this.keys = [...this.groupNames, ...(this.bucket ? ["bucket"] : [])];
     for (const [i, d] of spec.group_by.entries()) {
-      this.outputs.push({ alias: `group_${i}`, json: `group_${i}` });
+      this.outputs.push({ alias: `group_${i}`, json: `group_${i}`, key: d, api: `group_${i}` });
       this.sortAlias.set(d, `group_${i}`);
     }
     if (this.bucket) {
-      this.outputs.push({ alias: "bucket", json: "epoch_ms(bucket)" });
+      this.outputs.push({ alias: "bucket", json: "epoch_ms(bucket)", key: "bucket", api: bucketIsoSql(spec) });
       this.sortAlias.set("bucket", "bucket");
     }
   }
@@ -165,20 +262,63 @@ class RollupParts {
     return this.bucket ? [`${this.bucket} AS bucket`] : [];
   }
 
+  /** A metric's aggregate over the base rows: events, or parts when the hourly table is read. */
+  metric(m: string): string {
+    return this.options.hourly ? partMetricSql(m) : metricSql(m, this.sumCost);
+  }
+
   metricSelects(): string[] {
-    return this.spec.metrics.map((m, i) => `${metricSql(m, this.sumCost)} AS metric_${i}`);
+    return this.spec.metrics.map((m, i) => `${this.metric(m)} AS metric_${i}`);
+  }
+
+  /** Rows carrying `group_i`, `bucket` and what the metrics read: the events in range, or parts. */
+  base(): string {
+    if (this.options.hourly) return partsRelation(this, this.options.hourly);
+    return `SELECT *, ${[...this.groupSelects, ...this.bucketSelect()].join(", ")} FROM events WHERE ${this.where}`;
   }
 
   addMetricOutputs(): void {
     for (const [i, m] of this.spec.metrics.entries()) {
-      this.outputs.push({ alias: `metric_${i}`, json: m === "cost_usd" ? moneyText(`metric_${i}`) : `metric_${i}` });
+      const json = m === "cost_usd" ? moneyText(`metric_${i}`) : `metric_${i}`;
+      this.outputs.push({ alias: `metric_${i}`, json, key: m, api: m === "cost_per_request_usd" ? null : json });
       this.sortAlias.set(m, `metric_${i}`);
     }
   }
 }
 
+/**
+ * The rollup's events as parts, each a sum over some of them: whole hours of compacted events
+ * from the hourly table, the partial hours at either end from the main file's events, and
+ * every live segment's events (not in the hourly table until compacted). `main_events` and
+ * `live_events` split `events` in the same snapshot (segments.ts).
+ */
+function partsRelation(r: RollupParts, h: HourlyPlan): string {
+  const { spec, p } = r;
+  const tag = h.dim?.startsWith("tag.") ?? false;
+  const rows = hourlyDimensionSql(h.dim === null ? null : p.bind(h.dim), tag);
+  const where = [scopeSql(r.scope, p) ?? "TRUE", `hour >= ${epochMs(p, h.fromMs)}`, `hour < ${epochMs(p, h.toMs)}`];
+  for (const f of spec.filters) where.push(filterSql(f, p, f.column === "project" ? undefined : "value"));
+  const hourKeys = [
+    ...spec.group_by.map((d, i) => `${d === "project" ? "project" : "value"} AS group_${i}`),
+    ...(r.bucket ? [`date_trunc('${spec.grain}', ${localTimeSql(spec, p, "hour")}) AS bucket`] : []),
+  ];
+  const eventKeys = [...r.groupSelects, ...r.bucketSelect()];
+  const parts = new Set(spec.metrics.flatMap((m) => partsOf(m)));
+  const fromEvents = (table: string, extra: string) =>
+    `SELECT ${[...eventKeys, eventPartSums(parts)].join(", ")} FROM ${table} WHERE ${r.where}${extra} GROUP BY ALL`;
+  return [
+    `SELECT ${[...hourKeys, hourlyPartSums(parts)].join(", ")} FROM (${rows}) WHERE ${where.join(" AND ")} GROUP BY ALL`,
+    fromEvents("main_events", ` AND (ts < ${epochMs(p, h.fromMs)} OR ts >= ${epochMs(p, h.toMs)})`),
+    fromEvents("live_events", ""),
+  ].join(" UNION ALL BY NAME ");
+}
+
 /** One row per group (and bucket). */
 function plainRelation(r: RollupParts): string {
+  if (r.options.hourly) {
+    const groupBy = r.keys.length > 0 ? `GROUP BY ${r.keys.join(", ")}` : "";
+    return `SELECT ${[...r.keys, ...r.metricSelects()].join(", ")} FROM (${r.base()}) ${groupBy}`;
+  }
   const select = [...r.groupSelects, ...r.bucketSelect(), ...r.metricSelects()];
   const groupBy = r.keys.length > 0 ? `GROUP BY ${r.keys.join(", ")}` : "";
   return `SELECT ${select.join(", ")} FROM events WHERE ${r.where} ${groupBy}`;
@@ -194,9 +334,9 @@ function otherRelation(r: RollupParts, limit: number): string {
   const rankBy = groupIndex >= 0 ? `group_${groupIndex}` : "rank_value";
   const other = r.p.bind(OTHER_GROUP);
   const kept = `k.rank <= ${r.p.bind(limit)}`;
-  const base = `SELECT *, ${[...r.groupSelects, ...r.bucketSelect()].join(", ")} FROM events WHERE ${r.where}`;
+  const base = r.base();
   const ranked = `SELECT ${groupNames.join(", ")}, row_number() OVER (ORDER BY ${rankBy} ${rankDesc ? "DESC" : "ASC"} NULLS LAST, ${groupNames.map((g) => `${g} ASC NULLS LAST`).join(", ")}) AS rank
-    FROM (SELECT ${groupNames.join(", ")}, ${metricSql(rankMetric, r.sumCost)} AS rank_value FROM base GROUP BY ALL)`;
+    FROM (SELECT ${groupNames.join(", ")}, ${r.metric(rankMetric)} AS rank_value FROM base GROUP BY ALL)`;
   const folded = `SELECT ${groupNames.map((g) => `CASE WHEN ${kept} THEN b.${g} ELSE ${other} END AS ${g}`).join(", ")},
       ${kept} AS kept, b.* EXCLUDE (${groupNames.join(", ")})
     FROM base b JOIN ranked k ON ${groupNames.map((g) => `b.${g} IS NOT DISTINCT FROM k.${g}`).join(" AND ")}`;
@@ -229,10 +369,11 @@ function distributionRelation(r: RollupParts, d: NonNullable<QuerySpec["distribu
   const stats = d.stats.map((s, i) =>
     QUANTILES[s] === undefined ? `stat_${i}` : `quantiles[${fractions.indexOf(QUANTILES[s] as number) + 1}] AS stat_${i}`,
   );
-  if (narrow) r.outputs.push({ alias: "overflow", json: "overflow" });
+  if (narrow) r.outputs.push({ alias: "overflow", json: "overflow", key: null, api: null });
   for (const [i, s] of d.stats.entries()) {
     const money = d.metric === "cost_usd" && s !== "count" && s !== "mean";
-    r.outputs.push({ alias: `stat_${i}`, json: money ? moneyText(`stat_${i}`) : `stat_${i}` });
+    const json = money ? moneyText(`stat_${i}`) : `stat_${i}`;
+    r.outputs.push({ alias: `stat_${i}`, json, key: `${d.metric}_${s}`, api: s === "mean" ? null : json });
     r.sortAlias.set(`${d.metric}_${s}`, `stat_${i}`);
   }
   const groupBy = keys.length > 0 ? `GROUP BY ${keys.join(", ")}` : "";
@@ -251,6 +392,8 @@ function orderSql(r: RollupParts): string[] {
     if (alias) order.push(`${alias} DESC NULLS LAST`);
   }
   for (const g of r.groupNames) order.push(`${g} ASC NULLS LAST`);
+  // Ties on the asked order break on the bucket too, so equal rows always come in one order.
+  if (r.bucket && !order.some((o) => o.startsWith("bucket "))) order.push("bucket ASC");
   // Kept groups before "(other)".
   if (spec.other && spec.limit !== null && !spec.distribution) order.unshift("kept DESC");
   return order;
@@ -272,9 +415,18 @@ export function rollupStatement(spec: QuerySpec, scope: ReadScope, options: Roll
   r.addMetricOutputs();
   const order = orderSql(r).join(", ");
   const limit = spec.limit !== null && !folding ? ` LIMIT ${r.p.bind(spec.limit)}` : "";
-  const rows = `SELECT * FROM (${relation}) ORDER BY ${order}${limit}`;
-  const json = `json_object(${r.outputs.map((o) => `'${o.alias}', ${o.json}`).join(", ")})`;
-  const sql = `SELECT '[' || coalesce(string_agg(CAST(${json} AS VARCHAR), ',' ORDER BY ${order}), '') || ']' AS j FROM (${rows})`;
+  // string_agg orders the rows itself: the relation is sorted first only to be cut to its limit.
+  const rows = limit ? `SELECT * FROM (${relation}) ORDER BY ${order}${limit}` : relation;
+  const json = options.api
+    ? `json_object(${r.outputs.flatMap((o) => (o.key === null ? [] : [`${r.p.bind(o.key)}, ${o.api}`])).join(", ")})`
+    : `json_object(${r.outputs.map((o) => `'${o.alias}', ${o.json}`).join(", ")})`;
+  const overflow = options.api && r.outputs.some((o) => o.alias === "overflow") ? ", coalesce(max(overflow), 0) AS overflow" : "";
+  // Read in the same snapshot as the answer: whether the hourly table could not be trusted
+  // for this rollup (not built yet, or its dimension dropped), so that it is answered again from events.
+  const stale = options.hourly
+    ? `, NOT EXISTS (SELECT 1 FROM meta WHERE key = ${r.p.bind(HOURLY_BUILT_KEY)}) OR EXISTS (SELECT 1 FROM meta WHERE key = ${r.p.bind(`${HOURLY_DROPPED_PREFIX}${options.hourly.dim ?? ""}`)}) AS stale`
+    : "";
+  const sql = `SELECT '[' || coalesce(string_agg(CAST(${json} AS VARCHAR), ',' ORDER BY ${order}), '') || ']' AS j${stale}${overflow} FROM (${rows})`;
   return { sql, params: r.p.values };
 }
 
@@ -301,14 +453,64 @@ function toRollupRow(spec: QuerySpec, raw: Record<string, PlainValue>): RollupRo
   };
 }
 
-export async function rollup(spec: QuerySpec, scope: ReadScope, run: RunStatement): Promise<RollupRow[]> {
+/** How a rollup is answered: from the hourly table when it can, from events otherwise. */
+export interface RollupRoute {
+  /** Whether the hourly table may be read (tests compare both routes). */
+  readonly useHourly: boolean;
+  /** Rows in the API's shape (true) or by alias for the layer above to shape. */
+  readonly api: boolean;
+}
+
+/** The JSON text of a rollup's rows: the hourly route when it applies and is current, else the events. */
+async function answerText(spec: QuerySpec, scope: ReadScope, run: RunStatement, route: RollupRoute): Promise<string> {
+  const hourly = route.useHourly ? hourlyPlan(spec) : null;
+  if (hourly) {
+    const [first] = await run(rollupStatement(spec, scope, { residuals: true, narrowRunCost: false, hourly, api: route.api }));
+    if (first?.stale === false) return String(first.j);
+  }
   const residuals = usesCost(spec) && (await run(residualProbe(spec, scope)))[0]?.r === true;
-  const answer = async (narrowRunCost: boolean) => {
-    const [first] = await run(rollupStatement(spec, scope, { residuals, narrowRunCost }));
-    return JSON.parse(String(first?.j ?? "[]")) as Array<Record<string, PlainValue>>;
-  };
-  let raw = await answer(spec.distribution?.metric === "cost_usd");
+  const answer = async (narrowRunCost: boolean) =>
+    (await run(rollupStatement(spec, scope, { residuals, narrowRunCost, hourly: null, api: route.api })))[0];
+  let first = await answer(spec.distribution?.metric === "cost_usd");
   // A run of a million dollars or more does not fit the narrow sum: answer again, 128-bit.
-  if (raw.some((row) => Number(row.overflow ?? 0) > 0)) raw = await answer(false);
-  return raw.map((row) => toRollupRow(spec, row));
+  const overflowed = route.api
+    ? Number(first?.overflow ?? 0) > 0
+    : (JSON.parse(String(first?.j ?? "[]")) as Array<Record<string, PlainValue>>).some((row) => Number(row.overflow ?? 0) > 0);
+  if (overflowed) first = await answer(false);
+  return String(first?.j ?? "[]");
+}
+
+export async function rollup(
+  spec: QuerySpec,
+  scope: ReadScope,
+  run: RunStatement,
+  route: Pick<RollupRoute, "useHourly"> = { useHourly: true },
+): Promise<RollupRow[]> {
+  const text = await answerText(spec, scope, run, { useHourly: route.useHourly, api: false });
+  return (JSON.parse(text) as Array<Record<string, PlainValue>>).map((row) => toRollupRow(spec, row));
+}
+
+/**
+ * Whether the statement can hand back rows exactly as the API shows them: not when a value
+ * is an exact ratio (divided in decimal above the driver), nor when buckets cross an offset change.
+ */
+function apiShapeable(spec: QuerySpec): boolean {
+  if (spec.metrics.includes("cost_per_request_usd")) return false;
+  if (spec.distribution?.stats.includes("mean")) return false;
+  return !spec.grain || bucketOffsets(spec).length === 1;
+}
+
+/**
+ * A rollup's rows as the JSON text the API answers, built by DuckDB, so that a rollup of
+ * a hundred thousand groups is not parsed, reshaped and serialised again in JavaScript; null
+ * when only the layer above can shape it (apiShapeable).
+ */
+export async function rollupJson(
+  spec: QuerySpec,
+  scope: ReadScope,
+  run: RunStatement,
+  route: Pick<RollupRoute, "useHourly"> = { useHourly: true },
+): Promise<string | null> {
+  if (!apiShapeable(spec)) return null;
+  return answerText(spec, scope, run, { useHourly: route.useHourly, api: true });
 }

@@ -1,6 +1,7 @@
 import { readdir, rm } from "node:fs/promises";
 import { basename, dirname } from "node:path";
 import type { DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
+import { HOURLY_BUILT_KEY, HOURLY_DROPPED_PREFIX, addHourly } from "./hourly.js";
 import { EVENTS_MIGRATION_SQL, EVENTS_TABLE_SQL } from "./schema.js";
 
 /** Rows a live segment takes before it is sealed and compacted into the main file. */
@@ -69,6 +70,8 @@ export class Segments {
     private readonly mainPath: string | null,
     private readonly sealRows: number,
     current: Segment,
+    /** Dimensions left out of the hourly sums (hourly.ts). */
+    private readonly hourlyDropped: Set<string>,
   ) {
     this.current = current;
   }
@@ -94,9 +97,10 @@ export class Segments {
     }
     // Markers whose files are gone have done their job.
     await conn.run(`DELETE FROM "${main}".main.meta WHERE key LIKE 'moved:%'`);
+    const hourlyDropped = await buildHourly(conn, main);
     const next = Math.max(0, ...found, ...moved) + 1;
     const attachConn = await instance.connect();
-    const segments = new Segments(conn, attachConn, main, mainPath, sealRows, await attach(attachConn, mainPath, next));
+    const segments = new Segments(conn, attachConn, main, mainPath, sealRows, await attach(attachConn, mainPath, next), hourlyDropped);
     for (const s of leftover) {
       await attach(conn, mainPath, s.n);
       segments.sealed.push(s);
@@ -181,7 +185,10 @@ export class Segments {
     const sources = this.current.rows > 0 ? [...this.sealed, this.current] : [...this.sealed];
     for (const s of sources) this.readers.set(s.alias, (this.readers.get(s.alias) ?? 0) + 1);
     try {
-      return await run(`WITH events AS NOT MATERIALIZED (${this.unionSql(sources)}) ${sql}`);
+      const live = sources.map((s) => this.segmentSql(s)).join(" UNION ALL ") || `SELECT * FROM "${this.main}".main.events WHERE FALSE`;
+      return await run(
+        `WITH events AS NOT MATERIALIZED (${this.unionSql(sources)}), main_events AS NOT MATERIALIZED (SELECT * FROM "${this.main}".main.events), live_events AS NOT MATERIALIZED (${live}) ${sql}`,
+      );
     } finally {
       for (const s of sources) {
         const left = (this.readers.get(s.alias) ?? 1) - 1;
@@ -195,13 +202,12 @@ export class Segments {
   }
 
   private unionSql(sources: readonly Segment[]): string {
-    const parts = [`SELECT * FROM "${this.main}".main.events`];
-    for (const s of sources) {
-      parts.push(
-        `SELECT * FROM "${s.alias}".main.events WHERE NOT EXISTS (SELECT 1 FROM "${this.main}".main.meta WHERE key = 'moved:${s.n}')`,
-      );
-    }
-    return parts.join(" UNION ALL ");
+    return [`SELECT * FROM "${this.main}".main.events`, ...sources.map((s) => this.segmentSql(s))].join(" UNION ALL ");
+  }
+
+  /** A live segment's events, while they are not yet in the main file. */
+  private segmentSql(s: Segment): string {
+    return `SELECT * FROM "${s.alias}".main.events WHERE NOT EXISTS (SELECT 1 FROM "${this.main}".main.meta WHERE key = 'moved:${s.n}')`;
   }
 
   /** Compacts the sealed segments one after another, beside ingest. */
@@ -228,8 +234,17 @@ export class Segments {
     await this.conn.run("BEGIN TRANSACTION");
     try {
       await this.conn.run(`INSERT INTO "${this.main}".main.events BY NAME SELECT * FROM "${s.alias}".main.events ORDER BY project, ts`);
+      const dropped = await addHourly(
+        (sql) => this.conn.run(sql),
+        async (sql) => (await this.conn.runAndReadAll(sql)).getRows(),
+        { hourly: `"${this.main}".main.hourly`, meta: `"${this.main}".main.meta` },
+        `"${s.alias}".main.events`,
+        Date.now(),
+        this.hourlyDropped,
+      );
       await this.conn.run(`INSERT INTO "${this.main}".main.meta VALUES ('moved:${s.n}', CAST(now() AS VARCHAR))`);
       await this.conn.run("COMMIT");
+      for (const d of dropped) this.hourlyDropped.add(d);
     } catch (e) {
       await this.conn.run("ROLLBACK").catch(() => {});
       throw e;
@@ -269,6 +284,36 @@ export class Segments {
   describe(): { current: number; sealed: number[] } {
     return { current: this.current.n, sealed: this.sealed.map((s) => s.n) };
   }
+}
+
+/**
+ * Builds the hourly sums of the main file's events once, for a ledger made before they
+ * existed (about a second per million events), and reads which dimensions they leave out.
+ */
+async function buildHourly(conn: DuckDBConnection, main: string): Promise<Set<string>> {
+  const meta = `"${main}".main.meta`;
+  const built = (await conn.runAndReadAll(`SELECT count(*) FROM ${meta} WHERE key = '${HOURLY_BUILT_KEY}'`)).getRows()[0]?.[0];
+  if (Number(built) === 0) {
+    await conn.run("BEGIN TRANSACTION");
+    try {
+      await conn.run(`DELETE FROM "${main}".main.hourly`);
+      await addHourly(
+        (sql) => conn.run(sql),
+        async (sql) => (await conn.runAndReadAll(sql)).getRows(),
+        { hourly: `"${main}".main.hourly`, meta },
+        `"${main}".main.events`,
+        0,
+        new Set(),
+      );
+      await conn.run(`INSERT INTO ${meta} VALUES ('${HOURLY_BUILT_KEY}', CAST(now() AS VARCHAR))`);
+      await conn.run("COMMIT");
+    } catch (e) {
+      await conn.run("ROLLBACK").catch(() => {});
+      throw e;
+    }
+  }
+  const rows = (await conn.runAndReadAll(`SELECT key FROM ${meta} WHERE key LIKE '${HOURLY_DROPPED_PREFIX}%'`)).getRows();
+  return new Set(rows.map((r) => String(r[0]).slice(HOURLY_DROPPED_PREFIX.length)));
 }
 
 function aliasOf(n: number): string {

@@ -26,8 +26,9 @@ function bindList(values: readonly string[], p: Params): string {
   return values.map((v) => p.bind(v)).join(", ");
 }
 
-function filterSql(f: QueryFilter, p: Params): string {
-  const col = dimensionSql(f.column, p);
+/** A filter's SQL on its own column, or on `on` (an expression holding that dimension's value). */
+export function filterSql(f: QueryFilter, p: Params, on?: string): string {
+  const col = on ?? dimensionSql(f.column, p);
   switch (f.op) {
     case "eq":
       return `${col} = ${p.bind(f.value as string)}`;
@@ -52,10 +53,17 @@ export function epochMs(p: Params, ms: number): string {
   return `epoch_ms(CAST(${p.bind(ms)} AS BIGINT))`;
 }
 
+/** The key's scope over a `project` column, or null when the key reads every project. */
+export function scopeSql(scope: ReadScope, p: Params): string | null {
+  if (scope.projects === null) return null;
+  return scope.projects.length === 0 ? "FALSE" : `project IN (${bindList(scope.projects, p)})`;
+}
+
 /** The one place a read's WHERE is built: the key's scope first, then the time range, then filters. */
 export function whereSql(scope: ReadScope, from: number, to: number, filters: readonly QueryFilter[], p: Params): string {
   const parts: string[] = [];
-  if (scope.projects !== null) parts.push(scope.projects.length === 0 ? "FALSE" : `project IN (${bindList(scope.projects, p)})`);
+  const scoped = scopeSql(scope, p);
+  if (scoped) parts.push(scoped);
   parts.push(`ts >= ${epochMs(p, from)}`, `ts < ${epochMs(p, to)}`);
   for (const f of filters) parts.push(filterSql(f, p));
   return parts.join(" AND ");

@@ -1,0 +1,281 @@
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type QuerySpec, validateQuery } from "@costtrail/core";
+import { DuckDBInstance } from "@duckdb/node-api";
+import { afterEach, describe, expect, it } from "vitest";
+import type { LedgerDialect } from "../src/store/ledger-driver.js";
+import { Ledger } from "../src/store/ledger.js";
+import { duckdbDialect } from "../src/store/duckdb/dialect.js";
+import type { DuckDBDriver } from "../src/store/duckdb/driver.js";
+import { hourlyPlan, rollup, rollupJson, rollupStatement } from "../src/store/duckdb/rollup-sql.js";
+import { type TestApp, type TestLedger, auth, makeApp, openTestLedger, preparedEvents, wireEvent } from "./helpers.js";
+
+/**
+ * The hourly table (store/duckdb/hourly.ts) is only a faster route to the same answer: every
+ * rollup it can serve must come out exactly as the events give it, and the rows DuckDB shapes
+ * for the API exactly as the ledger's own shaping does.
+ */
+
+let store: TestLedger | null = null;
+afterEach(async () => {
+  await store?.close();
+  store = null;
+});
+
+/** A small seeded generator, so a failing case can be replayed. */
+function prng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let x = Math.imul(s ^ (s >>> 15), 1 | s);
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const START = Date.parse("2026-10-20T00:00:00Z");
+// Three weeks across Berlin's (Oct 25) and New York's (Nov 1) change of offset.
+const SPAN = 21 * 86_400_000;
+const MODELS = ["gpt-4o-2024-08-06", "gpt-4o-mini", "o3-mini", "made-up-model"];
+const QUEUES = ["billing", "search", 'it\'s "quoted"'];
+
+function events(rand: () => number, n: number, prefix: string): Record<string, unknown>[] {
+  const pick = <T>(xs: readonly T[]) => xs[Math.floor(rand() * xs.length)] as T;
+  return Array.from({ length: n }, (_, i) => {
+    const tags: Record<string, string> = {};
+    if (rand() < 0.7) tags.queue = pick(QUEUES);
+    if (rand() < 0.4) tags.region = pick(["eu", "us"]);
+    return wireEvent({
+      id: `${prefix}${i}`,
+      timestamp: new Date(START + Math.floor(rand() * SPAN)).toISOString(),
+      project: pick(["proj-a", "proj-b", "proj-c"]),
+      user_id: rand() < 0.1 ? undefined : `u${Math.floor(rand() * 40)}`,
+      customer_id: pick(["acme", "globex", "initech"]),
+      feature: pick(["search", "draft", "triage", "summarise"]),
+      model: pick(MODELS),
+      status: rand() < 0.1 ? "error" : "ok",
+      raw_usage: { prompt_tokens: 100 + Math.floor(rand() * 5000), completion_tokens: Math.floor(rand() * 900) },
+      tags,
+    });
+  });
+}
+
+/** A random query spec that the API would accept; about half of them can use the hourly table. */
+function randomSpec(rand: () => number): unknown {
+  const pick = <T>(xs: readonly T[]) => xs[Math.floor(rand() * xs.length)] as T;
+  const dims = ["user_id", "feature", "model", "customer_id", "status", "price_status", "tag.queue", "tag.region", "environment"];
+  const d = pick(dims);
+  const d2 = pick(dims.filter((x) => x !== d));
+  const allMetrics = [
+    "cost_usd",
+    "requests",
+    "errors",
+    "unpriced_requests",
+    "total_tokens",
+    "input_tokens",
+    "cache_read_tokens",
+    "output_tokens",
+    "web_search_calls",
+    "cost_per_request_usd",
+    "error_rate",
+  ];
+  const metrics = allMetrics.filter(() => rand() < 0.3);
+  if (metrics.length === 0) metrics.push(pick(["cost_usd", "requests"]));
+  if (rand() < 0.08) metrics.push(pick(["latency_ms_p50", "unique_users"]));
+  const groupBy = pick([[], ["project"], [d], [d], ["project", d], [d, "project"], [d, d2]]);
+  const values: Record<string, string[]> = {
+    project: ["proj-a", "proj-b"],
+    "tag.queue": QUEUES,
+    "tag.region": ["eu", "us"],
+    model: MODELS,
+    feature: ["search", "draft"],
+    user_id: ["u1", "u2", "u3"],
+    customer_id: ["acme"],
+    status: ["error"],
+    price_status: ["unpriced", "priced"],
+    environment: ["prod"],
+  };
+  const filters = Array.from({ length: Math.floor(rand() * 3) }, () => {
+    const column = pick(["project", d, d, d2]);
+    const op = pick(["eq", "not", "in", "not_in", "prefix", "exists", "not_exists"]);
+    const pool = values[column] ?? ["x"];
+    const value = op === "in" || op === "not_in" ? pool.slice(0, 1 + Math.floor(rand() * pool.length)) : pick(pool);
+    return op === "exists" || op === "not_exists" ? { column, op } : { column, op, value: op === "prefix" ? value.slice(0, 3) : value };
+  });
+  const minute = () => Math.floor(rand() * 1440) * 60_000 + (rand() < 0.5 ? Math.floor(rand() * 60_000) : 0);
+  const a = START - 86_400_000 + Math.floor(rand() * 10) * 86_400_000 + minute();
+  const b = rand() < 0.2 ? START + SPAN + 86_400_000 : a + 3_600_000 * (1 + Math.floor(rand() * 400)) + minute();
+  const spec: Record<string, unknown> = {
+    metrics,
+    group_by: groupBy,
+    filters,
+    from: new Date(a).toISOString(),
+    to: new Date(b).toISOString(),
+    grain: pick([null, null, "hour", "day", "week", "month"]),
+    time_zone: pick(["UTC", "UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata", "America/St_Johns"]),
+  };
+  if (rand() < 0.3) {
+    spec.limit = 1 + Math.floor(rand() * 4);
+    spec.other = rand() < 0.6;
+  }
+  if (rand() < 0.3) spec.order_by = [{ metric: pick(metrics), desc: rand() < 0.5 }];
+  return spec;
+}
+
+/** The same driver, but its dialect never reads the hourly table: the reference answer. */
+function eventsOnly(driver: DuckDBDriver): Ledger {
+  const dialect: LedgerDialect = {
+    ...duckdbDialect,
+    rollup: (spec, scope, run) => rollup(spec, scope, run, { useHourly: false }),
+    rollupJson: (spec, scope, run) => rollupJson(spec, scope, run, { useHourly: false }),
+  };
+  return new Ledger(Object.create(driver, { dialect: { value: dialect } }) as DuckDBDriver);
+}
+
+async function ledgerWithHistory(seed: number): Promise<{ path: string }> {
+  const path = join(await mkdtemp(join(tmpdir(), "ct-hourly-")), "ledger.duckdb");
+  store = await openTestLedger({ path, segmentRows: 700 });
+  const rand = prng(seed);
+  // Compacted in several units (segments of 700), then 150 events left in the live segment.
+  for (let b = 0; b < 5; b++) await store.append(await preparedEvents(events(rand, 500, `h${seed}_${b}_`)));
+  await store.settle();
+  await store.append(await preparedEvents(events(rand, 150, `live${seed}_`)));
+  expect(store.layout().sealed).toEqual([]);
+  return { path };
+}
+
+function spec(wire: unknown): QuerySpec {
+  const r = validateQuery(wire, START + SPAN);
+  if (!r.ok) throw new Error(`invalid spec ${JSON.stringify(wire)}: ${JSON.stringify(r.issues)}`);
+  return r.value;
+}
+
+describe("a total over no events", () => {
+  let t: TestApp | null = null;
+  afterEach(async () => {
+    await t?.close();
+    t = null;
+  });
+
+  it("has a null error rate, not a failure", async () => {
+    t = await makeApp();
+    const r = await t.app.inject({
+      method: "POST",
+      url: "/v1/query",
+      headers: auth(t.keys.readAll),
+      payload: { metrics: ["error_rate", "requests", "cost_usd"], from: "2026-11-01T00:00:00Z", to: "2026-11-02T00:00:00Z" },
+    });
+    expect(r.statusCode).toBe(200);
+    expect(r.headers["content-type"]).toBe("application/json; charset=utf-8");
+    expect(r.json()).toEqual({ rows: [{ error_rate: null, requests: 0, cost_usd: null }] });
+  });
+});
+
+describe("rollups from the hourly table", () => {
+  it("answer 400 random rollups exactly as the events do, and DuckDB shapes their rows as the ledger does", async () => {
+    await ledgerWithHistory(7);
+    const s = store as TestLedger;
+    const reference = eventsOnly(s.driver);
+    const rand = prng(11);
+    let hourly = 0;
+    let shapedInSql = 0;
+    const scopes = [{ projects: null }, { projects: ["proj-b"] }, { projects: [] }];
+    for (let i = 0; i < 400; i++) {
+      const wire = randomSpec(rand);
+      const q = spec(wire);
+      const scope = scopes[i % 3] as { projects: string[] | null };
+      const expected = await reference.query(q, scope);
+      const label = `case ${i}: ${JSON.stringify(wire)} scope ${JSON.stringify(scope)}`;
+      expect(await s.query(q, scope), label).toEqual(expected);
+      expect(JSON.parse(await s.queryJson(q, scope)), label).toEqual(expected);
+      expect(JSON.parse(await reference.queryJson(q, scope)), label).toEqual(expected);
+      if (hourlyPlan(q)) hourly++;
+      if ((await duckdbDialect.rollupJson(q, scope, async () => [{ j: "[]", stale: false, overflow: 0 }])) !== null) shapedInSql++;
+    }
+    // Enough of both routes were compared for the test to mean something.
+    expect(hourly).toBeGreaterThan(120);
+    expect(shapedInSql).toBeGreaterThan(200);
+  }, 180_000);
+
+  it("is written at compaction and holds the main file's events, per dimension and in total", async () => {
+    const { path } = await ledgerWithHistory(3);
+    await (store as TestLedger).close();
+    store = null;
+    const db = await DuckDBInstance.create(path);
+    const c = await db.connect();
+    const one = async (sql: string) => (await c.runAndReadAll(sql)).getRows()[0] as unknown[];
+    // The main file's events: what was compacted (the last segments are still live).
+    const [events] = await one("SELECT count(*) FROM events");
+    expect(Number(events)).toBeGreaterThanOrEqual(2_000);
+    const [total, feature, queue] = await one(
+      "SELECT sum(requests) FILTER (WHERE dim = ''), sum(requests) FILTER (WHERE dim = 'feature'), sum(requests) FILTER (WHERE dim = 'tag.queue') FROM hourly",
+    );
+    expect(Number(total)).toBe(Number(events));
+    expect(Number(feature)).toBe(Number(events));
+    // Only the events that carry the tag.
+    const [tagged] = await one("SELECT count(*) FROM events WHERE tags['queue'] IS NOT NULL");
+    expect(Number(queue)).toBe(Number(tagged));
+    expect(await one("SELECT count(DISTINCT unit) > 1 FROM hourly")).toEqual([true]);
+    c.closeSync();
+    db.closeSync();
+  });
+
+  it("is built at start for a ledger made before it existed, and rollups agree with the events after", async () => {
+    const { path } = await ledgerWithHistory(5);
+    await (store as TestLedger).close();
+    store = null;
+    // What an older release leaves: events, no hourly sums, no marker.
+    const db = await DuckDBInstance.create(path);
+    const c = await db.connect();
+    await c.run("DROP TABLE hourly");
+    await c.run("DELETE FROM meta WHERE key LIKE 'hourly%'");
+    c.closeSync();
+    db.closeSync();
+    store = await openTestLedger({ path, segmentRows: 700 });
+    const reference = eventsOnly(store.driver);
+    const q = spec({
+      metrics: ["cost_usd", "requests", "total_tokens"],
+      group_by: ["tag.queue"],
+      grain: "day",
+      from: "2026-10-01T00:00:00Z",
+    });
+    expect(hourlyPlan(q)).not.toBeNull();
+    // Answered from the hourly table, not from the events after finding it stale.
+    const [direct] = await store.driver.all(
+      rollupStatement(q, { projects: null }, { residuals: true, narrowRunCost: false, hourly: hourlyPlan(q), api: false }),
+    );
+    expect(direct?.stale).toBe(false);
+    const rows = await store.query(q, { projects: null });
+    expect(rows.length).toBeGreaterThan(20);
+    expect(rows).toEqual(await reference.query(q, { projects: null }));
+  });
+
+  it("drops a dimension whose hourly values are nearly as many as its events, and answers rollups by it from the events", {
+    timeout: 120_000,
+  }, async () => {
+    const path = join(await mkdtemp(join(tmpdir(), "ct-hourly-")), "ledger.duckdb");
+    store = await openTestLedger({ path, segmentRows: 120_000 });
+    const rand = prng(9);
+    // 120,000 events in one hour, with a tag that holds a request id: one value per event.
+    const wire = events(rand, 120_000, "req_").map((e, i) => ({
+      ...e,
+      timestamp: new Date(START + (i % 3_600_000)).toISOString(),
+      tags: { ...(e.tags as object), request: `r${i}` },
+    }));
+    for (let b = 0; b < wire.length; b += 20_000) await store.append(await preparedEvents(wire.slice(b, b + 20_000)));
+    await store.settle();
+    const meta = await store.driver.all({ sql: "SELECT key FROM meta WHERE key LIKE 'hourly-dropped:%'", params: [] });
+    expect(meta.map((r) => r.key)).toEqual(["hourly-dropped:tag.request"]);
+    const left = await store.driver.all({ sql: "SELECT count(*) AS n FROM hourly WHERE dim = 'tag.request'", params: [] });
+    expect(Number(left[0]?.n)).toBe(0);
+    const reference = eventsOnly(store.driver);
+    const q = spec({ metrics: ["requests"], group_by: ["tag.request"], limit: 3, other: true, from: "2026-10-01T00:00:00Z" });
+    const rows = await store.query(q, { projects: null });
+    expect(rows).toEqual(await reference.query(q, { projects: null }));
+    expect(rows.at(-1)).toEqual({ "tag.request": "(other)", requests: 119_997 });
+    // Other dimensions are still rolled up.
+    const kept = await store.driver.all({ sql: "SELECT count(*) AS n FROM hourly WHERE dim = 'tag.queue'", params: [] });
+    expect(Number(kept[0]?.n)).toBeGreaterThan(0);
+  });
+});
