@@ -8,7 +8,7 @@ import { loadDefaultRateCard } from "@costtrail/core/default-rate-card";
 import type { FastifyInstance } from "fastify";
 import { type ApiKeyRecord, KeyRing, hashApiKey } from "./auth/api-keys.js";
 import { ADMIN_KEY_FILE, bootstrapAdminKey } from "./auth/bootstrap-key.js";
-import { type CosttrailConfig, defaultConfig, loadConfig } from "./config/load-config.js";
+import { type CosttrailConfig, defaultConfig, loadConfig, memoryPlan } from "./config/load-config.js";
 import { buildApp } from "./app.js";
 import type { Scope } from "./config/load-config.js";
 import { openDuckDBLedger } from "./store/duckdb/open-ledger.js";
@@ -137,6 +137,7 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
   const admin = await bootstrapAdminKey(dataDir, opts.env ?? process.env);
   const storeOptions = {
     path: join(dataDir, LEDGER_FILE),
+    duckdbMemoryLimitBytes: memoryPlan(config.server.memory_limit_bytes).duckdbBytes,
     maxPendingRows: config.server.max_pending_events,
     segmentRows: config.server.segment_events,
     idempotency: { windowMs: config.server.idempotency_window_ms, maxIds: config.server.idempotency_window_events },

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { hashApiKey } from "../src/auth/api-keys.js";
-import { loadConfig, parseConfig } from "../src/config/load-config.js";
+import { loadConfig, memoryPlan, parseConfig } from "../src/config/load-config.js";
 
 const HASH = hashApiKey("ct_abcdefghijklmnopqrstuvwxyz0123");
 
@@ -27,8 +27,9 @@ pricing:
       "costtrail.yaml",
     );
     expect(c.server).toEqual({
+      memory_limit_bytes: 2 ** 30,
       body_limit_bytes: 5_000_000,
-      max_pending_events: 200_000,
+      max_pending_events: 41_943,
       segment_events: 100_000,
       max_future_skew_ms: 86_400_000,
       min_timestamp_ms: Date.parse("2020-01-01T00:00:00Z"),
@@ -67,8 +68,31 @@ servr: {}
 
   it("refuses server settings that are not positive integers, and unknown ones", () => {
     expect(() => parseConfig("server:\n  segment_events: 0\n  segments: 3\n", "costtrail.yaml")).toThrow(
-      /costtrail\.yaml:2:19 server\.segment_events: must be a positive integer[\s\S]*server\.segments: is not a known field; expected body_limit_bytes, max_pending_events, segment_events, idempotency_window_events, max_future_skew, idempotency_window, min_timestamp/,
+      /costtrail\.yaml:2:19 server\.segment_events: must be a positive integer[\s\S]*server\.segments: is not a known field; expected memory_limit, body_limit_bytes, max_pending_events, segment_events, idempotency_window_events, max_future_skew, idempotency_window, min_timestamp/,
     );
+  });
+
+  it("reads server.memory_limit as a size, and derives DuckDB's share, the segment size and the pending bound from it unless they are set", () => {
+    const at = (text: string) => parseConfig(text, "costtrail.yaml").server;
+    // The default: 1 GiB.
+    expect(at("")).toMatchObject({ memory_limit_bytes: 2 ** 30, segment_events: 178_956, max_pending_events: 41_943 });
+    expect(memoryPlan(2 ** 30)).toEqual({ duckdbBytes: 429_496_729, segmentEvents: 178_956, maxPendingEvents: 41_943 });
+    expect(at("server:\n  memory_limit: 512MiB\n")).toMatchObject({
+      memory_limit_bytes: 512 * 2 ** 20,
+      segment_events: 89_478,
+      max_pending_events: 20_971,
+    });
+    expect(at("server:\n  memory_limit: 1.5GB\n  segment_events: 250000\n")).toMatchObject({
+      memory_limit_bytes: 1_500_000_000,
+      segment_events: 250_000,
+      max_pending_events: 58_593,
+    });
+    expect(at("server:\n  memory_limit: 8GiB\n")).toMatchObject({ segment_events: 500_000, max_pending_events: 200_000 });
+    expect(at(`server:\n  memory_limit: ${2 ** 30}\n`).memory_limit_bytes).toBe(2 ** 30);
+    for (const bad of ["100MiB", "lots", "1 GiB per core", "-1GiB", "0"])
+      expect(() => parseConfig(`server:\n  memory_limit: ${bad}\n`, "costtrail.yaml")).toThrow(
+        /costtrail\.yaml:2:17 server\.memory_limit: must be a size of at least 256MiB such as "1GiB", "768MiB" or "2GB", got /,
+      );
   });
 
   it("reads the event time window: a future skew as a duration and a floor as a date or time", () => {

@@ -1,13 +1,17 @@
+import { existsSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { RANGE, type TestApp, auth, ingest, makeApp, wireEvent } from "./helpers.js";
+import { RANGE, type TestApp, type TestLedger, auth, ingest, makeApp, openTestLedger, preparedEvents, wireEvent } from "./helpers.js";
 
 let t: TestApp | null = null;
+let store: TestLedger | null = null;
 afterEach(async () => {
   await t?.close();
   t = null;
+  await store?.close();
+  store = null;
 });
 
 describe("a query larger than the ledger's memory", () => {
@@ -43,4 +47,54 @@ describe("a query larger than the ledger's memory", () => {
     expect(small.json().rows).toEqual([{ requests: 50_000 }]);
     expect((await ingest(t, [wireEvent()])).json().accepted).toBe(1);
   }, 120_000);
+});
+
+describe("an append that meets DuckDB's memory limit", () => {
+  it("is shed with CT_OVERLOADED; its segment is attached afresh, not checkpointed damaged, and no acknowledged event is lost", async () => {
+    const path = join(await mkdtemp(join(tmpdir(), "ct-memory-")), "ledger.duckdb");
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.message);
+    process.on("warning", onWarning);
+    try {
+      // Nowhere to spill, and a small limit: the live segment's rows soon fill DuckDB's memory.
+      store = await openTestLedger({ path, duckdbMemoryLimitBytes: 40 * 1024 ** 2, duckdbTempDirectory: null, segmentRows: 1_000_000 });
+      const s = store;
+      const first = s.layout().current;
+      const pad = "p".repeat(250);
+      const acknowledged: string[] = [];
+      let shed: unknown = null;
+      for (let b = 0; b < 80 && shed === null; b++) {
+        const batch = await preparedEvents(
+          Array.from({ length: 2_000 }, (_, i) => wireEvent({ id: `mem_${b}_${i}`, tags: { pad, pad2: pad, n: `${b}-${i}` } })),
+        );
+        await s.append(batch).then(
+          () => acknowledged.push(...batch.map((e) => e.event.id)),
+          (e) => {
+            shed = e;
+          },
+        );
+      }
+      expect(shed).toMatchObject({ code: "CT_OVERLOADED", message: "the ledger's memory is full; retry shortly" });
+      // The segment the append failed on is sealed right after: appends go to a fresh one.
+      const failedSegment = first;
+      await expect.poll(() => s.layout().current, { timeout: 5_000, interval: 20 }).toBeGreaterThan(first);
+      // Memory comes back (a large query ends, say): ingest goes on into a fresh segment.
+      await s.driver.execute({ sql: "SET GLOBAL memory_limit = '2GB'", params: [] });
+      const after = await preparedEvents([wireEvent({ id: "after-1" }), wireEvent({ id: "after-2" })]);
+      expect(await s.append(after)).toMatchObject({ inserted: 2 });
+      acknowledged.push("after-1", "after-2");
+      await s.settle();
+      expect(s.layout().sealed).toEqual([]);
+      expect(existsSync(`${path}.live-${failedSegment}`)).toBe(false);
+      expect(warnings.filter((w) => /invalidated|failed/i.test(w))).toEqual([]);
+      expect(await s.count({ projects: null })).toBe(acknowledged.length);
+      await s.close();
+      store = await openTestLedger({ path });
+      expect(await store.count({ projects: null })).toBe(acknowledged.length);
+      const ids = await store.driver.all({ sql: "SELECT id FROM events", params: [] });
+      expect(new Set(ids.map((r) => String(r.id)))).toEqual(new Set(acknowledged));
+    } finally {
+      process.off("warning", onWarning);
+    }
+  }, 180_000);
 });

@@ -33,6 +33,8 @@ export interface CosttrailConfig {
 }
 
 export interface ServerSettings {
+  /** `server.memory_limit`: what DuckDB and the server's buffers live within (memoryPlan). */
+  readonly memory_limit_bytes: number;
   readonly body_limit_bytes: number;
   readonly max_pending_events: number;
   readonly segment_events: number;
@@ -46,10 +48,33 @@ export interface ServerSettings {
   readonly idempotency_window_events: number;
 }
 
+const MiB = 1024 ** 2;
+const DEFAULT_MEMORY_LIMIT = 1024 * MiB;
+const MIN_MEMORY_LIMIT = 256 * MiB;
+
+/**
+ * How `server.memory_limit` is shared out. DuckDB gets 40%: its own limit covers only the
+ * memory it manages, and its allocator, query results in flight and Node itself come on top
+ * (measured: RSS peaks at about twice DuckDB's limit during compaction and large queries).
+ * A live segment's rows wait in DuckDB's memory until it is sealed, at about 1.2 KB each, so a
+ * segment takes at most half of DuckDB's share; events waiting for the writer (about 2 KB
+ * each on the request thread) take at most 8% of the limit.
+ */
+export function memoryPlan(limitBytes: number): { duckdbBytes: number; segmentEvents: number; maxPendingEvents: number } {
+  const duckdbBytes = Math.floor(limitBytes * 0.4);
+  const clamp = (n: number, lo: number, hi: number) => Math.max(lo, Math.min(hi, Math.floor(n)));
+  return {
+    duckdbBytes,
+    segmentEvents: clamp((duckdbBytes * 0.5) / 1200, 20_000, 500_000),
+    maxPendingEvents: clamp((limitBytes * 0.08) / 2048, 10_000, 200_000),
+  };
+}
+
 export const DEFAULT_SERVER_SETTINGS: ServerSettings = {
+  memory_limit_bytes: DEFAULT_MEMORY_LIMIT,
   body_limit_bytes: 10 * 1024 * 1024,
-  max_pending_events: 200_000,
-  segment_events: 500_000,
+  max_pending_events: memoryPlan(DEFAULT_MEMORY_LIMIT).maxPendingEvents,
+  segment_events: memoryPlan(DEFAULT_MEMORY_LIMIT).segmentEvents,
   max_future_skew_ms: DEFAULT_MAX_FUTURE_SKEW_MS,
   min_timestamp_ms: Date.parse(DEFAULT_MIN_TIMESTAMP),
   idempotency_window_ms: 24 * 3_600_000,
@@ -57,7 +82,17 @@ export const DEFAULT_SERVER_SETTINGS: ServerSettings = {
 };
 const INTEGER_SERVER_KEYS = ["body_limit_bytes", "max_pending_events", "segment_events", "idempotency_window_events"] as const;
 const DURATION_SERVER_KEYS = { max_future_skew: "max_future_skew_ms", idempotency_window: "idempotency_window_ms" } as const;
-const SERVER_KEYS = [...INTEGER_SERVER_KEYS, ...Object.keys(DURATION_SERVER_KEYS), "min_timestamp"] as const;
+const SERVER_KEYS = ["memory_limit", ...INTEGER_SERVER_KEYS, ...Object.keys(DURATION_SERVER_KEYS), "min_timestamp"] as const;
+const SIZE_RE = /^(\d{1,6}(?:\.\d{1,3})?)\s*(KiB|MiB|GiB|TiB|KB|MB|GB|TB)$/;
+const SIZE_UNITS: Record<string, number> = { KiB: 2 ** 10, MiB: 2 ** 20, GiB: 2 ** 30, TiB: 2 ** 40, KB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12 };
+
+/** "1GiB", "512MiB", "1.5GB" or a number of bytes; null when it is none of these. */
+function parseSize(v: unknown): number | null {
+  if (typeof v === "number") return Number.isSafeInteger(v) && v > 0 ? v : null;
+  if (typeof v !== "string") return null;
+  const m = SIZE_RE.exec(v.trim());
+  return m ? Math.floor(Number(m[1]) * (SIZE_UNITS[m[2] as string] as number)) : null;
+}
 const DURATION_RE = /^(\d{1,7})(s|m|h|d)$/;
 const DURATION_UNITS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 /** Ten years: past that a skew bound protects nothing. */
@@ -183,7 +218,22 @@ function checkServer(v: unknown, issues: Issue[]): ServerSettings {
     return out;
   }
   for (const [k, val] of Object.entries(v)) {
-    if (Object.hasOwn(DURATION_SERVER_KEYS, k)) {
+    if (k === "memory_limit") {
+      const bytes = parseSize(val);
+      if (bytes === null || bytes < MIN_MEMORY_LIMIT)
+        issues.push({
+          code: "invalid_value",
+          path: ["server", k],
+          message: `must be a size of at least 256MiB such as "1GiB", "768MiB" or "2GB", got ${JSON.stringify(val)}`,
+        });
+      else {
+        out.memory_limit_bytes = bytes;
+        // Unless set themselves, the segment size and the pending-events bound follow the limit.
+        const plan = memoryPlan(bytes);
+        if (!Object.hasOwn(v, "segment_events")) out.segment_events = plan.segmentEvents;
+        if (!Object.hasOwn(v, "max_pending_events")) out.max_pending_events = plan.maxPendingEvents;
+      }
+    } else if (Object.hasOwn(DURATION_SERVER_KEYS, k)) {
       const ms = parseDuration(val);
       if (ms === null)
         issues.push({

@@ -23,11 +23,14 @@ export interface DuckDBDriverOptions {
   /** When a quiet ledger seals its last live segment (tests shorten it). */
   readonly idleSeal?: IdleSeal;
   /**
-   * DuckDB's own memory limit, in bytes (unset: DuckDB's default, 80% of RAM). Not a server
-   * setting on purpose: an append or checkpoint that meets the limit can invalidate a live
-   * segment, so only tests set it, to make a query run out of memory.
+   * DuckDB's own memory limit, in bytes (unset: DuckDB's default, 80% of RAM); the server
+   * gives it its share of `server.memory_limit`. Past it, DuckDB spills to a temporary
+   * directory beside the ledger; what cannot spill fails: a query answers 503, an append is
+   * shed and its segment attached afresh (segments.ts).
    */
   readonly duckdbMemoryLimitBytes?: number;
+  /** Where DuckDB spills (default: the ledger's path + ".tmp"); null for nowhere (tests). */
+  readonly duckdbTempDirectory?: string | null;
 }
 
 /** The embedded ledger's I/O: one DuckDB file, one writer connection with group commit, a connection per read. */
@@ -53,6 +56,8 @@ export class DuckDBDriver implements LedgerDriver {
     };
     if (options.threads) config.threads = String(options.threads);
     if (options.duckdbMemoryLimitBytes) config.memory_limit = `${Math.floor(options.duckdbMemoryLimitBytes / 1024)}KiB`;
+    const temp = options.duckdbTempDirectory === undefined ? (file ? `${options.path}.tmp` : undefined) : options.duckdbTempDirectory;
+    if (temp !== undefined) config.temp_directory = temp ?? "";
     // Freed memory goes back to the system in the background, so RSS falls after a compaction
     // (measured: idle RSS after 1.5M events 1.19 GiB without, ~0.4 GiB with).
     config.allocator_background_threads = "true";

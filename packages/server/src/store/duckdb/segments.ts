@@ -30,6 +30,12 @@ interface Segment {
   rows: number;
   /** Once sealed: its rows written from memory into its file, so they no longer hold memory. */
   flushed?: Promise<void>;
+  /**
+   * An append to it failed. DuckDB may then hold a damaged copy of its rows in memory (a
+   * checkpoint of it fails and invalidates the database), while its file and WAL hold exactly
+   * the committed rows: it is attached afresh, replaying its WAL, before it is checkpointed.
+   */
+  suspect?: boolean;
 }
 
 /**
@@ -60,6 +66,7 @@ export class Segments {
   private lastCommitMs = 0;
   private sealing: Promise<void> | null = null;
   private idleTimer: NodeJS.Timeout | null = null;
+  private reattaching: Promise<void> | null = null;
 
   private constructor(
     /** Compaction: the copy's transaction, detach, checkpoint. */
@@ -136,14 +143,22 @@ export class Segments {
    * writer calls it when the segment is full, and when ingest has gone quiet, so that the last
    * events do not wait in memory for traffic that may not come.
    */
-  async seal(): Promise<void> {
-    if (this.closed || this.current.rows === 0) return;
+  async seal(options: { afterFailedAppend?: boolean } = {}): Promise<void> {
+    const suspect = options.afterFailedAppend === true;
+    if (this.closed || (this.current.rows === 0 && !suspect)) return;
     if (this.sealing) return this.sealing;
     this.sealing = (async () => {
       const next = await attach(this.attachConn, this.mainPath, this.current.n + 1);
       const sealed = this.current;
       this.sealed.push(sealed);
       this.current = next;
+      if (suspect && sealed.path !== null) {
+        // No checkpoint of what memory holds: compaction attaches it afresh first.
+        sealed.suspect = true;
+        sealed.flushed = Promise.resolve();
+        this.scheduleCompaction();
+        return;
+      }
       // Rows appended but never checkpointed live in DuckDB's memory, and DuckDB cannot spill
       // them: a sealed segment takes no more appends, so it is checkpointed at once, and only
       // the current segment's rows stay in memory until compaction.
@@ -180,6 +195,8 @@ export class Segments {
    * the reads that saw them finish.
    */
   async read<T>(sql: string, run: (sql: string) => Promise<T>): Promise<T> {
+    // A segment being attached afresh cannot be read for that moment.
+    while (this.reattaching) await this.reattaching;
     // An empty live segment is left out: even empty, a UNION branch costs a large rollup ~10%.
     // Its count is raised right after each commit, before the acknowledgement is seen.
     const sources = this.current.rows > 0 ? [...this.sealed, this.current] : [...this.sealed];
@@ -230,6 +247,7 @@ export class Segments {
 
   /** Copies one sealed segment into the main file, sorted, then detaches and deletes it. */
   private async compact(s: Segment): Promise<void> {
+    if (s.suspect) await this.reattach(s);
     await s.flushed;
     await this.conn.run("BEGIN TRANSACTION");
     try {
@@ -256,6 +274,29 @@ export class Segments {
     if (s.path) await removeFiles(s.path);
     await this.conn.run(`DELETE FROM "${this.main}".main.meta WHERE key = 'moved:${s.n}'`);
     await this.conn.run(`CHECKPOINT "${this.main}"`);
+  }
+
+  /**
+   * Detaches a segment an append failed on and attaches its file again: DuckDB replays its
+   * WAL, which holds exactly the committed rows, and drops whatever the failure left in memory.
+   * New reads wait meanwhile; reads already running finish first.
+   */
+  private async reattach(s: Segment): Promise<void> {
+    let done = () => {};
+    this.reattaching = new Promise<void>((resolve) => {
+      done = resolve;
+    });
+    try {
+      if (this.readers.has(s.alias)) await new Promise<void>((resolve) => this.released.set(s.alias, resolve));
+      this.released.delete(s.alias);
+      await this.conn.run(`DETACH "${s.alias}"`);
+      await attach(this.conn, this.mainPath, s.n);
+      s.suspect = false;
+      s.flushed = this.conn.run(`CHECKPOINT "${s.alias}"`).then(() => {});
+    } finally {
+      this.reattaching = null;
+      done();
+    }
   }
 
   /** Waits until every sealed segment is in the main file (bench and tests). */

@@ -180,15 +180,14 @@ export class GroupCommitWriter {
             this.appender = null;
           }
         } catch (e) {
-          if (MEMORY_FULL.test((e as Error)?.message ?? "")) {
-            // DuckDB's memory is full: shed this batch as load (the client retries) and seal the
-            // segment, whose checkpoint moves its rows to disk.
-            for (const j of jobs) j.reject(new CosttrailError("CT_OVERLOADED", "the ledger's memory is full; retry shortly", { cause: e }));
-            await this.sealForMemory();
-            continue;
-          }
-          const err = new CosttrailError("CT_STORE_FAILED", `appending ${n} events failed: ${(e as Error).message}`, { cause: e });
+          // DuckDB's memory full: shed this batch as load (the client retries). Either way the
+          // segment is sealed, and attached afresh before anything else touches it (segments.ts).
+          const full = MEMORY_FULL.test((e as Error)?.message ?? "");
+          const err = full
+            ? new CosttrailError("CT_OVERLOADED", "the ledger's memory is full; retry shortly", { cause: e })
+            : new CosttrailError("CT_STORE_FAILED", `appending ${n} events failed: ${(e as Error).message}`, { cause: e });
           for (const j of jobs) j.reject(err);
+          await this.sealAfterFailure();
         } finally {
           this.queued -= n;
         }
@@ -201,12 +200,12 @@ export class GroupCommitWriter {
     }
   }
 
-  private async sealForMemory(): Promise<void> {
+  private async sealAfterFailure(): Promise<void> {
     this.appender?.appender.closeSync();
     this.appender = null;
     await this.segments
-      .seal()
-      .catch((e) => process.emitWarning(`sealing a full live segment failed: ${(e as Error).message}`, "CosttrailLedger"));
+      .seal({ afterFailedAppend: true })
+      .catch((e) => process.emitWarning(`sealing a live segment after a failed append failed: ${(e as Error).message}`, "CosttrailLedger"));
   }
 
   /** Arms the check that seals the last live segment once ingest has been quiet long enough. */
