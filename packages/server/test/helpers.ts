@@ -6,7 +6,7 @@ import { buildApp } from "../src/app.js";
 import { type ApiKeyRecord, KeyRing, generateApiKey, hashApiKey } from "../src/auth/api-keys.js";
 import { type Scope, parseConfig } from "../src/config/load-config.js";
 import { DuckDBDriver, type DuckDBDriverOptions } from "../src/store/duckdb/driver.js";
-import { hourlyRowsSql } from "../src/store/duckdb/hourly.js";
+import { hourlyRowsSql, runRowsSql } from "../src/store/duckdb/hourly.js";
 import { Ledger } from "../src/store/ledger.js";
 
 export interface TestKeys {
@@ -49,6 +49,11 @@ export async function rebuildHourly(driver: DuckDBDriver): Promise<void> {
   await driver.execute({ sql: "DELETE FROM hourly", params: [] });
   await driver.execute({
     sql: `INSERT INTO hourly BY NAME SELECT *, CAST(0 AS BIGINT) AS unit FROM (${hourlyRowsSql("events", new Set())})`,
+    params: [],
+  });
+  await driver.execute({ sql: "DELETE FROM run_hours", params: [] });
+  await driver.execute({
+    sql: `INSERT INTO run_hours BY NAME SELECT *, CAST(0 AS BIGINT) AS unit FROM (${runRowsSql("events")})`,
     params: [],
   });
 }

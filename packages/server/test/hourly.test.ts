@@ -52,6 +52,7 @@ function events(rand: () => number, n: number, prefix: string): Record<string, u
       project: pick(["proj-a", "proj-b", "proj-c"]),
       user_id: rand() < 0.1 ? undefined : `u${Math.floor(rand() * 40)}`,
       customer_id: pick(["acme", "globex", "initech"]),
+      agent_run_id: rand() < 0.15 ? undefined : `run_${Math.floor(rand() * 300)}`,
       feature: pick(["search", "draft", "triage", "summarise"]),
       model: pick(MODELS),
       status: rand() < 0.1 ? "error" : "ok",
@@ -120,6 +121,18 @@ function randomSpec(rand: () => number): unknown {
     spec.other = rand() < 0.6;
   }
   if (rand() < 0.3) spec.order_by = [{ metric: pick(metrics), desc: rand() < 0.5 }];
+  if (rand() < 0.3) {
+    // A distribution per agent run (or per user): additive metrics only, per not grouped by.
+    const additive = new Set(["cost_usd", "requests", "errors", "unpriced_requests", "total_tokens", "input_tokens", "output_tokens"]);
+    const kept = metrics.filter((m) => additive.has(m));
+    spec.metrics = kept.length > 0 ? kept : ["requests"];
+    const per = rand() < 0.8 ? "agent_run_id" : "user_id";
+    spec.group_by = pick([[], ["feature"], ["project"], ["customer_id", "project"], [d]]).filter((g) => g !== per);
+    const stats = ["p50", "p90", "p95", "p99", "max", "min", "mean", "count"].filter(() => rand() < 0.4);
+    spec.distribution = { metric: pick(["cost_usd", "cost_usd", "requests", "total_tokens"]), per, stats: stats.length ? stats : ["p99"] };
+    spec.order_by = undefined;
+    if (rand() < 0.3) spec.filters = [...(spec.filters as object[]), { column: "agent_run_id", op: "prefix", value: "run_1" }];
+  }
   return spec;
 }
 
@@ -179,6 +192,7 @@ describe("rollups from the hourly table", () => {
     const reference = eventsOnly(s.driver);
     const rand = prng(11);
     let hourly = 0;
+    let runs = 0;
     let shapedInSql = 0;
     const scopes = [{ projects: null }, { projects: ["proj-b"] }, { projects: [] }];
     for (let i = 0; i < 400; i++) {
@@ -191,10 +205,12 @@ describe("rollups from the hourly table", () => {
       expect(JSON.parse(await s.queryJson(q, scope)), label).toEqual(expected);
       expect(JSON.parse(await reference.queryJson(q, scope)), label).toEqual(expected);
       if (hourlyPlan(q)) hourly++;
+      if (hourlyPlan(q)?.table === "run_hours") runs++;
       if ((await duckdbDialect.rollupJson(q, scope, async () => [{ j: "[]", stale: false, overflow: 0 }])) !== null) shapedInSql++;
     }
     // Enough of both routes were compared for the test to mean something.
     expect(hourly).toBeGreaterThan(120);
+    expect(runs).toBeGreaterThan(25);
     expect(shapedInSql).toBeGreaterThan(200);
   }, 180_000);
 
@@ -217,6 +233,13 @@ describe("rollups from the hourly table", () => {
     const [tagged] = await one("SELECT count(*) FROM events WHERE tags['queue'] IS NOT NULL");
     expect(Number(queue)).toBe(Number(tagged));
     expect(await one("SELECT count(DISTINCT unit) > 1 FROM hourly")).toEqual([true]);
+    // And per agent run: every event that names its run, about a row per run and hour.
+    const [inRuns, runRows] = await one("SELECT sum(requests), count(*) FROM run_hours");
+    const [withRun, runHours] = await one(
+      "SELECT count(*), count(DISTINCT (agent_run_id, date_trunc('hour', ts))) FROM events WHERE agent_run_id IS NOT NULL",
+    );
+    expect(Number(inRuns)).toBe(Number(withRun));
+    expect(Number(runRows)).toBeGreaterThanOrEqual(Number(runHours));
     c.closeSync();
     db.closeSync();
   });
@@ -261,6 +284,7 @@ describe("rollups from the hourly table", () => {
     const wire = events(rand, 120_000, "req_").map((e, i) => ({
       ...e,
       timestamp: new Date(START + (i % 3_600_000)).toISOString(),
+      agent_run_id: undefined,
       tags: { ...(e.tags as object), request: `r${i}` },
     }));
     for (let b = 0; b < wire.length; b += 20_000) await store.append(await preparedEvents(wire.slice(b, b + 20_000)));

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { afterEach, describe, expect, it } from "vitest";
-import { hourlyRowsSql } from "../src/store/duckdb/hourly.js";
+import { hourlyRowsSql, runRowsSql } from "../src/store/duckdb/hourly.js";
 import { type TestLedger, openTestLedger, preparedEvents, wireEvent } from "./helpers.js";
 
 let store: TestLedger | null = null;
@@ -208,6 +208,7 @@ describe("live segments and compaction", () => {
     await c.run(`ATTACH '${path}.live-${n}' AS seg`);
     await c.run("INSERT INTO events SELECT * FROM seg.main.events");
     await c.run(`INSERT INTO hourly BY NAME SELECT *, CAST(1 AS BIGINT) AS unit FROM (${hourlyRowsSql("seg.main.events", new Set())})`);
+    await c.run(`INSERT INTO run_hours BY NAME SELECT *, CAST(1 AS BIGINT) AS unit FROM (${runRowsSql("seg.main.events")})`);
     await c.run(`INSERT INTO meta VALUES ('moved:${n}', 'test')`);
     await c.run("DETACH seg");
     c.closeSync();

@@ -54,8 +54,32 @@ export const HOURLY_TABLE_SQL = `CREATE TABLE IF NOT EXISTS hourly (dim VARCHAR 
   ([n, t]) => `"${n}" ${t}`,
 ).join(", ")}, unit BIGINT NOT NULL)`;
 
-/** `meta` keys: the table is complete for the main file's events; a dimension left out. */
+/**
+ * `run_hours` holds, per (project, UTC hour, agent run) and the attribution a run carries,
+ * the same parts: what a distribution per agent run reads instead of every call (a run's
+ * calls mostly fall in one hour, so about a row per run). Left out, like a dimension, when
+ * runs turn out to be single calls (`hourly-dropped:agent_run_id`).
+ */
+export const RUN_COLUMNS: readonly string[] = [
+  "environment",
+  "team",
+  "cost_center",
+  "user_id",
+  "customer_id",
+  "feature",
+  "prompt_version",
+  "experiment_id",
+  "variant",
+];
+export const RUN_HOURS_TABLE_SQL = `CREATE TABLE IF NOT EXISTS run_hours (project VARCHAR, hour TIMESTAMP NOT NULL, agent_run_id VARCHAR NOT NULL, ${RUN_COLUMNS.map(
+  (c) => `"${c}" VARCHAR`,
+).join(", ")}, ${HOURLY_PARTS.map(([n, t]) => `"${n}" ${t}`).join(", ")}, unit BIGINT NOT NULL)`;
+
+/** `meta` keys: a table is complete for the main file's events; a dimension left out. */
 export const HOURLY_BUILT_KEY = "hourly:v1";
+export const RUN_HOURS_BUILT_KEY = "run-hours:v1";
+/** The dimension whose dropping leaves `run_hours` out. */
+export const RUN_DIMENSION = "agent_run_id";
 export const HOURLY_DROPPED_PREFIX = "hourly-dropped:";
 
 const PART_SELECTS = HOURLY_PARTS.map(([n, , e]) => `${e} AS "${n}"`).join(", ");
@@ -86,25 +110,46 @@ export function hourlyRowsSql(source: string, dropped: ReadonlySet<string>): str
 export async function addHourly(
   run: (sql: string) => Promise<unknown>,
   all: (sql: string) => Promise<unknown[][]>,
-  target: { hourly: string; meta: string },
+  target: { catalog: string; dimensions: boolean; runs: boolean },
   source: string,
   unit: number,
   dropped: ReadonlySet<string>,
 ): Promise<string[]> {
-  await run(
-    `INSERT INTO ${target.hourly} BY NAME SELECT *, CAST(${unit} AS BIGINT) AS unit FROM (${hourlyRowsSql(source, dropped)}) ORDER BY dim, project, hour`,
-  );
+  const table = (name: string) => `"${target.catalog}".main.${name}`;
   const [[events] = [0]] = await all(`SELECT count(*) FROM ${source}`);
   const limit = Math.max(MIN_DROP_ROWS, Math.floor(Number(events) * MAX_ROWS_PER_EVENT));
-  const oversized = (
-    await all(`SELECT dim FROM ${target.hourly} WHERE unit = ${unit} AND dim <> '' GROUP BY dim HAVING count(*) > ${limit}`)
-  ).map((r) => String(r[0]));
-  for (const dim of oversized) {
-    const literal = `'${dim.replace(/'/g, "''")}'`;
-    await run(`DELETE FROM ${target.hourly} WHERE dim = ${literal}`);
-    await run(`INSERT OR REPLACE INTO ${target.meta} VALUES ('${HOURLY_DROPPED_PREFIX}' || ${literal}, CAST(now() AS VARCHAR))`);
+  const oversized: string[] = [];
+  if (target.dimensions) {
+    await run(
+      `INSERT INTO ${table("hourly")} BY NAME SELECT *, CAST(${unit} AS BIGINT) AS unit FROM (${hourlyRowsSql(source, dropped)}) ORDER BY dim, project, hour`,
+    );
+    const rows = await all(`SELECT dim FROM ${table("hourly")} WHERE unit = ${unit} AND dim <> '' GROUP BY dim HAVING count(*) > ${limit}`);
+    for (const [dim] of rows) {
+      oversized.push(String(dim));
+      await run(`DELETE FROM ${table("hourly")} WHERE dim = '${String(dim).replace(/'/g, "''")}'`);
+    }
   }
+  if (target.runs && !dropped.has(RUN_DIMENSION)) {
+    await run(
+      `INSERT INTO ${table("run_hours")} BY NAME SELECT *, CAST(${unit} AS BIGINT) AS unit FROM (${runRowsSql(source)}) ORDER BY project, hour, agent_run_id`,
+    );
+    const [[runs] = [0]] = await all(`SELECT count(*) FROM ${table("run_hours")} WHERE unit = ${unit}`);
+    if (Number(runs) > limit) {
+      oversized.push(RUN_DIMENSION);
+      await run(`DELETE FROM ${table("run_hours")}`);
+    }
+  }
+  for (const dim of oversized)
+    await run(
+      `INSERT OR REPLACE INTO ${table("meta")} VALUES ('${HOURLY_DROPPED_PREFIX}${dim.replace(/'/g, "''")}', CAST(now() AS VARCHAR))`,
+    );
   return oversized;
+}
+
+/** Every run's hourly row of the events in `source`. */
+export function runRowsSql(source: string): string {
+  return `SELECT project, date_trunc('hour', ts) AS hour, agent_run_id, ${RUN_COLUMNS.map((c) => `"${c}"`).join(", ")}, ${PART_SELECTS}
+    FROM ${source} WHERE agent_run_id IS NOT NULL GROUP BY ALL`;
 }
 
 /**

@@ -8,6 +8,9 @@ import {
   HOURLY_BUILT_KEY,
   HOURLY_COLUMNS,
   HOURLY_DROPPED_PREFIX,
+  RUN_COLUMNS,
+  RUN_DIMENSION,
+  RUN_HOURS_BUILT_KEY,
   hourlyPartSums,
   partsOf,
   hourlyDimensionSql,
@@ -114,6 +117,13 @@ function partMetricSql(m: string): string {
   }
 }
 
+/** A run's sum of an additive metric over parts, as additiveSumSql gives it over events. */
+function partRunSumSql(m: string): string {
+  if (m === "cost_usd") return PART_COST;
+  if (m === "total_tokens") return `sum(${TOKEN_BUCKETS.map((b) => `"${b}"`).join(" + ")})`;
+  return `sum("${m}")`;
+}
+
 /** Quantile stats and their fractions; they are computed together, in one sort per group. */
 const QUANTILES: Record<string, number> = { p50: 0.5, p90: 0.9, p95: 0.95, p99: 0.99 };
 
@@ -188,7 +198,9 @@ const HOUR_MS = 3_600_000;
 
 /** A rollup read from hourly sums (hourly.ts) for its whole hours of compacted events. */
 export interface HourlyPlan {
-  /** The one dimension other than project that the rollup groups or filters by; null for none. */
+  /** `hourly` (sums per dimension value) or `run_hours` (sums per agent run, for distributions). */
+  readonly table: "hourly" | "run_hours";
+  /** The one dimension other than project that an `hourly` rollup groups or filters by; null for none. */
   readonly dim: Dimension | null;
   /** Whole UTC hours [fromMs, toMs) taken from the hourly table. */
   readonly fromMs: number;
@@ -202,19 +214,26 @@ export interface HourlyPlan {
  * whole hours when it has a grain (so that an hour falls in one local bucket).
  */
 export function hourlyPlan(spec: QuerySpec): HourlyPlan | null {
-  if (spec.distribution || !spec.metrics.every((m) => PART_METRICS.has(m))) return null;
-  const dims = new Set<Dimension>([...spec.group_by, ...spec.filters.map((f) => f.column)]);
-  dims.delete("project");
-  if (dims.size > 1) return null;
-  const [dim = null] = dims;
-  if (dim !== null && !dim.startsWith("tag.") && !HOURLY_COLUMNS.includes(dim)) return null;
+  if (!spec.metrics.every((m) => PART_METRICS.has(m))) return null;
   const fromMs = Math.ceil(spec.from / HOUR_MS) * HOUR_MS;
   const toMs = Math.floor(spec.to / HOUR_MS) * HOUR_MS;
   if (toMs <= fromMs) return null;
   const wholeHours = (s: { offsetMin: number; untilMs: number }) =>
     s.offsetMin % 60 === 0 && (!Number.isFinite(s.untilMs) || s.untilMs % HOUR_MS === 0);
   if (spec.grain && !offsetSegments(spec.time_zone, spec.from, spec.to).every(wholeHours)) return null;
-  return { dim, fromMs, toMs };
+  if (spec.distribution) {
+    // Per agent run, grouped and filtered by what a run's rows carry.
+    const keys = new Set<string>(["project", ...RUN_COLUMNS]);
+    if (spec.distribution.per !== RUN_DIMENSION || !spec.group_by.every((d) => keys.has(d))) return null;
+    if (!spec.filters.every((f) => keys.has(f.column) || f.column === RUN_DIMENSION)) return null;
+    return { table: "run_hours", dim: null, fromMs, toMs };
+  }
+  const dims = new Set<Dimension>([...spec.group_by, ...spec.filters.map((f) => f.column)]);
+  dims.delete("project");
+  if (dims.size > 1) return null;
+  const [dim = null] = dims;
+  if (dim !== null && !dim.startsWith("tag.") && !HOURLY_COLUMNS.includes(dim)) return null;
+  return { table: "hourly", dim, fromMs, toMs };
 }
 
 /** The pieces every rollup shape shares: where, group columns, bucket, and what leaves the statement. */
@@ -294,18 +313,22 @@ class RollupParts {
  */
 function partsRelation(r: RollupParts, h: HourlyPlan): string {
   const { spec, p } = r;
+  const runs = h.table === "run_hours";
   const tag = h.dim?.startsWith("tag.") ?? false;
-  const rows = hourlyDimensionSql(h.dim === null ? null : p.bind(h.dim), tag);
+  const rows = runs ? "SELECT * FROM run_hours" : hourlyDimensionSql(h.dim === null ? null : p.bind(h.dim), tag);
   const where = [scopeSql(r.scope, p) ?? "TRUE", `hour >= ${epochMs(p, h.fromMs)}`, `hour < ${epochMs(p, h.toMs)}`];
-  for (const f of spec.filters) where.push(filterSql(f, p, f.column === "project" ? undefined : "value"));
+  // A run's rows hold their columns; a dimension's rows hold its value in `value`.
+  for (const f of spec.filters) where.push(filterSql(f, p, f.column === "project" || runs ? undefined : "value"));
   const hourKeys = [
-    ...spec.group_by.map((d, i) => `${d === "project" ? "project" : "value"} AS group_${i}`),
+    ...spec.group_by.map((d, i) => `${d === "project" || runs ? `"${d}"` : "value"} AS group_${i}`),
     ...(r.bucket ? [`date_trunc('${spec.grain}', ${localTimeSql(spec, p, "hour")}) AS bucket`] : []),
+    ...(runs ? [`${RUN_DIMENSION} AS per_key`] : []),
   ];
-  const eventKeys = [...r.groupSelects, ...r.bucketSelect()];
-  const parts = new Set(spec.metrics.flatMap((m) => partsOf(m)));
+  const per = spec.distribution ? dimensionSql(spec.distribution.per, p) : null;
+  const eventKeys = [...r.groupSelects, ...r.bucketSelect(), ...(per ? [`${per} AS per_key`] : [])];
+  const parts = new Set([...spec.metrics, ...(spec.distribution ? [spec.distribution.metric] : [])].flatMap((m) => partsOf(m)));
   const fromEvents = (table: string, extra: string) =>
-    `SELECT ${[...eventKeys, eventPartSums(parts)].join(", ")} FROM ${table} WHERE ${r.where}${extra} GROUP BY ALL`;
+    `SELECT ${[...eventKeys, eventPartSums(parts)].join(", ")} FROM ${table} WHERE ${r.where}${per ? ` AND ${per} IS NOT NULL` : ""}${extra} GROUP BY ALL`;
   return [
     `SELECT ${[...hourKeys, hourlyPartSums(parts)].join(", ")} FROM (${rows}) WHERE ${where.join(" AND ")} GROUP BY ALL`,
     fromEvents("main_events", ` AND (ts < ${epochMs(p, h.fromMs)} OR ts >= ${epochMs(p, h.toMs)})`),
@@ -348,15 +371,17 @@ function otherRelation(r: RollupParts, limit: number): string {
 function distributionRelation(r: RollupParts, d: NonNullable<QuerySpec["distribution"]>): string {
   const { spec, keys } = r;
   const narrow = d.metric === "cost_usd" && r.options.narrowRunCost;
-  const runSum = additiveSumSql(d.metric, r.sumCost);
-  const perRun = `SELECT ${[
-    ...r.groupSelects,
-    ...r.bucketSelect(),
-    `${dimensionSql(d.per, r.p)} AS per_key`,
+  // Over parts, an additive metric is the sum of its parts (partMetricSql without its zero default).
+  const sumOf = (m: string) => (r.options.hourly ? partRunSumSql(m) : additiveSumSql(m, r.sumCost));
+  const runSum = sumOf(d.metric);
+  const values = [
     `${narrow ? `TRY_CAST(${runSum} AS DECIMAL(18,12))` : runSum} AS run_value`,
     ...(narrow ? [`${runSum} IS NOT NULL AS run_priced`] : []),
-    ...spec.metrics.map((m, i) => `${additiveSumSql(m, r.sumCost)} AS run_metric_${i}`),
-  ].join(", ")}
+    ...spec.metrics.map((m, i) => `${sumOf(m)} AS run_metric_${i}`),
+  ];
+  const perRun = r.options.hourly
+    ? `SELECT ${[...r.groupNames, ...(r.bucket ? ["bucket"] : []), "per_key", ...values].join(", ")} FROM (${r.base()}) GROUP BY ALL`
+    : `SELECT ${[...r.groupSelects, ...r.bucketSelect(), `${dimensionSql(d.per, r.p)} AS per_key`, ...values].join(", ")}
     FROM events WHERE ${r.where} AND ${dimensionSql(d.per, r.p)} IS NOT NULL GROUP BY ALL`;
   const fractions = d.stats.filter((s) => QUANTILES[s] !== undefined).map((s) => QUANTILES[s] as number);
   const perGroup = [
@@ -423,8 +448,11 @@ export function rollupStatement(spec: QuerySpec, scope: ReadScope, options: Roll
   const overflow = options.api && r.outputs.some((o) => o.alias === "overflow") ? ", coalesce(max(overflow), 0) AS overflow" : "";
   // Read in the same snapshot as the answer: whether the hourly table could not be trusted
   // for this rollup (not built yet, or its dimension dropped), so that it is answered again from events.
-  const stale = options.hourly
-    ? `, NOT EXISTS (SELECT 1 FROM meta WHERE key = ${r.p.bind(HOURLY_BUILT_KEY)}) OR EXISTS (SELECT 1 FROM meta WHERE key = ${r.p.bind(`${HOURLY_DROPPED_PREFIX}${options.hourly.dim ?? ""}`)}) AS stale`
+  const h = options.hourly;
+  const built = h?.table === "run_hours" ? RUN_HOURS_BUILT_KEY : HOURLY_BUILT_KEY;
+  const dropped = `${HOURLY_DROPPED_PREFIX}${h?.table === "run_hours" ? RUN_DIMENSION : (h?.dim ?? "")}`;
+  const stale = h
+    ? `, NOT EXISTS (SELECT 1 FROM meta WHERE key = ${r.p.bind(built)}) OR EXISTS (SELECT 1 FROM meta WHERE key = ${r.p.bind(dropped)}) AS stale`
     : "";
   const sql = `SELECT '[' || coalesce(string_agg(CAST(${json} AS VARCHAR), ',' ORDER BY ${order}), '') || ']' AS j${stale}${overflow} FROM (${rows})`;
   return { sql, params: r.p.values };
@@ -463,21 +491,24 @@ export interface RollupRoute {
 
 /** The JSON text of a rollup's rows: the hourly route when it applies and is current, else the events. */
 async function answerText(spec: QuerySpec, scope: ReadScope, run: RunStatement, route: RollupRoute): Promise<string> {
+  const answer = async (hourly: HourlyPlan | null, residuals: boolean) => {
+    const once = async (narrowRunCost: boolean) =>
+      (await run(rollupStatement(spec, scope, { residuals, narrowRunCost, hourly, api: route.api })))[0];
+    let first = await once(spec.distribution?.metric === "cost_usd");
+    // A run of a million dollars or more does not fit the narrow sum: answer again, 128-bit.
+    const overflowed = route.api
+      ? Number(first?.overflow ?? 0) > 0
+      : (JSON.parse(String(first?.j ?? "[]")) as Array<Record<string, PlainValue>>).some((row) => Number(row.overflow ?? 0) > 0);
+    if (overflowed) first = await once(false);
+    return first;
+  };
   const hourly = route.useHourly ? hourlyPlan(spec) : null;
   if (hourly) {
-    const [first] = await run(rollupStatement(spec, scope, { residuals: true, narrowRunCost: false, hourly, api: route.api }));
+    const first = await answer(hourly, true);
     if (first?.stale === false) return String(first.j);
   }
   const residuals = usesCost(spec) && (await run(residualProbe(spec, scope)))[0]?.r === true;
-  const answer = async (narrowRunCost: boolean) =>
-    (await run(rollupStatement(spec, scope, { residuals, narrowRunCost, hourly: null, api: route.api })))[0];
-  let first = await answer(spec.distribution?.metric === "cost_usd");
-  // A run of a million dollars or more does not fit the narrow sum: answer again, 128-bit.
-  const overflowed = route.api
-    ? Number(first?.overflow ?? 0) > 0
-    : (JSON.parse(String(first?.j ?? "[]")) as Array<Record<string, PlainValue>>).some((row) => Number(row.overflow ?? 0) > 0);
-  if (overflowed) first = await answer(false);
-  return String(first?.j ?? "[]");
+  return String((await answer(null, residuals))?.j ?? "[]");
 }
 
 export async function rollup(

@@ -1,7 +1,7 @@
 import { readdir, rm } from "node:fs/promises";
 import { basename, dirname } from "node:path";
 import type { DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
-import { HOURLY_BUILT_KEY, HOURLY_DROPPED_PREFIX, addHourly } from "./hourly.js";
+import { HOURLY_BUILT_KEY, HOURLY_DROPPED_PREFIX, RUN_HOURS_BUILT_KEY, addHourly } from "./hourly.js";
 import { EVENTS_MIGRATION_SQL, EVENTS_TABLE_SQL } from "./schema.js";
 
 /** Rows a live segment takes before it is sealed and compacted into the main file. */
@@ -255,7 +255,7 @@ export class Segments {
       const dropped = await addHourly(
         (sql) => this.conn.run(sql),
         async (sql) => (await this.conn.runAndReadAll(sql)).getRows(),
-        { hourly: `"${this.main}".main.hourly`, meta: `"${this.main}".main.meta` },
+        { catalog: this.main, dimensions: true, runs: true },
         `"${s.alias}".main.events`,
         Date.now(),
         this.hourlyDropped,
@@ -328,25 +328,33 @@ export class Segments {
 }
 
 /**
- * Builds the hourly sums of the main file's events once, for a ledger made before they
- * existed (about a second per million events), and reads which dimensions they leave out.
+ * Builds the hourly sums (hourly.ts) of the main file's events once, for a ledger made before
+ * they existed (about a second per million events), and reads which dimensions they leave out.
  */
 async function buildHourly(conn: DuckDBConnection, main: string): Promise<Set<string>> {
   const meta = `"${main}".main.meta`;
-  const built = (await conn.runAndReadAll(`SELECT count(*) FROM ${meta} WHERE key = '${HOURLY_BUILT_KEY}'`)).getRows()[0]?.[0];
-  if (Number(built) === 0) {
+  const has = async (key: string) =>
+    Number((await conn.runAndReadAll(`SELECT count(*) FROM ${meta} WHERE key = '${key}'`)).getRows()[0]?.[0]) > 0;
+  const dimensions = !(await has(HOURLY_BUILT_KEY));
+  const runs = !(await has(RUN_HOURS_BUILT_KEY));
+  if (dimensions || runs) {
     await conn.run("BEGIN TRANSACTION");
     try {
-      await conn.run(`DELETE FROM "${main}".main.hourly`);
+      if (dimensions) await conn.run(`DELETE FROM "${main}".main.hourly`);
+      if (runs) await conn.run(`DELETE FROM "${main}".main.run_hours`);
       await addHourly(
         (sql) => conn.run(sql),
         async (sql) => (await conn.runAndReadAll(sql)).getRows(),
-        { hourly: `"${main}".main.hourly`, meta },
+        { catalog: main, dimensions, runs },
         `"${main}".main.events`,
         0,
         new Set(),
       );
-      await conn.run(`INSERT INTO ${meta} VALUES ('${HOURLY_BUILT_KEY}', CAST(now() AS VARCHAR))`);
+      for (const [key, built] of [
+        [HOURLY_BUILT_KEY, dimensions],
+        [RUN_HOURS_BUILT_KEY, runs],
+      ] as const)
+        if (built) await conn.run(`INSERT INTO ${meta} VALUES ('${key}', CAST(now() AS VARCHAR))`);
       await conn.run("COMMIT");
     } catch (e) {
       await conn.run("ROLLBACK").catch(() => {});
