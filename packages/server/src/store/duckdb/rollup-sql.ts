@@ -94,14 +94,16 @@ function additiveSumSql(m: string, sumCost: string): string {
 
 /** Metrics that a sum of hourly parts (hourly.ts) answers exactly. */
 const PART_METRICS = new Set<string>([...ADDITIVE_METRICS, "cost_per_request_usd", "error_rate"]);
-const PART_COST = "(sum(cost_usd) + coalesce(sum(cost_residual), 0))";
 
-/** A group's aggregate for a metric over parts: rows that each already sum some events. */
-function partMetricSql(m: string): string {
+/**
+ * A group's aggregate for a metric over parts: rows that each already sum some events. Parts
+ * are named as the event columns they sum, so `sumCost` reads them as it reads events.
+ */
+function partMetricSql(m: string, sumCost: string): string {
   const count = (c: string) => `CAST(coalesce(sum("${c}"), 0) AS BIGINT)`;
   switch (m) {
     case "cost_usd":
-      return PART_COST;
+      return sumCost;
     case "requests":
     case "errors":
     case "unpriced_requests":
@@ -109,7 +111,7 @@ function partMetricSql(m: string): string {
     case "total_tokens":
       return `coalesce(sum(${TOKEN_BUCKETS.map((b) => `"${b}"`).join(" + ")}), 0)`;
     case "cost_per_request_usd":
-      return `CAST(${PART_COST} AS VARCHAR) || '/' || CAST(${count("requests")} AS VARCHAR)`;
+      return `CAST(${sumCost} AS VARCHAR) || '/' || CAST(${count("requests")} AS VARCHAR)`;
     case "error_rate":
       return `CAST(${count("errors")} AS DOUBLE) / nullif(${count("requests")}, 0)`;
     default:
@@ -118,8 +120,8 @@ function partMetricSql(m: string): string {
 }
 
 /** A run's sum of an additive metric over parts, as additiveSumSql gives it over events. */
-function partRunSumSql(m: string): string {
-  if (m === "cost_usd") return PART_COST;
+function partRunSumSql(m: string, sumCost: string): string {
+  if (m === "cost_usd") return sumCost;
   if (m === "total_tokens") return `sum(${TOKEN_BUCKETS.map((b) => `"${b}"`).join(" + ")})`;
   return `sum("${m}")`;
 }
@@ -283,7 +285,7 @@ class RollupParts {
 
   /** A metric's aggregate over the base rows: events, or parts when the hourly table is read. */
   metric(m: string): string {
-    return this.options.hourly ? partMetricSql(m) : metricSql(m, this.sumCost);
+    return this.options.hourly ? partMetricSql(m, this.sumCost) : metricSql(m, this.sumCost);
   }
 
   metricSelects(): string[] {
@@ -315,7 +317,7 @@ function partsRelation(r: RollupParts, h: HourlyPlan): string {
   const { spec, p } = r;
   const runs = h.table === "run_hours";
   const tag = h.dim?.startsWith("tag.") ?? false;
-  const rows = runs ? "SELECT * FROM run_hours" : hourlyDimensionSql(h.dim === null ? null : p.bind(h.dim), tag);
+  const rows = hourlyDimensionSql(h.dim === null ? null : p.bind(h.dim), tag);
   const where = [scopeSql(r.scope, p) ?? "TRUE", `hour >= ${epochMs(p, h.fromMs)}`, `hour < ${epochMs(p, h.toMs)}`];
   // A run's rows hold their columns; a dimension's rows hold its value in `value`.
   for (const f of spec.filters) where.push(filterSql(f, p, f.column === "project" || runs ? undefined : "value"));
@@ -330,7 +332,10 @@ function partsRelation(r: RollupParts, h: HourlyPlan): string {
   const fromEvents = (table: string, extra: string) =>
     `SELECT ${[...eventKeys, eventPartSums(parts)].join(", ")} FROM ${table} WHERE ${r.where}${per ? ` AND ${per} IS NOT NULL` : ""}${extra} GROUP BY ALL`;
   return [
-    `SELECT ${[...hourKeys, hourlyPartSums(parts)].join(", ")} FROM (${rows}) WHERE ${where.join(" AND ")} GROUP BY ALL`,
+    // A run's rows are about one per run already: summed once, per run, by the distribution.
+    runs
+      ? `SELECT ${[...hourKeys, ...[...parts].map((n) => `"${n}"`)].join(", ")} FROM run_hours WHERE ${where.join(" AND ")}`
+      : `SELECT ${[...hourKeys, hourlyPartSums(parts)].join(", ")} FROM (${rows}) WHERE ${where.join(" AND ")} GROUP BY ALL`,
     fromEvents("main_events", ` AND (ts < ${epochMs(p, h.fromMs)} OR ts >= ${epochMs(p, h.toMs)})`),
     fromEvents("live_events", ""),
   ].join(" UNION ALL BY NAME ");
@@ -372,7 +377,7 @@ function distributionRelation(r: RollupParts, d: NonNullable<QuerySpec["distribu
   const { spec, keys } = r;
   const narrow = d.metric === "cost_usd" && r.options.narrowRunCost;
   // Over parts, an additive metric is the sum of its parts (partMetricSql without its zero default).
-  const sumOf = (m: string) => (r.options.hourly ? partRunSumSql(m) : additiveSumSql(m, r.sumCost));
+  const sumOf = (m: string) => (r.options.hourly ? partRunSumSql(m, r.sumCost) : additiveSumSql(m, r.sumCost));
   const runSum = sumOf(d.metric);
   const values = [
     `${narrow ? `TRY_CAST(${runSum} AS DECIMAL(18,12))` : runSum} AS run_value`,
@@ -502,12 +507,13 @@ async function answerText(spec: QuerySpec, scope: ReadScope, run: RunStatement, 
     if (overflowed) first = await once(false);
     return first;
   };
+  // Residuals are rare: without one in range, cost sums stay in cheaper 64-bit-scale decimals.
+  const residuals = usesCost(spec) && (await run(residualProbe(spec, scope)))[0]?.r === true;
   const hourly = route.useHourly ? hourlyPlan(spec) : null;
   if (hourly) {
-    const first = await answer(hourly, true);
+    const first = await answer(hourly, residuals);
     if (first?.stale === false) return String(first.j);
   }
-  const residuals = usesCost(spec) && (await run(residualProbe(spec, scope)))[0]?.r === true;
   return String((await answer(null, residuals))?.j ?? "[]");
 }
 
