@@ -26,6 +26,13 @@ import { COST_SCALE, EVENT_COLUMNS, MONEY_SCALE } from "./schema.js";
 
 /** DuckDB's vector size: a data chunk holds at most this many rows. */
 const CHUNK_ROWS = 2048;
+/**
+ * Below this many waiting rows, when the last commit carried several requests, the
+ * writer waits GATHER_MS for more before committing: a commit costs about the same for one
+ * row as for a hundred, in time and in WAL bytes.
+ */
+const GATHER_ROWS = 64;
+const GATHER_MS = 1;
 /** Rows written in one transaction at most (well under the appender's own flush threshold). */
 const MAX_BATCH_ROWS = 50_000;
 /** How DuckDB says it reached its memory limit. */
@@ -90,6 +97,8 @@ interface Job {
 export class GroupCommitWriter {
   private queue: Job[] = [];
   private queued = 0;
+  /** Requests in the last batch: more than one means several clients are sending at once. */
+  private lastBatchJobs = 0;
   private running = false;
   private closed = false;
   private idle: Promise<void> = Promise.resolve();
@@ -153,6 +162,10 @@ export class GroupCommitWriter {
         // Let requests already waiting on their sockets reach the queue first, so one commit
         // carries all of them instead of one commit per request.
         await new Promise<void>((resolve) => setImmediate(resolve));
+        // Only a few rows waiting (single events from many clients): wait a moment more for
+        // the others, whose acknowledgements just went out, so that one commit carries them all.
+        if (this.queued < GATHER_ROWS && this.lastBatchJobs > 1)
+          await new Promise<void>((resolve) => setTimeout(resolve, GATHER_MS));
         const jobs: Job[] = [];
         let n = 0;
         while (this.queue.length > 0 && (n === 0 || n + sizeOf(this.queue[0] as Job) <= MAX_BATCH_ROWS)) {
@@ -160,6 +173,7 @@ export class GroupCommitWriter {
           jobs.push(job);
           n += sizeOf(job);
         }
+        this.lastBatchJobs = jobs.length;
         try {
           const identities = identify(jobs);
           const existing = await this.existingEvents(jobs, identities);
