@@ -164,8 +164,7 @@ export class GroupCommitWriter {
         await new Promise<void>((resolve) => setImmediate(resolve));
         // Only a few rows waiting (single events from many clients): wait a moment more for
         // the others, whose acknowledgements just went out, so that one commit carries them all.
-        if (this.queued < GATHER_ROWS && this.lastBatchJobs > 1)
-          await new Promise<void>((resolve) => setTimeout(resolve, GATHER_MS));
+        if (this.queued < GATHER_ROWS && this.lastBatchJobs > 1) await new Promise<void>((resolve) => setTimeout(resolve, GATHER_MS));
         const jobs: Job[] = [];
         let n = 0;
         while (this.queue.length > 0 && (n === 0 || n + sizeOf(this.queue[0] as Job) <= MAX_BATCH_ROWS)) {
