@@ -1,8 +1,10 @@
 import { existsSync } from "node:fs";
-import { mkdtemp } from "node:fs/promises";
+import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { type RunningServer, startServer } from "../src/serve.js";
+import type { Ledger } from "../src/store/ledger.js";
 import { RANGE, type TestApp, type TestLedger, auth, ingest, makeApp, openTestLedger, preparedEvents, wireEvent } from "./helpers.js";
 
 let t: TestApp | null = null;
@@ -97,4 +99,35 @@ describe("an append that meets DuckDB's memory limit", () => {
       process.off("warning", onWarning);
     }
   }, 180_000);
+});
+
+describe("server.memory_limit", () => {
+  let server: RunningServer | null = null;
+  afterEach(async () => {
+    await server?.close();
+    server = null;
+  });
+
+  it("gives DuckDB its share of the limit and a place beside the ledger to spill to", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "ct-memory-"));
+    const file = join(dir, "costtrail.yaml");
+    await writeFile(file, "version: 1\nserver:\n  memory_limit: 512MiB\n");
+    server = await startServer({
+      port: 0,
+      dataDir: join(dir, "data"),
+      configFile: file,
+      logger: false,
+      env: { COSTTRAIL_ADMIN_KEY: `ct_${"M".repeat(40)}` },
+      watchConfig: false,
+      storeThread: false,
+    });
+    const driver = (server.store as Ledger).driver;
+    const [row] = await driver.all({
+      sql: "SELECT current_setting('memory_limit') AS m, current_setting('temp_directory') AS t",
+      params: [],
+    });
+    // 40% of 512 MiB, as DuckDB prints it.
+    expect(row?.m).toBe("204.7 MiB");
+    expect(row?.t).toBe(join(dir, "data", "ledger.duckdb.tmp"));
+  });
 });

@@ -67,6 +67,7 @@ export class Segments {
   private sealing: Promise<void> | null = null;
   private idleTimer: NodeJS.Timeout | null = null;
   private reattaching: Promise<void> | null = null;
+  private lastUnit = 0;
 
   private constructor(
     /** Compaction: the copy's transaction, detach, checkpoint. */
@@ -257,7 +258,7 @@ export class Segments {
         async (sql) => (await this.conn.runAndReadAll(sql)).getRows(),
         { catalog: this.main, dimensions: true, runs: true },
         `"${s.alias}".main.events`,
-        Date.now(),
+        this.nextUnit(),
         this.hourlyDropped,
       );
       await this.conn.run(`INSERT INTO "${this.main}".main.meta VALUES ('moved:${s.n}', CAST(now() AS VARCHAR))`);
@@ -297,6 +298,12 @@ export class Segments {
       this.reattaching = null;
       done();
     }
+  }
+
+  /** A compaction's mark on its hourly rows: its start time, unique even within a millisecond. */
+  private nextUnit(): number {
+    this.lastUnit = Math.max(Date.now(), this.lastUnit + 1);
+    return this.lastUnit;
   }
 
   /** Waits until every sealed segment is in the main file (bench and tests). */
