@@ -284,8 +284,9 @@ export async function runWrk(
   const seconds = wrkDuration(/requests in ([\d.]+\w+)/.exec(out)?.[1] ?? `${opts.seconds}s`) / 1000;
   return {
     eventsPerSecond: ((requests - non2xx) * opts.batch) / seconds,
-    p50Ms: wrkDuration(/50%\s+(\S+)/.exec(out)?.[1] ?? ""),
-    p99Ms: wrkDuration(/99%\s+(\S+)/.exec(out)?.[1] ?? ""),
+    // Lines of the latency distribution only: a "+/- Stdev" column such as "68.99%" must not match.
+    p50Ms: wrkDuration(/^\s*50%\s+(\S+)/m.exec(out)?.[1] ?? ""),
+    p99Ms: wrkDuration(/^\s*99%\s+(\S+)/m.exec(out)?.[1] ?? ""),
     requests: requests - non2xx,
     non2xx,
     seconds,
