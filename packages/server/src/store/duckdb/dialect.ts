@@ -83,9 +83,9 @@ function count(scope: ReadScope): Statement {
 export const existingEventsSql = `SELECT id, project, epoch_ms(ts) AS ms, content_hash FROM events
   WHERE ts >= epoch_ms(CAST($1 AS BIGINT)) AND ts <= epoch_ms(CAST($2 AS BIGINT)) AND id IN (SELECT unnest($3))`;
 
-/** The newest events received since $1 (epoch ms), at most $2 of them. */
-export const recentIdentitiesSql = `SELECT id, project, epoch_ms(ts) AS ms, epoch_ms(received_at) AS received FROM events
-  WHERE received_at >= epoch_ms(CAST($1 AS BIGINT)) ORDER BY received_at DESC LIMIT $2`;
+/** The newest events received since $1 (epoch ms), at most $2 of them, oldest first. */
+export const recentIdentitiesSql = `SELECT * FROM (SELECT id, project, epoch_ms(ts) AS ms, epoch_ms(received_at) AS received FROM events
+  WHERE received_at >= epoch_ms(CAST($1 AS BIGINT)) ORDER BY received_at DESC LIMIT $2) ORDER BY received ASC`;
 
 /** The latest event time among events received before $1 (epoch ms). */
 export const latestBeforeSql = "SELECT epoch_ms(max(ts)) FROM events WHERE received_at < epoch_ms(CAST($1 AS BIGINT))";

@@ -319,19 +319,27 @@ export class GroupCommitWriter {
   private async loadIndex(): Promise<IdIndex> {
     const { windowMs, maxIds } = this.idempotency;
     const since = Date.now() - windowMs;
-    const rows = await this.segments.read(recentIdentitiesSql, async (sql) =>
-      (await this.conn.runAndReadAll(sql, [since, maxIds])).getRows(),
-    );
-    // If the window held more than fit, the index starts just after the oldest id kept.
-    const cutoff = rows.length < maxIds ? since : Number(rows.at(-1)?.[3]);
+    const index = new IdIndex(windowMs, maxIds, Number.NEGATIVE_INFINITY);
+    // Streamed oldest first, a chunk at a time: two million ids read as rows at once held
+    // about 0.85 GiB at start.
+    let kept = 0;
+    let oldestReceived = since;
+    await this.segments.read(recentIdentitiesSql, async (sql) => {
+      const result = await this.conn.stream(sql, [since, maxIds]);
+      for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await result.fetchChunk()) {
+        for (const row of chunk.getRows()) {
+          const [id, project, ms, received] = row as [string, string | null, bigint, bigint];
+          if (kept++ === 0) oldestReceived = Number(received);
+          index.add(fingerprint(identityOf(project, id)), Number(ms), Number(received));
+        }
+      }
+    });
+    // If the window held more than fit, the index covers only what came after the oldest id kept.
+    const cutoff = kept < maxIds ? since : oldestReceived;
     const [[before]] = (await this.segments.read(latestBeforeSql, async (sql) =>
       (await this.conn.runAndReadAll(sql, [cutoff])).getRows(),
     )) as [[bigint | null]];
-    const index = new IdIndex(windowMs, maxIds, before === null ? Number.NEGATIVE_INFINITY : Number(before));
-    for (let i = rows.length - 1; i >= 0; i--) {
-      const [id, project, ms, received] = rows[i] as [string, string | null, bigint, bigint];
-      index.add(fingerprint(identityOf(project, id)), Number(ms), Number(received));
-    }
+    if (before !== null) index.coveredAfterMs = Math.max(index.coveredAfterMs, Number(before));
     return index;
   }
 
