@@ -188,7 +188,7 @@ async function sustainedIngest(server: ServerProcess, target: Target, events: nu
       `${tally.rejected} rejected, ${tally.duplicates} duplicates, ${tally.conflicts} conflicts, ${tally.unpriced} unpriced`,
   );
   figures.note(
-    `CPU: server ${((100 * serverCpu) / seconds).toFixed(0)}% of one core (2 = 200%), bench client ${((100 * (clientCpu.user + clientCpu.system)) / 1e6 / seconds).toFixed(0)}%`,
+    `CPU: server ${((100 * serverCpu) / seconds).toFixed(0)}% of one core (2 = 200%, ${((serverCpu * 1e6) / tally.accepted).toFixed(0)} µs per event, compaction included), bench client ${((100 * (clientCpu.user + clientCpu.system)) / 1e6 / seconds).toFixed(0)}%`,
   );
   memoryFigures("during ingest", await rss.end(), limitMiB);
   return rate;
