@@ -33,7 +33,7 @@ function record(name: string, key: string, scopes: Scope[], projects: string[] |
 export type TestLedger = Ledger & {
   readonly driver: DuckDBDriver;
   settle(): Promise<void>;
-  layout(): { current: number; sealed: number[] };
+  layout(): { current: number; sealed: number[]; mainAttachments: number };
 };
 
 export async function openTestLedger(options: DuckDBDriverOptions): Promise<TestLedger> {

@@ -240,3 +240,56 @@ describe("live segments and compaction", () => {
     ]);
   });
 });
+
+describe("the main file attached afresh", () => {
+  it("is detached and attached again after enough compacted rows, while reads and appends go on, and loses nothing", async () => {
+    const { path } = await tempLedger();
+    store = await openTestLedger({ path, segmentRows: 50, mainReattachRows: 100 });
+    const s = store;
+    const spec = {
+      metrics: ["requests"],
+      group_by: ["project"],
+      filters: [],
+      from: 0,
+      to: 8.64e15,
+      grain: null,
+      time_zone: "UTC",
+      order_by: [],
+      limit: null,
+      other: false,
+      distribution: null,
+    } as const;
+    const answers: Array<Promise<unknown>> = [];
+    let appended = 0;
+    for (let b = 0; b < 12; b++) {
+      await s.append(await rows(40, 5_000 + b * 40));
+      appended += 40;
+      // Reads and key writes race with the compactions and re-attachments.
+      answers.push(
+        s.query(spec, { projects: null }),
+        s.count({ projects: null }),
+        s.saveApiKey({
+          id: `key_${b}`,
+          name: `k${b}`,
+          hash: `sha256:${String(b).padStart(64, "0")}`,
+          scopes: ["read"],
+          projects: null,
+          created_ms: Date.now(),
+          revoked_ms: null,
+          last_used_ms: null,
+        }),
+      );
+      if (b % 4 === 3) await s.settle();
+    }
+    await Promise.all(answers);
+    await s.settle();
+    expect(s.layout().mainAttachments).toBeGreaterThanOrEqual(2);
+    expect(await s.count({ projects: null })).toBe(appended);
+    expect((await s.listApiKeys()).map((k) => k.id).sort()).toEqual(Array.from({ length: 12 }, (_, b) => `key_${b}`).sort());
+    const per = await s.query(spec, { projects: null });
+    expect(per.reduce((n, r) => n + Number(r.requests), 0)).toBe(appended);
+    await s.close();
+    store = await openTestLedger({ path });
+    expect(await store.count({ projects: null })).toBe(appended);
+  });
+});
