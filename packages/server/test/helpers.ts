@@ -149,4 +149,30 @@ export async function ledgerRows(n: number): Promise<PreparedEvent[]> {
   return preparedEvents(Array.from({ length: n }, () => wireEvent()));
 }
 
+/** A small seeded generator, so a failing case can be replayed. */
+export function prng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let x = Math.imul(s ^ (s >>> 15), 1 | s);
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A rollup of requests by project over all time, as the API would hand it to the store. */
+export const REQUESTS_BY_PROJECT = {
+  metrics: ["requests"],
+  group_by: ["project"],
+  filters: [],
+  from: 0,
+  to: 8.64e15,
+  grain: null,
+  time_zone: "UTC",
+  order_by: [],
+  limit: null,
+  other: false,
+  distribution: null,
+} as const;
+
 export const RANGE = { from: "2026-11-01T00:00:00Z", to: "2026-12-01T00:00:00Z" };

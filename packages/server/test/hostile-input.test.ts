@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { buildApp } from "../src/app.js";
 import { KeyRing, generateApiKey, hashApiKey } from "../src/auth/api-keys.js";
 import { parseConfig } from "../src/config/load-config.js";
-import { RANGE, type TestApp, auth, ingest, makeApp, openTestLedger, wireEvent } from "./helpers.js";
+import { RANGE, type TestApp, auth, ingest, makeApp, openTestLedger, prng, wireEvent } from "./helpers.js";
 
 let t: TestApp | null = null;
 afterEach(async () => {
@@ -17,17 +17,6 @@ afterEach(async () => {
 /** Text that would mean an answer leaked the store's internals. */
 const INTERNALS =
   /SELECT |FROM events|epoch_ms|duckdb|Binder Error|Catalog Error|Conversion Error|Parser Error|HUGEINT|INTERNAL Error|\$\d/i;
-
-/** A small seeded generator, so a failing case can be replayed. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(s ^ (s >>> 15), 1 | s);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const ODD_VALUES: unknown[] = [
   null,

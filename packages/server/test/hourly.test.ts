@@ -9,7 +9,7 @@ import { Ledger } from "../src/store/ledger.js";
 import { duckdbDialect } from "../src/store/duckdb/dialect.js";
 import type { DuckDBDriver } from "../src/store/duckdb/driver.js";
 import { hourlyPlan, rollup, rollupJson, rollupStatement } from "../src/store/duckdb/rollup-sql.js";
-import { type TestApp, type TestLedger, auth, makeApp, openTestLedger, preparedEvents, wireEvent } from "./helpers.js";
+import { type TestApp, type TestLedger, auth, makeApp, openTestLedger, preparedEvents, prng, wireEvent } from "./helpers.js";
 
 /**
  * The hourly table (store/duckdb/hourly.ts) is only a faster route to the same answer: every
@@ -22,17 +22,6 @@ afterEach(async () => {
   await store?.close();
   store = null;
 });
-
-/** A small seeded generator, so a failing case can be replayed. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(s ^ (s >>> 15), 1 | s);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const START = Date.parse("2026-10-20T00:00:00Z");
 // Three weeks across Berlin's (Oct 25) and New York's (Nov 1) change of offset.

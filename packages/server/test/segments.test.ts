@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { afterEach, describe, expect, it } from "vitest";
 import { hourlyRowsSql, runRowsSql } from "../src/store/duckdb/hourly.js";
-import { type TestLedger, openTestLedger, preparedEvents, wireEvent } from "./helpers.js";
+import { REQUESTS_BY_PROJECT, type TestLedger, openTestLedger, preparedEvents, wireEvent } from "./helpers.js";
 
 let store: TestLedger | null = null;
 afterEach(async () => {
@@ -216,24 +216,7 @@ describe("live segments and compaction", () => {
     store = await openTestLedger({ path, segmentRows: 1000 });
     expect(existsSync(`${path}.live-${n}`)).toBe(false);
     expect(await store.count({ projects: null })).toBe(25);
-    expect(
-      await store.query(
-        {
-          metrics: ["requests"],
-          group_by: ["project"],
-          filters: [],
-          from: 0,
-          to: 8.64e15,
-          grain: null,
-          time_zone: "UTC",
-          order_by: [],
-          limit: null,
-          other: false,
-          distribution: null,
-        },
-        { projects: null },
-      ),
-    ).toEqual([
+    expect(await store.query(REQUESTS_BY_PROJECT, { projects: null })).toEqual([
       { project: "proj-c", requests: 9 },
       { project: "proj-a", requests: 8 },
       { project: "proj-b", requests: 8 },
@@ -246,19 +229,7 @@ describe("the main file attached afresh", () => {
     const { path } = await tempLedger();
     store = await openTestLedger({ path, segmentRows: 50, mainReattachRows: 100 });
     const s = store;
-    const spec = {
-      metrics: ["requests"],
-      group_by: ["project"],
-      filters: [],
-      from: 0,
-      to: 8.64e15,
-      grain: null,
-      time_zone: "UTC",
-      order_by: [],
-      limit: null,
-      other: false,
-      distribution: null,
-    } as const;
+    const spec = REQUESTS_BY_PROJECT;
     const answers: Array<Promise<unknown>> = [];
     let appended = 0;
     for (let b = 0; b < 12; b++) {

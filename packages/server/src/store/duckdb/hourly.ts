@@ -1,4 +1,4 @@
-import { DIMENSION_COLUMNS, TOKEN_BUCKETS } from "@costtrail/core";
+import { ATTRIBUTION_COLUMNS, DIMENSION_COLUMNS, TOKEN_BUCKETS } from "@costtrail/core";
 
 /**
  * Hourly totals of the compacted events, kept beside them in the main file so that a rollup
@@ -60,17 +60,7 @@ export const HOURLY_TABLE_SQL = `CREATE TABLE IF NOT EXISTS hourly (dim VARCHAR 
  * calls mostly fall in one hour, so about a row per run). Left out, like a dimension, when
  * runs turn out to be single calls (`hourly-dropped:agent_run_id`).
  */
-export const RUN_COLUMNS: readonly string[] = [
-  "environment",
-  "team",
-  "cost_center",
-  "user_id",
-  "customer_id",
-  "feature",
-  "prompt_version",
-  "experiment_id",
-  "variant",
-];
+export const RUN_COLUMNS: readonly string[] = ATTRIBUTION_COLUMNS.filter((c) => c !== "project" && c !== "api_key_id" && !PER_CALL.has(c));
 export const RUN_HOURS_TABLE_SQL = `CREATE TABLE IF NOT EXISTS run_hours (project VARCHAR, hour TIMESTAMP NOT NULL, agent_run_id VARCHAR NOT NULL, ${RUN_COLUMNS.map(
   (c) => `"${c}" VARCHAR`,
 ).join(", ")}, ${HOURLY_PARTS.map(([n, t]) => `"${n}" ${t}`).join(", ")}, unit BIGINT NOT NULL)`;
@@ -161,8 +151,7 @@ export function runRowsSql(source: string): string {
 export function hourlyDimensionSql(dim: string | null, tag: boolean): string {
   if (dim === null) return `SELECT * FROM hourly WHERE dim = ''`;
   if (!tag) return `SELECT * FROM hourly WHERE dim = ${dim}`;
-  const sums = (where: string) =>
-    `SELECT project, hour, ${HOURLY_PARTS.map(([n]) => `sum("${n}") AS "${n}"`).join(", ")} FROM hourly WHERE ${where} GROUP BY project, hour`;
+  const sums = (where: string) => `SELECT project, hour, ${hourlyPartSums(ALL_PARTS)} FROM hourly WHERE ${where} GROUP BY project, hour`;
   const rest = HOURLY_PARTS.map(([n]) => {
     if (n === "cost_usd") return `CASE WHEN t.priced - coalesce(s.priced, 0) > 0 THEN t.cost_usd - coalesce(s.cost_usd, 0) END AS cost_usd`;
     if (n === "cost_residual") return `coalesce(t.cost_residual, 0) - coalesce(s.cost_residual, 0) AS cost_residual`;
@@ -189,6 +178,8 @@ export function partsOf(metric: string): readonly string[] {
       return [metric];
   }
 }
+
+const ALL_PARTS: ReadonlySet<string> = new Set(HOURLY_PARTS.map(([n]) => n));
 
 /** Named parts summed again, for a GROUP BY over hourly rows. */
 export function hourlyPartSums(parts: ReadonlySet<string>): string {

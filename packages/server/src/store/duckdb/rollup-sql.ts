@@ -316,8 +316,6 @@ class RollupParts {
 function partsRelation(r: RollupParts, h: HourlyPlan): string {
   const { spec, p } = r;
   const runs = h.table === "run_hours";
-  const tag = h.dim?.startsWith("tag.") ?? false;
-  const rows = hourlyDimensionSql(h.dim === null ? null : p.bind(h.dim), tag);
   const where = [scopeSql(r.scope, p) ?? "TRUE", `hour >= ${epochMs(p, h.fromMs)}`, `hour < ${epochMs(p, h.toMs)}`];
   // A run's rows hold their columns; a dimension's rows hold its value in `value`.
   for (const f of spec.filters) where.push(filterSql(f, p, f.column === "project" || runs ? undefined : "value"));
@@ -335,7 +333,7 @@ function partsRelation(r: RollupParts, h: HourlyPlan): string {
     // A run's rows are about one per run already: summed once, per run, by the distribution.
     runs
       ? `SELECT ${[...hourKeys, ...[...parts].map((n) => `"${n}"`)].join(", ")} FROM run_hours WHERE ${where.join(" AND ")}`
-      : `SELECT ${[...hourKeys, hourlyPartSums(parts)].join(", ")} FROM (${rows}) WHERE ${where.join(" AND ")} GROUP BY ALL`,
+      : `SELECT ${[...hourKeys, hourlyPartSums(parts)].join(", ")} FROM (${hourlyDimensionSql(h.dim === null ? null : p.bind(h.dim), h.dim?.startsWith("tag.") ?? false)}) WHERE ${where.join(" AND ")} GROUP BY ALL`,
     fromEvents("main_events", ` AND (ts < ${epochMs(p, h.fromMs)} OR ts >= ${epochMs(p, h.toMs)})`),
     fromEvents("live_events", ""),
   ].join(" UNION ALL BY NAME ");

@@ -371,7 +371,6 @@ export class Segments {
       await this.conn.run(`DETACH "${s.alias}"`);
       await attach(this.conn, this.mainPath, s.n);
       s.suspect = false;
-      s.flushed = this.conn.run(`CHECKPOINT "${s.alias}"`).then(() => {});
     } finally {
       this.reattaching = null;
       done();
