@@ -32,6 +32,10 @@ export type { CostSource, PriceInput, PriceLine, PriceModifier, PriceResult, Rat
 export { validatePricingConfig } from "./pricing/pricing-config.js";
 export type { PricingConfig } from "./pricing/pricing-config.js";
 export { modelSpecsFromGenaiPrices } from "./pricing/genai-prices.js";
+export { applyCorrections, parseCorrections } from "./pricing/corrections.js";
+export type { CorrectionRef, PriceCorrection } from "./pricing/corrections.js";
+export { checkAgainstLitellm } from "./pricing/price-check.js";
+export type { DisagreementKind, PriceCheckOptions, PriceCheckResult, PriceDisagreement } from "./pricing/price-check.js";
 export type { GenaiPricesProvider } from "./pricing/genai-prices.js";
 export type { ModelPriceSpec, PriceEntrySpec } from "./pricing/model-price.js";
 export type { MatchLogic } from "./pricing/model-match.js";

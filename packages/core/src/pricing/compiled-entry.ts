@@ -1,6 +1,7 @@
 import { CosttrailError, type Issue, issue } from "../errors.js";
 import { Decimal } from "../money/decimal.js";
 import { TOKEN_BUCKETS, UNIT_KINDS } from "../usage/buckets.js";
+import type { CorrectionRef } from "./corrections.js";
 import type { ModelPriceSpec, PriceEntrySpec } from "./model-price.js";
 import { BUCKET_RATE_CHAIN, RATE_KEYS, type RateKey, type RateValue, type Rates, UNIT_RATE } from "./rates.js";
 
@@ -24,7 +25,11 @@ export interface CompiledEntry {
   readonly effectiveFrom: string | null;
   readonly effectiveFromMs: number;
   readonly timeOfDay: readonly [number, number] | null;
+  /** The time-of-day window as published ("00:30:00Z"–"16:30:00Z"). */
+  readonly window: { readonly start: string; readonly end: string } | null;
   readonly rates: Rates;
+  /** Hand-checked corrections that changed the upstream rates of this entry. */
+  readonly corrections: readonly CorrectionRef[];
   readonly scale: number;
   /** Indexed like TOKEN_BUCKETS. */
   readonly bucketRates: ReadonlyArray<CompiledRate | null>;
@@ -146,15 +151,19 @@ export function compileEntry(
   const unitRates = UNIT_KINDS.map((u) => compiled.get(UNIT_RATE[u].key) ?? null);
   const effectiveFrom = entry.effective_from ?? null;
   const window = entry.time_of_day ? `[${entry.time_of_day.start}-${entry.time_of_day.end}]` : "";
+  const corrections = entry.corrections ?? [];
+  const fixed = corrections.length > 0 ? `+fix:${corrections.map((c) => c.id).join(",")}` : "";
   return {
-    id: `${model.source}:${model.provider}/${model.model}${effectiveFrom ? `@${effectiveFrom}` : ""}${window}`,
+    id: `${model.source}:${model.provider}/${model.model}${effectiveFrom ? `@${effectiveFrom}` : ""}${window}${fixed}`,
     provider: model.provider,
     model: model.model,
     source: model.source,
     effectiveFrom,
     effectiveFromMs,
     timeOfDay,
+    window: entry.time_of_day ?? null,
     rates: entry.rates,
+    corrections,
     scale,
     bucketRates,
     unitRates,

@@ -1,3 +1,4 @@
+import type { CorrectionRef } from "./corrections.js";
 import type { MatchLogic } from "./model-match.js";
 import type { Rates } from "./rates.js";
 
@@ -8,6 +9,8 @@ export interface PriceEntrySpec {
   /** A daily UTC window ("00:30:00Z"–"16:30:00Z") such as off-peak pricing. */
   readonly time_of_day?: { readonly start: string; readonly end: string };
   readonly rates: Rates;
+  /** The corrections that changed this entry's upstream rates, oldest first. */
+  readonly corrections?: readonly CorrectionRef[];
 }
 
 /** A model as a rate card knows it: which names it claims, and its prices over time. */

@@ -45,20 +45,20 @@ function decimalText(v: unknown, path: IssuePath, issues: Issue[], opts: { max?:
   return d.toString();
 }
 
-function nonEmptyString(v: unknown, path: IssuePath, issues: Issue[]): string | undefined {
+export function nonEmptyString(v: unknown, path: IssuePath, issues: Issue[]): string | undefined {
   if (typeof v === "string" && v.trim() !== "") return v;
   issues.push(issue(v === undefined ? "required" : "invalid_type", path, v === undefined ? "is required" : "must be a non-empty string"));
   return undefined;
 }
 
-function unknownKeys(v: Record<string, unknown>, allowed: readonly string[], path: IssuePath, issues: Issue[]): void {
+export function unknownKeys(v: Record<string, unknown>, allowed: readonly string[], path: IssuePath, issues: Issue[]): void {
   for (const k of Object.keys(v)) {
     if (!allowed.includes(k))
       issues.push(issue("unknown_field", [...path, k], `is not a known field; expected one of ${allowed.join(", ")}`));
   }
 }
 
-function checkMatch(v: unknown, path: IssuePath, issues: Issue[]): MatchLogic | undefined {
+export function checkMatch(v: unknown, path: IssuePath, issues: Issue[]): MatchLogic | undefined {
   if (!isPlainObject(v) || Object.keys(v).length !== 1) {
     issues.push(issue("invalid_value", path, `must be an object with exactly one of ${MATCH_KEYS.join(", ")}`));
     return undefined;
@@ -89,7 +89,7 @@ function checkMatch(v: unknown, path: IssuePath, issues: Issue[]): MatchLogic | 
   return s === undefined ? undefined : ({ [k]: s } as MatchLogic);
 }
 
-function checkRates(v: unknown, path: IssuePath, issues: Issue[]): Rates | undefined {
+export function checkRates(v: unknown, path: IssuePath, issues: Issue[]): Rates | undefined {
   if (!isPlainObject(v)) {
     issues.push(issue("invalid_type", path, 'must be an object of rates such as {input_mtok: "2.50", output_mtok: "10"}'));
     return undefined;
@@ -168,7 +168,7 @@ function checkModel(v: unknown, path: IssuePath, issues: Issue[]): NonNullable<P
   return match === undefined ? { provider, model, prices } : { provider, model, match, prices };
 }
 
-function checkDate(v: unknown, path: IssuePath, issues: Issue[]): string | undefined {
+export function checkDate(v: unknown, path: IssuePath, issues: Issue[]): string | undefined {
   // YAML reads an unquoted 2026-03-13 as a Date.
   const text = v instanceof Date ? v.toISOString() : v;
   if (

@@ -2,10 +2,11 @@ import type { Issue } from "../errors.js";
 import { Decimal } from "../money/decimal.js";
 import { type NormalizedUsage, TOKEN_BUCKETS, type TokenBucket, UNIT_KINDS, type UnitKind, totalInputTokens } from "../usage/buckets.js";
 import { type CompiledEntry, type CompiledRate, assertNoIssues, compileEntry, entryInForce } from "./compiled-entry.js";
-import { compileMatch } from "./model-match.js";
+import type { CorrectionRef } from "./corrections.js";
+import { type MatchLogic, compileMatch } from "./model-match.js";
 import { nameCandidates, providerId } from "./model-name.js";
 import type { ModelPriceSpec } from "./model-price.js";
-import { BUCKET_RATE_CHAIN, type RateKey } from "./rates.js";
+import { BUCKET_RATE_CHAIN, type RateKey, type Rates } from "./rates.js";
 
 /** Buckets whose own rate, when missing, falls back to the text rate: said in the result's notes. */
 const MODALITY_BUCKETS: ReadonlySet<TokenBucket> = new Set([
@@ -51,6 +52,8 @@ export interface RateCardEntryRef {
   readonly model: string;
   readonly source: string;
   readonly effective_from: string | null;
+  /** Hand-checked corrections of the upstream rates that this entry carries. */
+  readonly corrections: readonly CorrectionRef[];
 }
 
 export interface PriceModifier {
@@ -82,6 +85,25 @@ export type PriceResult =
       readonly reason: string;
       readonly notes: readonly string[];
     };
+
+/** One dated entry of a model, as listings show it. */
+export interface PriceListingEntry {
+  readonly id: string;
+  readonly effective_from: string | null;
+  readonly time_of_day: { readonly start: string; readonly end: string } | null;
+  readonly rates: Rates;
+  readonly corrections: readonly CorrectionRef[];
+}
+
+/** A model the card prices, with every dated entry: what `costtrail prices list` and `show` print. */
+export interface PriceListing {
+  readonly provider: string;
+  readonly model: string;
+  /** `genai-prices@0.1.8`, `corrections` (a model only the corrections add) or `config`. */
+  readonly source: string;
+  readonly match: MatchLogic;
+  readonly entries: readonly PriceListingEntry[];
+}
 
 interface ResolvedModel {
   /** Config entries first: they win wherever one is in force. */
@@ -206,6 +228,56 @@ export class RateCard {
     return out;
   }
 
+  /** Every model with its dated entries, configured ones first. */
+  listing(): PriceListing[] {
+    const out: PriceListing[] = [];
+    for (const map of [this.configByProvider, this.byProvider]) {
+      for (const list of map.values()) for (const m of list) out.push(listingOf(m));
+    }
+    return out;
+  }
+
+  /**
+   * The models that price a reported (provider, model): the configured one first, then the
+   * price data's (corrections applied). Empty when the card does not know the name.
+   */
+  lookup(provider: string, model: string): PriceListing[] {
+    const out: PriceListing[] = [];
+    const alias = this.aliases.get(`${providerId(provider)}\u0000${model.trim().toLowerCase()}`);
+    const candidates = [...(alias ? nameCandidates(alias.provider, alias.model) : []), ...nameCandidates(provider, model)];
+    for (const map of [this.configByProvider, this.byProvider]) {
+      for (const c of candidates) {
+        const hit = this.findIn(map, c.provider, c.model);
+        if (hit) {
+          out.push(listingOf(hit));
+          break;
+        }
+      }
+    }
+    return out;
+  }
+
+  /**
+   * The known model of the same provider whose name is closest to an unknown one (longest
+   * common start, then nearest length): the basis of an estimate for an unpriced model.
+   */
+  nearest(provider: string, model: string): PriceListing | null {
+    let best = null as { m: CompiledModel; prefix: number; diff: number } | null;
+    for (const c of nameCandidates(provider, model)) {
+      for (const map of [this.configByProvider, this.byProvider]) {
+        for (const m of map.get(c.provider) ?? []) {
+          const id = m.spec.model.toLowerCase();
+          let prefix = 0;
+          while (prefix < id.length && prefix < c.model.length && id[prefix] === c.model[prefix]) prefix++;
+          const diff = Math.abs(id.length - c.model.length);
+          if (prefix >= 3 && (!best || prefix > best.prefix || (prefix === best.prefix && diff < best.diff))) best = { m, prefix, diff };
+        }
+      }
+      if (best) break;
+    }
+    return best ? listingOf(best.m) : null;
+  }
+
   private findIn(map: Map<string, CompiledModel[]>, provider: string, model: string, depth = 0): CompiledModel | undefined {
     const hit = map.get(provider)?.find((m) => m.matches(model));
     if (hit || depth > 2) return hit;
@@ -288,9 +360,11 @@ export class RateCard {
         model: entry.model,
         source: entry.source,
         effective_from: entry.effectiveFrom,
+        corrections: entry.corrections,
       });
       this.refs.set(entry, ref);
     }
+    for (const c of entry.corrections) notes.push(`rate corrected by ${c.id}, checked against ${c.source_url} on ${c.checked_on}`);
     const { buckets, units } = input.usage;
     const totalIn = totalInputTokens(buckets);
     const lines: PriceLine[] = [];
@@ -371,6 +445,22 @@ export class RateCard {
     }
     return { status: "priced", cost, costSource: "computed", computedCost: cost, lines, entry: ref, modifiers, notes };
   }
+}
+
+function listingOf(m: CompiledModel): PriceListing {
+  return {
+    provider: m.spec.provider,
+    model: m.spec.model,
+    source: m.spec.source,
+    match: m.spec.match ?? { equals: m.spec.model },
+    entries: m.entries.map((e) => ({
+      id: e.id,
+      effective_from: e.effectiveFrom,
+      time_of_day: e.window,
+      rates: e.rates,
+      corrections: e.corrections,
+    })),
+  };
 }
 
 function pickTier(rate: CompiledRate, totalInput: number): { coef: bigint; text: string; tierStart: number | undefined } {
