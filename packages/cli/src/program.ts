@@ -3,6 +3,7 @@ import { registerDemo } from "./commands/demo.js";
 import { registerExport } from "./commands/export.js";
 import { registerKeys } from "./commands/keys.js";
 import { registerPrice } from "./commands/price.js";
+import { registerPrices } from "./commands/prices.js";
 import { registerReport } from "./commands/report.js";
 import { registerServe } from "./commands/serve.js";
 
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   registerExport(program);
   registerKeys(program);
   registerPrice(program);
+  registerPrices(program);
   return program;
 }
 

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, stat } from "node:fs/promises";
+import { mkdtemp, readFile, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -163,5 +163,91 @@ describe("costtrail export and keys", () => {
   it("prints the hash of a key for costtrail.yaml", async () => {
     const r = await costtrail(["keys", "hash", ADMIN]);
     expect(r.stdout.trim()).toMatch(/^sha256:[0-9a-f]{64}$/);
+  });
+});
+
+describe("costtrail prices", () => {
+  it("lists the entries in force and shows a model's dated entries with the correction that changed one", async () => {
+    const list = await costtrail(["prices", "list", "--provider", "anthropic"]);
+    expect(list.code).toBe(0);
+    const sonnet4 = list.stdout.split("\n").find((l) => l.startsWith("anthropic/claude-sonnet-4-0 "));
+    expect(sonnet4).toContain("3 (>200000: 6)");
+    expect(sonnet4).toContain("genai-prices@0.1.8 + anthropic-claude-sonnet-4-long-context");
+    expect(list.stdout).not.toMatch(/^openai\//m);
+    const show = await costtrail(["prices", "show", "openai/o3", "--at", "2025-05-01"]);
+    expect(show.code).toBe(0);
+    expect(show.stdout).toContain(
+      "openai/o3 at 2025-05-01T00:00:00.000Z: priced by genai-prices@0.1.8:openai/o3+fix:openai-o3-cached-input-before-cut",
+    );
+    expect(show.stdout).toMatch(/▶ since ever +genai-prices@0\.1\.8:openai\/o3\+fix:openai-o3-cached-input-before-cut/);
+    expect(show.stdout).toMatch(/cache_read_mtok +2\.5/);
+    expect(show.stdout).toContain(
+      "corrected by openai-o3-cached-input-before-cut: checked against https://platform.openai.com/docs/pricing on 2026-12-01",
+    );
+    expect(show.stdout).toMatch(/ {3}from 2025-06-10 +genai-prices@0\.1\.8:openai\/o3@2025-06-10/);
+  });
+
+  it("says what is wrong with a bad model name, and that an unknown model has no price", async () => {
+    const bad = await costtrail(["prices", "show", "gpt-4o"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('<model>: give <provider>/<model>, e.g. openai/gpt-4o, got "gpt-4o"');
+    const unknown = await costtrail(["prices", "show", "openai/no-such-model-xyz"]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("CT_PRICE_NOT_FOUND");
+  });
+
+  it("lists the demo's unpriced self-hosted model with the counts the report has", async () => {
+    const r = await costtrail(["prices", "unpriced", "--json"]);
+    expect(r.code).toBe(0);
+    const { models } = JSON.parse(r.stdout) as {
+      models: Array<{ model: string; requests: number; first_seen: string; last_seen: string }>;
+    };
+    const report = await costtrail(["report", "--by", "model", "--metrics", "unpriced_requests", "--since", "3650d", "--format", "json"]);
+    const fromReport = (JSON.parse(report.stdout) as Array<{ model: string; unpriced_requests: number }>).filter(
+      (x) => x.unpriced_requests > 0,
+    );
+    expect(models.map((m) => [m.model, m.requests]).sort()).toEqual(fromReport.map((x) => [x.model, x.unpriced_requests]).sort());
+    expect(models.map((m) => m.model)).toContain("llama-3-70b-internal");
+    for (const m of models) expect(Date.parse(m.first_seen)).toBeLessThanOrEqual(Date.parse(m.last_seen));
+    const table = await costtrail(["prices", "unpriced"]);
+    expect(table.stdout).toMatch(/^\S+\/llama-3-70b-internal +\d+ /m);
+    expect(table.stdout).toContain("Estimates use the nearest known model's rate and are never recorded");
+  });
+
+  it("checks the rate card against a LiteLLM table, all models or only those seen", async () => {
+    const table = join(dir, "litellm.json");
+    await writeFile(
+      table,
+      JSON.stringify({
+        // Seen by the demo: output differs.
+        "gpt-4o-mini": {
+          litellm_provider: "openai",
+          input_cost_per_token: 1.5e-7,
+          cache_read_input_token_cost: 7.5e-8,
+          output_cost_per_token: 9e-7,
+        },
+        // Not seen: input differs.
+        "gpt-4.1": {
+          litellm_provider: "openai",
+          input_cost_per_token: 3e-6,
+          cache_read_input_token_cost: 5e-7,
+          output_cost_per_token: 8e-6,
+        },
+      }),
+    );
+    const all = await costtrail(["prices", "check", "--litellm", table, "--provider", "openai"]);
+    expect(all.code).toBe(0);
+    expect(all.stdout).toMatch(/^openai\/gpt-4o-mini +output_mtok +0\.6 +0\.9 +differs +gpt-4o-mini$/m);
+    expect(all.stdout).toMatch(/^openai\/gpt-4\.1 +input_mtok +2 +3 +differs +gpt-4\.1$/m);
+    // LiteLLM's entries here carry no web search fee, which the rate card charges: a rate one side lacks.
+    expect(all.stdout).toMatch(/^openai\/gpt-4\.1 +web_searches_kcount +10 +— +only_costtrail +gpt-4\.1$/m);
+    expect(all.stdout).toContain("2 LiteLLM entries priced by the same provider's model in both; 4 disagreements");
+    const seen = await costtrail(["prices", "check", "--litellm", table, "--seen", "--json"]);
+    const result = JSON.parse(seen.stdout) as { compared: number; disagreements: Array<{ model: string; rate: string }> };
+    expect(result.compared).toBe(1);
+    expect(result.disagreements.map((d) => `${d.model} ${d.rate}`)).toEqual(["gpt-4o-mini output_mtok", "gpt-4o-mini web_searches_kcount"]);
+    const missing = await costtrail(["prices", "check", "--litellm", join(dir, "nope.json")]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain("--litellm: cannot read");
   });
 });

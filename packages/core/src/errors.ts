@@ -19,6 +19,7 @@ export const ERROR_CODES = {
   CT_FORBIDDEN: { status: 403, message: "The API key does not have the scope this request needs." },
   CT_NOT_FOUND: { status: 404, message: "No such route." },
   CT_KEY_NOT_FOUND: { status: 404, message: "No API key has this id." },
+  CT_PRICE_NOT_FOUND: { status: 404, message: "No rate card entry prices this model." },
   CT_METHOD_NOT_ALLOWED: { status: 405, message: "The route does not accept this method." },
   CT_URL_TOO_LONG: { status: 414, message: "A part of the URL is longer than the server accepts." },
   CT_KEY_NOT_REVOCABLE: {

@@ -27,8 +27,17 @@ export { isApi, normalizeUsage } from "./usage/normalize-usage.js";
 export { accumulateAnthropicStreamUsage } from "./usage/anthropic.js";
 export { OTEL_USAGE_ATTRIBUTES } from "./usage/otel.js";
 
-export { RateCard, DEFAULT_BATCH_MULTIPLIERS, DEFAULT_SERVICE_TIERS } from "./pricing/rate-card.js";
-export type { CostSource, PriceInput, PriceLine, PriceModifier, PriceResult, RateCardEntryRef } from "./pricing/rate-card.js";
+export { RateCard, DEFAULT_BATCH_MULTIPLIERS, DEFAULT_SERVICE_TIERS, listingEntryAt } from "./pricing/rate-card.js";
+export type {
+  CostSource,
+  PriceInput,
+  PriceLine,
+  PriceListing,
+  PriceListingEntry,
+  PriceModifier,
+  PriceResult,
+  RateCardEntryRef,
+} from "./pricing/rate-card.js";
 export { validatePricingConfig } from "./pricing/pricing-config.js";
 export type { PricingConfig } from "./pricing/pricing-config.js";
 export { modelSpecsFromGenaiPrices } from "./pricing/genai-prices.js";

@@ -226,8 +226,20 @@ describe("OpenAI", () => {
     expect(r.notes).toEqual([]);
   });
 
-  it("says so when audio falls back to the text rate because the rate card has no audio rate", () => {
+  // gpt-4o-audio-preview: text $2.50 / $10, audio $40 / $80 (a correction: the price data has no audio rates).
+  it("prices the audio preview's audio at its audio rates: 600×2.5 + 400×40 + 200×10 + 300×80 = 0.0435", () => {
     const r = price("openai", "gpt-4o-audio-preview-2024-12-17", NOW, "openai.chat", {
+      prompt_tokens: 1000,
+      completion_tokens: 500,
+      prompt_tokens_details: { audio_tokens: 400 },
+      completion_tokens_details: { audio_tokens: 300 },
+    });
+    expect(cost(r)).toBe("0.0435");
+    expect(r.notes.join("\n")).toContain("rate corrected by openai-gpt-4o-audio-preview-audio");
+  });
+
+  it("says so when audio falls back to the text rate because the rate card has no audio rate", () => {
+    const r = price("openai", "gpt-4o-2024-08-06", NOW, "openai.chat", {
       prompt_tokens: 1000,
       completion_tokens: 500,
       prompt_tokens_details: { audio_tokens: 400 },

@@ -180,7 +180,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     maxFutureSkewMs: config.server.max_future_skew_ms,
     minTimestampMs: config.server.min_timestamp_ms,
   });
-  await app.register(queryPlugin, { store: opts.store, keys: opts.keys });
+  await app.register(queryPlugin, { store: opts.store, keys: opts.keys, rateCard: opts.rateCard });
   await app.register(keysPlugin, { store: opts.store, keys: opts.keys });
   return app;
 }

@@ -447,6 +447,32 @@ export class RateCard {
   }
 }
 
+function secondsOf(text: string): number {
+  const [h = 0, m = 0, sec = 0] = text.replace("Z", "").split(":").map(Number);
+  return h * 3600 + m * 60 + sec;
+}
+
+/** The entry of a listed model in force at `ms`, picked as pricing picks it (dates, then time-of-day windows). */
+export function listingEntryAt(listing: PriceListing, ms: number): PriceListingEntry | null {
+  for (let i = listing.entries.length - 1; i >= 0; i--) {
+    const e = listing.entries[i] as PriceListingEntry;
+    const from =
+      e.effective_from === null
+        ? Number.NEGATIVE_INFINITY
+        : Date.parse(e.effective_from.length === 10 ? `${e.effective_from}T00:00:00Z` : e.effective_from);
+    if (ms < from) continue;
+    if (e.time_of_day !== null) {
+      const d = new Date(ms);
+      const sec = d.getUTCHours() * 3600 + d.getUTCMinutes() * 60 + d.getUTCSeconds();
+      const start = secondsOf(e.time_of_day.start);
+      const end = secondsOf(e.time_of_day.end);
+      if (!(end < start ? sec >= start || sec < end : sec >= start && sec < end)) continue;
+    }
+    return e;
+  }
+  return null;
+}
+
 function listingOf(m: CompiledModel): PriceListing {
   return {
     provider: m.spec.provider,

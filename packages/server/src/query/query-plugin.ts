@@ -2,16 +2,18 @@ import { createReadStream } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CosttrailError, type Issue, type QueryFilter, formatIssue, isDimension, validateQuery } from "@costtrail/core";
+import { CosttrailError, type Issue, type QueryFilter, type RateCard, formatIssue, isDimension, validateQuery } from "@costtrail/core";
 import type { FastifyInstance } from "fastify";
 import type { KeyRing } from "../auth/api-keys.js";
 import { requireScope } from "../auth/authenticate.js";
 import type { ExportFormat, LedgerStore, ReadScope } from "../store/ledger-store.js";
+import { priceRoutes } from "./price-routes.js";
 import { readScopeFor } from "./read-scope.js";
 
 export interface QueryPluginOptions {
   readonly store: LedgerStore;
   readonly keys: KeyRing;
+  readonly rateCard: () => RateCard;
 }
 
 function invalid(issues: Issue[]): CosttrailError {
@@ -87,6 +89,8 @@ export async function queryPlugin(app: FastifyInstance, opts: QueryPluginOptions
       });
     return opts.store.listEvents({ from, to, filters, limit }, cursor ?? null, request.readScope);
   });
+
+  await priceRoutes(app, { store: opts.store, rateCard: opts.rateCard });
 
   app.get("/v1/export", async (request, reply) => {
     const q = request.query as Record<string, string | undefined>;

@@ -65,6 +65,11 @@ export interface LedgerDialect {
   exportRows(req: Omit<EventListRequest, "limit">, format: ExportFormat, scope: ReadScope): Statement;
   /** One row with column `n`. */
   count(scope: ReadScope): Statement;
+  /**
+   * One row per (provider, model) seen in the range: `provider`, `model`, `requests`,
+   * `unpriced_requests`, `first_ms`, `last_ms`, and `unpriced_<bucket>` token sums.
+   */
+  modelUsage(req: { from: number; to: number }, scope: ReadScope): Statement;
   insertApiKey(key: StoredApiKey): Statement;
   /** Rows with StoredApiKey's columns; `scopes` and `projects` as JSON text. */
   listApiKeys(): Statement;

@@ -1,4 +1,4 @@
-import type { PreparedEvent, QueryFilter, QuerySpec } from "@costtrail/core";
+import type { PreparedEvent, QueryFilter, QuerySpec, TokenBucket } from "@costtrail/core";
 
 /**
  * What a read may see. Built by the one scoping function from the request's key
@@ -32,6 +32,17 @@ export interface EventListRequest {
   readonly limit: number;
 }
 
+export interface ModelUsage {
+  readonly provider: string;
+  readonly model: string;
+  readonly requests: number;
+  readonly unpriced_requests: number;
+  readonly first_seen_ms: number;
+  readonly last_seen_ms: number;
+  /** Token buckets summed over the unpriced requests (zero buckets left out). */
+  readonly unpriced_buckets: Partial<Record<TokenBucket, number>>;
+}
+
 export type ExportFormat = "csv" | "ndjson" | "parquet";
 
 export interface StoredApiKey {
@@ -58,6 +69,8 @@ export interface LedgerStore {
   /** Writes matching events to a file in the given format and returns the row count; on failure no file is left. */
   exportTo(path: string, format: ExportFormat, req: Omit<EventListRequest, "limit">, scope: ReadScope): Promise<number>;
   count(scope: ReadScope): Promise<number>;
+  /** The models seen in a time range, with their unpriced requests and those requests' tokens. */
+  modelUsage(req: { from: number; to: number }, scope: ReadScope): Promise<ModelUsage[]>;
   saveApiKey(key: StoredApiKey): Promise<void>;
   listApiKeys(): Promise<StoredApiKey[]>;
   /** Marks a key revoked from `atMs` on (now, or later for a rotation's grace period). */

@@ -1,5 +1,5 @@
 import { rm } from "node:fs/promises";
-import { CosttrailError, Decimal, type PreparedEvent, type QuerySpec } from "@costtrail/core";
+import { CosttrailError, Decimal, type PreparedEvent, type QuerySpec, TOKEN_BUCKETS, type TokenBucket } from "@costtrail/core";
 import { decodeCursor, encodeCursor } from "./cursor.js";
 import type { LedgerDriver, PlainRow, PlainValue, RollupRow, Statement } from "./ledger-driver.js";
 import type {
@@ -8,6 +8,7 @@ import type {
   EventPage,
   ExportFormat,
   LedgerStore,
+  ModelUsage,
   QueryRow,
   ReadScope,
   StoredApiKey,
@@ -87,6 +88,26 @@ export class Ledger implements LedgerStore {
   async count(scope: ReadScope): Promise<number> {
     const [row] = await this.all(this.driver.dialect.count(scope));
     return Number(row?.n ?? 0);
+  }
+
+  async modelUsage(req: { from: number; to: number }, scope: ReadScope): Promise<ModelUsage[]> {
+    const rows = await this.all(this.driver.dialect.modelUsage(req, scope));
+    return rows.map((r) => {
+      const buckets: Partial<Record<TokenBucket, number>> = {};
+      for (const b of TOKEN_BUCKETS) {
+        const n = Number(r[`unpriced_${b}`] ?? 0);
+        if (n > 0) buckets[b] = n;
+      }
+      return {
+        provider: String(r.provider),
+        model: String(r.model),
+        requests: Number(r.requests),
+        unpriced_requests: Number(r.unpriced_requests),
+        first_seen_ms: Number(r.first_ms),
+        last_seen_ms: Number(r.last_ms),
+        unpriced_buckets: buckets,
+      };
+    });
   }
 
   saveApiKey(key: StoredApiKey): Promise<void> {

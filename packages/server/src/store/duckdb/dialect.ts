@@ -77,6 +77,19 @@ function count(scope: ReadScope): Statement {
   return { sql: `SELECT count(*) AS n FROM events WHERE ${whereSql(scope, 0, 8.64e15, [], p)}`, params: p.values };
 }
 
+/** Per (provider, model): requests, unpriced requests, first and last seen, and the token buckets of the unpriced ones. */
+function modelUsage(req: { from: number; to: number }, scope: ReadScope): Statement {
+  const p = new Params();
+  const unpriced = "price_status = 'unpriced'";
+  const buckets = TOKEN_BUCKETS.map((b) => `CAST(sum("${b}") FILTER (WHERE ${unpriced}) AS BIGINT) AS "unpriced_${b}"`);
+  return {
+    sql: `SELECT provider, model, count(*) AS requests, count(*) FILTER (WHERE ${unpriced}) AS unpriced_requests,
+      epoch_ms(min(ts)) AS first_ms, epoch_ms(max(ts)) AS last_ms, ${buckets.join(", ")}
+      FROM events WHERE ${whereSql(scope, req.from, req.to, [], p)} GROUP BY provider, model ORDER BY provider, model`,
+    params: p.values,
+  };
+}
+
 // ── The writer's lookups (run on its own connection, with positional values) ───────────────
 
 /** Events under some ids within a time range: $1, $2 epoch ms bounds, $3 the ids. */
@@ -143,6 +156,7 @@ export const duckdbDialect: LedgerDialect = {
   eventPage,
   exportRows,
   count,
+  modelUsage,
   insertApiKey,
   listApiKeys,
   revokeApiKey,
