@@ -1,7 +1,6 @@
 import {
   CosttrailError,
   type Issue,
-  type PriceListing,
   type PriceListingEntry,
   type RateCard,
   formatIssue,
