@@ -63,7 +63,9 @@ export {
   LATENCY_METRICS,
   MAX_QUERY_LIMIT,
   METRICS,
+  MONEY_METRICS,
   OTHER_GROUP,
+  PROVIDER_COST_METRICS,
   isDimension,
   validateQuery,
 } from "./query/query-spec.js";

@@ -143,3 +143,45 @@ describe("GET /v1/prices/unpriced", () => {
     expect((await t.app.inject({ method: "GET", url: "/v1/prices" })).statusCode).toBe(401);
   });
 });
+
+describe("provider-reported cost", () => {
+  it("keeps the reported and the computed cost of each event, and queries their difference", async () => {
+    // OpenRouter's anthropic/claude-3.5-sonnet: $3 in, $15 out per million.
+    const routed = (id: string, prompt: number, completion: number, cost?: number) =>
+      wireEvent({
+        id,
+        project: "proj-r",
+        provider: "openrouter",
+        model: "anthropic/claude-3.5-sonnet",
+        raw_usage: { prompt_tokens: prompt, completion_tokens: completion, ...(cost !== undefined && { cost }) },
+      });
+    const events = [
+      routed("or-1", 1000, 200, 0.0065), // computed 1000×3 + 200×15 = 0.006
+      routed("or-2", 2000, 100, 0.008), // computed 2000×3 + 100×15 = 0.0075
+      routed("or-3", 500, 50), // no reported cost: computed 500×3 + 50×15 = 0.00225
+    ];
+    expect((await ingest(t, events)).json()).toMatchObject({ accepted: 3 });
+    const page = (await get("/v1/events?from=2026-11-01T00:00:00Z&to=2026-12-01T00:00:00Z&project=proj-r")).json();
+    const byId = new Map(page.events.map((e: { id: string }) => [e.id, e]));
+    expect(byId.get("or-1")).toMatchObject({ cost_usd: "0.0065", computed_cost_usd: "0.006", cost_source: "provider" });
+    expect(byId.get("or-3")).toMatchObject({ cost_usd: "0.00225", computed_cost_usd: "0.00225", cost_source: "computed" });
+    const q = await t.app.inject({
+      method: "POST",
+      url: "/v1/query",
+      headers: auth(t.keys.readAll),
+      payload: {
+        from: "2026-11-01T00:00:00Z",
+        to: "2026-12-01T00:00:00Z",
+        metrics: ["cost_usd", "provider_cost_usd", "provider_cost_difference_usd"],
+        group_by: ["project"],
+        filters: [{ column: "project", op: "in", value: ["proj-r", "proj-a"] }],
+      },
+    });
+    expect(q.json().rows).toEqual([
+      // 0.0065 + 0.008 + 0.00225; reported 0.0065 + 0.008; reported minus computed 0.0005 + 0.0005.
+      { project: "proj-r", cost_usd: "0.01675", provider_cost_usd: "0.0145", provider_cost_difference_usd: "0.001" },
+      // No reported cost in proj-a: unknown, not $0.
+      { project: "proj-a", cost_usd: expect.any(String), provider_cost_usd: null, provider_cost_difference_usd: null },
+    ]);
+  });
+});

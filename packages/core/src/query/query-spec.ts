@@ -38,7 +38,15 @@ export const LATENCY_METRICS = [
   "ttft_ms_p99",
 ] as const;
 export const DERIVED_METRICS = ["cost_per_request_usd", "error_rate", "unique_users", "unique_agent_runs"] as const;
-export const METRICS = [...ADDITIVE_METRICS, ...LATENCY_METRICS, ...DERIVED_METRICS] as const;
+/**
+ * Where a provider reports a cost (OpenRouter's `usage.cost`): the reported total, and the
+ * reported minus what the rate card computes for the same events (positive: the provider
+ * billed more). Both over the events that carry a reported cost; null when none does.
+ */
+export const PROVIDER_COST_METRICS = ["provider_cost_usd", "provider_cost_difference_usd"] as const;
+export const METRICS = [...ADDITIVE_METRICS, ...LATENCY_METRICS, ...DERIVED_METRICS, ...PROVIDER_COST_METRICS] as const;
+/** Metrics whose values are money: exact decimal text in answers. */
+export const MONEY_METRICS: ReadonlySet<string> = new Set(["cost_usd", ...PROVIDER_COST_METRICS]);
 export type Metric = (typeof METRICS)[number];
 export type AdditiveMetric = (typeof ADDITIVE_METRICS)[number];
 

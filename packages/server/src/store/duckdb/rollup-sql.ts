@@ -1,4 +1,4 @@
-import { ADDITIVE_METRICS, type Dimension, OTHER_GROUP, type QuerySpec, TOKEN_BUCKETS } from "@costtrail/core";
+import { ADDITIVE_METRICS, type Dimension, MONEY_METRICS, OTHER_GROUP, type QuerySpec, TOKEN_BUCKETS } from "@costtrail/core";
 import type { PlainValue, RollupRow, RunStatement, Statement } from "../ledger-driver.js";
 import type { ReadScope } from "../ledger-store.js";
 import { offsetSegments } from "../time-zone.js";
@@ -65,6 +65,10 @@ function metricSql(m: string, sumCost: string): string {
       return "count(DISTINCT user_id)";
     case "unique_agent_runs":
       return "count(DISTINCT agent_run_id)";
+    case "provider_cost_usd":
+      return "sum(cost_usd + coalesce(cost_residual, 0)) FILTER (WHERE cost_source = 'provider')";
+    case "provider_cost_difference_usd":
+      return "sum(cost_usd + coalesce(cost_residual, 0) - computed_cost_usd) FILTER (WHERE cost_source = 'provider' AND computed_cost_usd IS NOT NULL)";
     default:
       if ((TOKEN_BUCKETS as readonly string[]).includes(m)) return `coalesce(sum("${m}"), 0)`;
       throw new Error(`no SQL for metric ${m}`);
@@ -300,7 +304,7 @@ class RollupParts {
 
   addMetricOutputs(): void {
     for (const [i, m] of this.spec.metrics.entries()) {
-      const json = m === "cost_usd" ? moneyText(`metric_${i}`) : `metric_${i}`;
+      const json = MONEY_METRICS.has(m) ? moneyText(`metric_${i}`) : `metric_${i}`;
       this.outputs.push({ alias: `metric_${i}`, json, key: m, api: m === "cost_per_request_usd" ? null : json });
       this.sortAlias.set(m, `metric_${i}`);
     }
