@@ -7,6 +7,7 @@ import { collectorPlugin } from "./collector/collector-plugin.js";
 import type { CosttrailConfig } from "./config/load-config.js";
 import { healthPlugin } from "./health/health-plugin.js";
 import { queryPlugin } from "./query/query-plugin.js";
+import { repricePlugin } from "./reprice/reprice-plugin.js";
 import type { LedgerStore } from "./store/ledger-store.js";
 
 export interface AppOptions {
@@ -182,5 +183,6 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   });
   await app.register(queryPlugin, { store: opts.store, keys: opts.keys, rateCard: opts.rateCard });
   await app.register(keysPlugin, { store: opts.store, keys: opts.keys });
+  await app.register(repricePlugin, { store: opts.store, keys: opts.keys, rateCard: opts.rateCard });
   return app;
 }

@@ -228,6 +228,18 @@ export class RateCard {
     return out;
   }
 
+  /** The account's adjustments as data (batch, service tiers, discounts, aliases): with `listing`, all that prices an event. */
+  settings(): Record<string, unknown> {
+    const text = (m: Map<string, { toString(): string }>) => Object.fromEntries([...m].map(([k, v]) => [k, v.toString()]));
+    return {
+      batch: text(this.batch),
+      service_tiers: Object.fromEntries([...this.serviceTiers].map(([p, m]) => [p, text(m)])),
+      discounts: Object.fromEntries([...this.discounts].map(([p, d]) => [p, d.percent])),
+      aliases: Object.fromEntries(this.aliases),
+      fallbacks: Object.fromEntries(this.fallbacks),
+    };
+  }
+
   /** Every model with its dated entries, configured ones first. */
   listing(): PriceListing[] {
     const out: PriceListing[] = [];

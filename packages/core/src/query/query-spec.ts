@@ -81,7 +81,15 @@ export interface QuerySpec {
    * agent run), then summarised per group (p50/p99/max of cost per run, by feature).
    */
   readonly distribution: { readonly metric: AdditiveMetric; readonly per: Dimension; readonly stats: readonly DistributionStat[] } | null;
+  /**
+   * `recorded`: each event's cost as it was priced when it arrived. `current`: the latest
+   * completed re-pricing of each event where there is one (`costtrail reprice`), else as recorded.
+   */
+  readonly pricing: Pricing;
 }
+
+export const PRICINGS = ["recorded", "current"] as const;
+export type Pricing = (typeof PRICINGS)[number];
 
 export const OTHER_GROUP = "(other)";
 export const MAX_QUERY_LIMIT = 10_000;
@@ -116,7 +124,20 @@ function time(v: unknown, path: IssuePath, issues: Issue[]): number | undefined 
   return ms;
 }
 
-const KEYS = ["metrics", "group_by", "grain", "time_zone", "from", "to", "filters", "order_by", "limit", "other", "distribution"];
+const KEYS = [
+  "metrics",
+  "group_by",
+  "grain",
+  "time_zone",
+  "from",
+  "to",
+  "filters",
+  "order_by",
+  "limit",
+  "other",
+  "distribution",
+  "pricing",
+];
 
 /**
  * Checks a query request (DESIGN.md: POST /v1/query) and fills its defaults: the last
@@ -157,6 +178,11 @@ export function validateQuery(value: unknown, now: number = Date.now()): Result<
   }
 
   let timeZone = "UTC";
+  let pricing: Pricing = "recorded";
+  if (value.pricing !== undefined) {
+    if ((PRICINGS as readonly unknown[]).includes(value.pricing)) pricing = value.pricing as Pricing;
+    else issues.push(issue("invalid_value", ["pricing"], `must be one of ${PRICINGS.join(", ")}, got ${JSON.stringify(value.pricing)}`));
+  }
   if (value.time_zone !== undefined) {
     if (typeof value.time_zone === "string" && isTimeZone(value.time_zone)) timeZone = value.time_zone;
     else
@@ -258,6 +284,19 @@ export function validateQuery(value: unknown, now: number = Date.now()): Result<
   if (issues.length > 0 || from === undefined || to === undefined) return { ok: false, issues };
   return {
     ok: true,
-    value: { metrics, group_by: groupBy, grain, time_zone: timeZone, from, to, filters, order_by: orderBy, limit, other, distribution },
+    value: {
+      metrics,
+      group_by: groupBy,
+      grain,
+      time_zone: timeZone,
+      from,
+      to,
+      filters,
+      order_by: orderBy,
+      limit,
+      other,
+      distribution,
+      pricing,
+    },
   };
 }

@@ -1,5 +1,14 @@
 import type { PreparedEvent, QuerySpec } from "@costtrail/core";
-import type { AppendResult, EventListRequest, ExportFormat, ReadScope, StoredApiKey } from "./ledger-store.js";
+import type {
+  AppendResult,
+  EventListRequest,
+  EventPrice,
+  ExportFormat,
+  PriceVersion,
+  ReadScope,
+  RepriceSelection,
+  StoredApiKey,
+} from "./ledger-store.js";
 
 /**
  * What a ledger driver implements: SQL in its own dialect, and I/O. Everything else (shaping
@@ -78,6 +87,16 @@ export interface LedgerDialect {
   touchApiKeys(lastUsed: ReadonlyMap<string, number>): Statement;
   /** Rows `id`, `last_used_ms` for keys of every source. */
   keyUsage(): Statement;
+  /** Re-pricing's statements (duckdb/reprice-sql.ts has what each returns). */
+  readonly reprice: {
+    listPriceVersions(): Statement;
+    savePriceVersion(v: PriceVersion): Statement;
+    repriceHours(sel: RepriceSelection): Statement;
+    repriceEvents(sel: RepriceSelection, fromMs: number, toMs: number): Statement;
+    insertEventPrices(version: number, rows: readonly EventPrice[]): Statement;
+    dropEventPrices(version: number, fromMs: number | null): Statement;
+    versionTotals(version: number, sel: RepriceSelection): Statement;
+  };
 }
 
 /** The I/O half of a driver. */

@@ -43,6 +43,71 @@ export interface ModelUsage {
   readonly unpriced_buckets: Partial<Record<TokenBucket, number>>;
 }
 
+/** The events a re-pricing covers: a time range, filters, and the projects of the key that asked. */
+export interface RepriceSelection {
+  readonly from: number;
+  readonly to: number;
+  readonly filters: readonly QueryFilter[];
+  /** null: every project. */
+  readonly projects: readonly string[] | null;
+}
+
+/** One re-pricing run (`costtrail reprice`): who, when, why, over what, and how far it got. */
+export interface PriceVersion {
+  readonly version: number;
+  readonly created_ms: number;
+  /** The API key that asked: `name (id)`. */
+  readonly created_by: string;
+  readonly reason: string;
+  readonly selection: RepriceSelection;
+  /** A fingerprint of the rate card it prices with; a resumed run must find the same one. */
+  readonly rate_card: string;
+  readonly dry_run: boolean;
+  readonly state: "running" | "done" | "failed";
+  readonly events_total: number;
+  readonly events_done: number;
+  /** Every selected event before this instant is priced (and written); resumption starts here. */
+  readonly done_until_ms: number | null;
+  /** Exact decimal totals over the selection: as recorded, and as this version prices them. */
+  readonly recorded_cost: string | null;
+  readonly current_cost: string | null;
+  readonly unpriced_before: number | null;
+  readonly unpriced_after: number | null;
+  readonly finished_ms: number | null;
+  readonly error: string | null;
+}
+
+/** What pricing a stored event again reads of it. */
+export interface RepriceEvent {
+  readonly id: string;
+  readonly project: string | null;
+  readonly ts_ms: number;
+  readonly provider: string;
+  readonly model: string;
+  readonly buckets: Partial<Record<TokenBucket, number>>;
+  readonly units: Record<string, number>;
+  readonly batch: boolean;
+  readonly service_tier: string | null;
+  readonly cost_source: string | null;
+  /** The exact recorded cost, and what the rate card computed then. */
+  readonly cost: string | null;
+  readonly computed: string | null;
+}
+
+/** An event's price in a version, the cost in the events table's two parts. */
+export interface EventPrice {
+  readonly id: string;
+  readonly project: string | null;
+  readonly ts_ms: number;
+  readonly cost_main: string | null;
+  readonly cost_residual: string | null;
+  readonly computed_cost: string | null;
+  readonly cost_source: string | null;
+  readonly price_status: string;
+  readonly rate_card_entry: string | null;
+  readonly price_note: string | null;
+}
+
 export type ExportFormat = "csv" | "ndjson" | "parquet";
 
 export interface StoredApiKey {
@@ -69,6 +134,21 @@ export interface LedgerStore {
   /** Writes matching events to a file in the given format and returns the row count; on failure no file is left. */
   exportTo(path: string, format: ExportFormat, req: Omit<EventListRequest, "limit">, scope: ReadScope): Promise<number>;
   count(scope: ReadScope): Promise<number>;
+  /** Re-pricing: every price version, oldest first, and saving one (insert or replace). */
+  priceVersions(): Promise<PriceVersion[]>;
+  savePriceVersion(v: PriceVersion): Promise<void>;
+  /** A selection's events per UTC hour (`hour_ms`, `events`), oldest first. */
+  repriceHours(sel: RepriceSelection): Promise<Array<{ hour_ms: number; events: number }>>;
+  /** A selection's events in [fromMs, toMs), as pricing them again needs them. */
+  repriceEvents(sel: RepriceSelection, fromMs: number, toMs: number): Promise<RepriceEvent[]>;
+  writeEventPrices(version: number, rows: readonly EventPrice[]): Promise<void>;
+  /** Deletes a version's prices from `fromMs` on (all of them for null). */
+  dropEventPrices(version: number, fromMs: number | null): Promise<void>;
+  /** A version's totals over its selection, as recorded and as the version prices it. */
+  versionTotals(
+    version: number,
+    sel: RepriceSelection,
+  ): Promise<{ recorded: string | null; current: string | null; unpriced_before: number; unpriced_after: number }>;
   /** The models seen in a time range, with their unpriced requests and those requests' tokens. */
   modelUsage(req: { from: number; to: number }, scope: ReadScope): Promise<ModelUsage[]>;
   saveApiKey(key: StoredApiKey): Promise<void>;

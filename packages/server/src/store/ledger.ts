@@ -7,8 +7,12 @@ import type {
   EventListRequest,
   EventPage,
   ExportFormat,
+  EventPrice,
   LedgerStore,
   ModelUsage,
+  PriceVersion,
+  RepriceEvent,
+  RepriceSelection,
   QueryRow,
   ReadScope,
   StoredApiKey,
@@ -108,6 +112,83 @@ export class Ledger implements LedgerStore {
         unpriced_buckets: buckets,
       };
     });
+  }
+
+  async priceVersions(): Promise<PriceVersion[]> {
+    const rows = await this.all(this.driver.dialect.reprice.listPriceVersions());
+    const num = (v: PlainValue | undefined) => (v === null || v === undefined ? null : Number(v));
+    const text = (v: PlainValue | undefined) => (v === null || v === undefined ? null : String(v));
+    return rows.map((r) => ({
+      version: Number(r.version),
+      created_ms: Number(r.created_ms),
+      created_by: String(r.created_by),
+      reason: String(r.reason),
+      selection: JSON.parse(String(r.selection)) as RepriceSelection,
+      rate_card: String(r.rate_card),
+      dry_run: r.dry_run === true,
+      state: String(r.state) as PriceVersion["state"],
+      events_total: Number(r.events_total),
+      events_done: Number(r.events_done),
+      done_until_ms: num(r.done_until_ms),
+      recorded_cost: text(r.recorded_cost),
+      current_cost: text(r.current_cost),
+      unpriced_before: num(r.unpriced_before),
+      unpriced_after: num(r.unpriced_after),
+      finished_ms: num(r.finished_ms),
+      error: text(r.error),
+    }));
+  }
+
+  savePriceVersion(v: PriceVersion): Promise<void> {
+    return this.execute(this.driver.dialect.reprice.savePriceVersion(v));
+  }
+
+  async repriceHours(sel: RepriceSelection): Promise<Array<{ hour_ms: number; events: number }>> {
+    const rows = await this.all(this.driver.dialect.reprice.repriceHours(sel));
+    return rows.map((r) => ({ hour_ms: Number(r.hour_ms), events: Number(r.n) }));
+  }
+
+  async repriceEvents(sel: RepriceSelection, fromMs: number, toMs: number): Promise<RepriceEvent[]> {
+    const rows = await this.all(this.driver.dialect.reprice.repriceEvents(sel, fromMs, toMs));
+    return rows.map((r) => {
+      const buckets: Partial<Record<TokenBucket, number>> = {};
+      for (const b of TOKEN_BUCKETS) if (r[b] !== null && r[b] !== undefined) buckets[b] = Number(r[b]);
+      const units: Record<string, number> = r.units === null ? {} : (JSON.parse(String(r.units)) as Record<string, number>);
+      if (r.web_search_calls !== null && r.web_search_calls !== undefined) units.web_search_calls = Number(r.web_search_calls);
+      return {
+        id: String(r.id),
+        project: r.project === null ? null : String(r.project),
+        ts_ms: Number(r.ts_ms),
+        provider: String(r.provider),
+        model: String(r.model),
+        buckets,
+        units,
+        batch: r.batch === true,
+        service_tier: r.service_tier === null ? null : String(r.service_tier),
+        cost_source: r.cost_source === null ? null : String(r.cost_source),
+        cost: r.cost === null ? null : String(r.cost),
+        computed: r.computed === null ? null : String(r.computed),
+      };
+    });
+  }
+
+  async writeEventPrices(version: number, rows: readonly EventPrice[]): Promise<void> {
+    if (rows.length > 0) await this.execute(this.driver.dialect.reprice.insertEventPrices(version, rows));
+  }
+
+  dropEventPrices(version: number, fromMs: number | null): Promise<void> {
+    return this.execute(this.driver.dialect.reprice.dropEventPrices(version, fromMs));
+  }
+
+  async versionTotals(version: number, sel: RepriceSelection) {
+    const [r] = await this.all(this.driver.dialect.reprice.versionTotals(version, sel));
+    const money = (v: PlainValue | undefined) => (v === null || v === undefined ? null : Decimal.parse(String(v)).normalize().toString());
+    return {
+      recorded: money(r?.recorded),
+      current: money(r?.current),
+      unpriced_before: Number(r?.unpriced_before ?? 0),
+      unpriced_after: Number(r?.unpriced_after ?? 0),
+    };
   }
 
   saveApiKey(key: StoredApiKey): Promise<void> {

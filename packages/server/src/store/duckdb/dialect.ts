@@ -1,6 +1,15 @@
 import { TOKEN_BUCKETS } from "@costtrail/core";
 import type { EventCursor, LedgerDialect, Statement } from "../ledger-driver.js";
 import type { EventListRequest, ExportFormat, ReadScope, StoredApiKey } from "../ledger-store.js";
+import {
+  dropEventPrices,
+  insertEventPrices,
+  listPriceVersions,
+  repriceEvents,
+  repriceHours,
+  savePriceVersion,
+  versionTotals,
+} from "./reprice-sql.js";
 import { rollup, rollupJson } from "./rollup-sql.js";
 import { EVENT_LIST_COLUMNS, EXACT_COST } from "./schema.js";
 import { Params, epochMs, whereSql } from "./sql-parts.js";
@@ -162,4 +171,5 @@ export const duckdbDialect: LedgerDialect = {
   revokeApiKey,
   touchApiKeys,
   keyUsage,
+  reprice: { listPriceVersions, savePriceVersion, repriceHours, repriceEvents, insertEventPrices, dropEventPrices, versionTotals },
 };

@@ -15,6 +15,7 @@ import {
   partsOf,
   hourlyDimensionSql,
 } from "./hourly.js";
+import { ANY_CURRENT_SQL, CURRENT_EVENTS } from "./reprice-sql.js";
 import { Params, dimensionSql, epochMs, filterSql, scopeSql, whereSql } from "./sql-parts.js";
 
 /**
@@ -198,6 +199,8 @@ export interface RollupOptions {
   readonly hourly: HourlyPlan | null;
   /** Rows leave as the API shows them (apiShaped), instead of by alias for rows.ts to shape. */
   readonly api: boolean;
+  /** Read each event's newest completed re-pricing over its recorded price (`"pricing": "current"`). */
+  readonly current?: boolean;
 }
 
 const HOUR_MS = 3_600_000;
@@ -262,11 +265,15 @@ class RollupParts {
   /** API sort key (dimension, `bucket`, metric, `<metric>_<stat>`) → alias. */
   readonly sortAlias = new Map<string, string>();
 
+  /** The relation events are read from: as recorded, or as the newest price versions have them. */
+  readonly events: string;
+
   constructor(
     readonly spec: QuerySpec,
     readonly scope: ReadScope,
     readonly options: RollupOptions,
   ) {
+    this.events = options.current ? CURRENT_EVENTS : "events";
     this.sumCost = options.residuals ? SUM_COST : "sum(cost_usd)";
     this.where = whereSql(scope, spec.from, spec.to, spec.filters, this.p);
     this.groupNames = spec.group_by.map((_, i) => `group_${i}`);
@@ -299,7 +306,7 @@ class RollupParts {
   /** Rows carrying `group_i`, `bucket` and what the metrics read: the events in range, or parts. */
   base(): string {
     if (this.options.hourly) return partsRelation(this, this.options.hourly);
-    return `SELECT *, ${[...this.groupSelects, ...this.bucketSelect()].join(", ")} FROM events WHERE ${this.where}`;
+    return `SELECT *, ${[...this.groupSelects, ...this.bucketSelect()].join(", ")} FROM ${this.events} WHERE ${this.where}`;
   }
 
   addMetricOutputs(): void {
@@ -351,7 +358,7 @@ function plainRelation(r: RollupParts): string {
   }
   const select = [...r.groupSelects, ...r.bucketSelect(), ...r.metricSelects()];
   const groupBy = r.keys.length > 0 ? `GROUP BY ${r.keys.join(", ")}` : "";
-  return `SELECT ${select.join(", ")} FROM events WHERE ${r.where} ${groupBy}`;
+  return `SELECT ${select.join(", ")} FROM ${r.events} WHERE ${r.where} ${groupBy}`;
 }
 
 /** The top `limit` groups by the order metric over the whole range; the rest fold into one "(other)" group. */
@@ -389,7 +396,7 @@ function distributionRelation(r: RollupParts, d: NonNullable<QuerySpec["distribu
   const perRun = r.options.hourly
     ? `SELECT ${[...r.groupNames, ...(r.bucket ? ["bucket"] : []), "per_key", ...values].join(", ")} FROM (${r.base()}) GROUP BY ALL`
     : `SELECT ${[...r.groupSelects, ...r.bucketSelect(), `${dimensionSql(d.per, r.p)} AS per_key`, ...values].join(", ")}
-    FROM events WHERE ${r.where} AND ${dimensionSql(d.per, r.p)} IS NOT NULL GROUP BY ALL`;
+    FROM ${r.events} WHERE ${r.where} AND ${dimensionSql(d.per, r.p)} IS NOT NULL GROUP BY ALL`;
   const fractions = d.stats.filter((s) => QUANTILES[s] !== undefined).map((s) => QUANTILES[s] as number);
   const perGroup = [
     ...keys,
@@ -466,10 +473,13 @@ export function rollupStatement(spec: QuerySpec, scope: ReadScope, options: Roll
 }
 
 /** Whether any event in a rollup's range carries a cost residual (rare; the column is nearly all NULL, so this is cheap). */
-function residualProbe(spec: QuerySpec, scope: ReadScope): Statement {
+function residualProbe(spec: QuerySpec, scope: ReadScope, current: boolean): Statement {
   const p = new Params();
   const where = whereSql(scope, spec.from, spec.to, spec.filters, p);
-  return { sql: `SELECT EXISTS (SELECT 1 FROM events WHERE cost_residual IS NOT NULL AND ${where}) AS r`, params: p.values };
+  return {
+    sql: `SELECT EXISTS (SELECT 1 FROM ${current ? CURRENT_EVENTS : "events"} WHERE cost_residual IS NOT NULL AND ${where}) AS r`,
+    params: p.values,
+  };
 }
 
 function usesCost(spec: QuerySpec): boolean {
@@ -498,9 +508,11 @@ export interface RollupRoute {
 
 /** The JSON text of a rollup's rows: the hourly route when it applies and is current, else the events. */
 async function answerText(spec: QuerySpec, scope: ReadScope, run: RunStatement, route: RollupRoute): Promise<string> {
+  // Current pricing reads the price versions over the events; with no completed version it is the recorded pricing.
+  const current = spec.pricing === "current" && (await run({ sql: ANY_CURRENT_SQL, params: [] }))[0]?.found === true;
   const answer = async (hourly: HourlyPlan | null, residuals: boolean) => {
     const once = async (narrowRunCost: boolean) =>
-      (await run(rollupStatement(spec, scope, { residuals, narrowRunCost, hourly, api: route.api })))[0];
+      (await run(rollupStatement(spec, scope, { residuals, narrowRunCost, hourly, api: route.api, current })))[0];
     let first = await once(spec.distribution?.metric === "cost_usd");
     // A run of a million dollars or more does not fit the narrow sum: answer again, 128-bit.
     const overflowed = route.api
@@ -510,8 +522,9 @@ async function answerText(spec: QuerySpec, scope: ReadScope, run: RunStatement, 
     return first;
   };
   // Residuals are rare: without one in range, cost sums stay in cheaper 64-bit-scale decimals.
-  const residuals = usesCost(spec) && (await run(residualProbe(spec, scope)))[0]?.r === true;
-  const hourly = route.useHourly ? hourlyPlan(spec) : null;
+  const residuals = usesCost(spec) && (await run(residualProbe(spec, scope, current)))[0]?.r === true;
+  // The hourly sums hold recorded prices.
+  const hourly = route.useHourly && !current ? hourlyPlan(spec) : null;
   if (hourly) {
     const first = await answer(hourly, residuals);
     if (first?.stale === false) return String(first.j);

@@ -1,5 +1,6 @@
 import { ATTRIBUTION_COLUMNS, TOKEN_BUCKETS } from "@costtrail/core";
 import { HOURLY_TABLE_SQL, RUN_HOURS_TABLE_SQL } from "./hourly.js";
+import { REPRICE_SCHEMA_SQL } from "./reprice-sql.js";
 
 /** Digits kept after the point for money: exact for any rate with up to 12 decimals per million tokens. */
 export const MONEY_SCALE = 18;
@@ -112,4 +113,5 @@ export const SCHEMA_SQL = [
   `CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)`,
   HOURLY_TABLE_SQL,
   RUN_HOURS_TABLE_SQL,
+  ...REPRICE_SCHEMA_SQL,
 ];

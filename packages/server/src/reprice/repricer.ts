@@ -1,0 +1,243 @@
+import { createHash } from "node:crypto";
+import { CosttrailError, Decimal, type RateCard } from "@costtrail/core";
+import { splitCost } from "../store/duckdb/chunk-writer.js";
+import type { EventPrice, LedgerStore, PriceVersion, RepriceEvent, RepriceSelection } from "../store/ledger-store.js";
+
+/** Events priced and written per step: bounded memory, and the most a crash makes a resumed run redo. */
+const WINDOW_EVENTS = 50_000;
+const HOUR_MS = 3_600_000;
+const MONEY_SCALE = 18;
+
+export interface RepriceRequest {
+  readonly selection: RepriceSelection;
+  readonly reason: string;
+  /** The key that asked, as `name (id)`. */
+  readonly createdBy: string;
+  readonly dryRun: boolean;
+}
+
+export interface RepriceStart {
+  /** The version started, or the completed one this request repeats; null when no event matches. */
+  readonly version: PriceVersion | null;
+  readonly events: number;
+  /** True when an identical run (same selection, same rate card) had already completed: nothing new was written. */
+  readonly reused: boolean;
+}
+
+/** A stable fingerprint of everything that prices an event: the models' dated entries and the account's adjustments. */
+export function rateCardFingerprint(card: RateCard): string {
+  const text = JSON.stringify({ data: card.dataSource, models: card.listing(), settings: card.settings() });
+  return `sha256:${createHash("sha256").update(text).digest("hex").slice(0, 32)}`;
+}
+
+/** Hours with their event counts → windows of at most WINDOW_EVENTS events (an hour is never split). */
+export function planWindows(
+  hours: ReadonlyArray<{ hour_ms: number; events: number }>,
+): Array<{ from: number; to: number; events: number }> {
+  const out: Array<{ from: number; to: number; events: number }> = [];
+  for (const h of hours) {
+    const last = out.at(-1);
+    if (last && last.to === h.hour_ms && last.events + h.events <= WINDOW_EVENTS) {
+      last.to = h.hour_ms + HOUR_MS;
+      last.events += h.events;
+    } else out.push({ from: h.hour_ms, to: h.hour_ms + HOUR_MS, events: h.events });
+  }
+  return out;
+}
+
+/** An event priced again under a rate card: what the collector would record for it today. */
+export function priceAgain(card: RateCard, e: RepriceEvent): EventPrice {
+  const stated = e.cost_source === "caller_estimate" || e.cost_source === "provider" ? (e.cost ?? undefined) : undefined;
+  const r = card.price({
+    provider: e.provider,
+    model: e.model,
+    timestamp: e.ts_ms,
+    usage: { buckets: e.buckets, units: e.units },
+    batch: e.batch,
+    ...(e.service_tier !== null && { serviceTier: e.service_tier }),
+    // A cost the caller or the provider stated is a fact of the call: it stays, and the computed cost is redone beside it.
+    ...(stated !== undefined && e.cost_source === "caller_estimate" && { callerCost: stated }),
+    ...(stated !== undefined && e.cost_source === "provider" && { providerCost: stated }),
+  });
+  const notes = r.status === "unpriced" ? [r.reason, ...r.notes] : [...r.notes];
+  let main: string | null = null;
+  let residual: string | null = null;
+  if (r.cost !== null) {
+    const parts = splitCost(r.cost.round(MONEY_SCALE).toString());
+    main = Decimal.of(parts.main, 12).toString();
+    residual = parts.residual === null ? null : Decimal.of(parts.residual, MONEY_SCALE).toString();
+  }
+  return {
+    id: e.id,
+    project: e.project,
+    ts_ms: e.ts_ms,
+    cost_main: main,
+    cost_residual: residual,
+    computed_cost: r.computedCost === null ? null : r.computedCost.round(MONEY_SCALE).toString(),
+    cost_source: r.costSource,
+    price_status: r.status,
+    rate_card_entry: r.entry?.id ?? null,
+    price_note: notes.length > 0 ? notes.join("; ") : null,
+  };
+}
+
+/**
+ * Runs re-pricings: one at a time, in windows of events, each window's prices written before
+ * the version's progress says so; a version becomes `done` (and what `current` pricing reads)
+ * only once every window is written. A run interrupted by a stop or a crash is resumed at the
+ * next start from its last finished window, after dropping anything written past it.
+ */
+export class Repricer {
+  private running: { version: number; done: Promise<void> } | null = null;
+  private stopping = false;
+
+  constructor(
+    private readonly store: LedgerStore,
+    private readonly rateCard: () => RateCard,
+    private readonly log: { info(o: object, m: string): void; error(o: object, m: string): void },
+  ) {}
+
+  async start(req: RepriceRequest): Promise<RepriceStart> {
+    if (this.running)
+      throw new CosttrailError(
+        "CT_REPRICE_RUNNING",
+        `price version ${this.running.version} is still running; wait for it, or watch GET /v1/reprice/${this.running.version}`,
+      );
+    const card = this.rateCard();
+    const fingerprint = rateCardFingerprint(card);
+    const hours = await this.store.repriceHours(req.selection);
+    const events = hours.reduce((n, h) => n + h.events, 0);
+    if (events === 0) return { version: null, events: 0, reused: false };
+    const versions = await this.store.priceVersions();
+    if (!req.dryRun) {
+      const same = versions.filter((v) => v.state === "done" && !v.dry_run).at(-1);
+      if (same && same.rate_card === fingerprint && JSON.stringify(same.selection) === JSON.stringify(req.selection))
+        return { version: same, events: same.events_total, reused: true };
+    }
+    const version: PriceVersion = {
+      version: (versions.at(-1)?.version ?? 0) + 1,
+      created_ms: Date.now(),
+      created_by: req.createdBy,
+      reason: req.reason,
+      selection: req.selection,
+      rate_card: fingerprint,
+      dry_run: req.dryRun,
+      state: "running",
+      events_total: events,
+      events_done: 0,
+      done_until_ms: null,
+      recorded_cost: null,
+      current_cost: null,
+      unpriced_before: null,
+      unpriced_after: null,
+      finished_ms: null,
+      error: null,
+    };
+    await this.store.savePriceVersion(version);
+    this.launch(version, card, planWindows(hours));
+    return { version, events, reused: false };
+  }
+
+  /** Picks up versions a stop or crash left running (at start). */
+  async resume(): Promise<void> {
+    for (const v of await this.store.priceVersions()) {
+      if (v.state !== "running") continue;
+      const card = this.rateCard();
+      const fail = async (error: string) => {
+        await this.store.dropEventPrices(v.version, null);
+        await this.store.savePriceVersion({ ...v, state: "failed", error, finished_ms: Date.now() });
+        this.log.error({ version: v.version }, `price version ${v.version} not resumed: ${error}`);
+      };
+      if (v.dry_run) {
+        await fail("a dry run is not resumed after a stop; run it again");
+        continue;
+      }
+      if (rateCardFingerprint(card) !== v.rate_card) {
+        await fail("the rate card changed while it was interrupted; run it again to price with the new one");
+        continue;
+      }
+      // Whatever a crash left past the last finished window is written again, so nothing counts twice.
+      await this.store.dropEventPrices(v.version, v.done_until_ms);
+      const hours = (await this.store.repriceHours(v.selection)).filter((h) => v.done_until_ms === null || h.hour_ms >= v.done_until_ms);
+      const windows = planWindows(hours);
+      this.log.info({ version: v.version, done: v.events_done, total: v.events_total }, `resuming price version ${v.version}`);
+      this.launch(v, card, windows);
+      await this.running?.done;
+    }
+  }
+
+  /** Waits for the running version to reach a window's end and leaves it resumable. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.running?.done;
+  }
+
+  /** Waits for the running version to finish (tests, and a caller that wants the answer). */
+  async idle(): Promise<void> {
+    await this.running?.done;
+  }
+
+  private launch(version: PriceVersion, card: RateCard, windows: Array<{ from: number; to: number }>): void {
+    const done = this.run(version, card, windows)
+      .catch(async (e) => {
+        this.log.error({ err: e, version: version.version }, `price version ${version.version} failed`);
+        const latest = (await this.store.priceVersions()).find((v) => v.version === version.version) ?? version;
+        await this.store
+          .savePriceVersion({ ...latest, state: "failed", error: (e as Error).message, finished_ms: Date.now() })
+          .catch(() => {});
+      })
+      .finally(() => {
+        this.running = null;
+      });
+    this.running = { version: version.version, done };
+  }
+
+  private async run(start: PriceVersion, card: RateCard, windows: Array<{ from: number; to: number }>): Promise<void> {
+    let v = start;
+    let recorded = v.recorded_cost === null ? null : Decimal.parse(v.recorded_cost);
+    let current = v.current_cost === null ? null : Decimal.parse(v.current_cost);
+    let before = v.unpriced_before ?? 0;
+    let after = v.unpriced_after ?? 0;
+    for (const w of windows) {
+      if (this.stopping) return;
+      const events = await this.store.repriceEvents(v.selection, w.from, w.to);
+      const prices = events.map((e) => priceAgain(card, e));
+      if (v.dry_run) {
+        for (let i = 0; i < events.length; i++) {
+          const e = events[i] as RepriceEvent;
+          const p = prices[i] as EventPrice;
+          if (e.cost !== null) recorded = (recorded ?? Decimal.ZERO).add(Decimal.parse(e.cost));
+          else before++;
+          if (p.cost_main !== null)
+            current = (current ?? Decimal.ZERO).add(Decimal.parse(p.cost_main)).add(Decimal.parse(p.cost_residual ?? "0"));
+          else after++;
+        }
+      } else await this.store.writeEventPrices(v.version, prices);
+      v = {
+        ...v,
+        events_done: v.events_done + events.length,
+        done_until_ms: w.to,
+        ...(v.dry_run && {
+          recorded_cost: recorded?.normalize().toString() ?? null,
+          current_cost: current?.normalize().toString() ?? null,
+          unpriced_before: before,
+          unpriced_after: after,
+        }),
+      };
+      await this.store.savePriceVersion(v);
+    }
+    if (!v.dry_run) {
+      const totals = await this.store.versionTotals(v.version, v.selection);
+      v = {
+        ...v,
+        recorded_cost: totals.recorded,
+        current_cost: totals.current,
+        unpriced_before: totals.unpriced_before,
+        unpriced_after: totals.unpriced_after,
+      };
+    }
+    // The flip to done is one write: until it, `current` pricing does not see this version at all.
+    await this.store.savePriceVersion({ ...v, state: "done", finished_ms: Date.now() });
+    this.log.info({ version: v.version, events: v.events_done }, `price version ${v.version} done`);
+  }
+}

@@ -1,0 +1,160 @@
+import { TOKEN_BUCKETS } from "@costtrail/core";
+import type { Statement } from "../ledger-driver.js";
+import type { EventPrice, PriceVersion, RepriceSelection } from "../ledger-store.js";
+import { EXACT_COST } from "./schema.js";
+import { Params, epochMs, whereSql } from "./sql-parts.js";
+
+/**
+ * Re-pricing in DuckDB's SQL. A price version is one `costtrail reprice` run; its new prices
+ * live beside the events in `event_prices`, one row per event and version, with the same
+ * two-part cost as events. Nothing in `events` is ever changed: `recorded` reads them as they
+ * are, `current` reads each event's newest completed version over them (CURRENT_EVENTS).
+ */
+export const REPRICE_SCHEMA_SQL = [
+  `CREATE TABLE IF NOT EXISTS price_versions (version INTEGER PRIMARY KEY, created_at TIMESTAMP NOT NULL, created_by VARCHAR NOT NULL,
+    reason VARCHAR NOT NULL, selection VARCHAR NOT NULL, rate_card VARCHAR NOT NULL, dry_run BOOLEAN NOT NULL, state VARCHAR NOT NULL,
+    events_total BIGINT NOT NULL, events_done BIGINT NOT NULL, done_until_ms BIGINT, recorded_cost VARCHAR, current_cost VARCHAR,
+    unpriced_before BIGINT, unpriced_after BIGINT, finished_at TIMESTAMP, error VARCHAR)`,
+  `CREATE TABLE IF NOT EXISTS event_prices (version INTEGER NOT NULL, project VARCHAR, id VARCHAR NOT NULL, ts TIMESTAMP NOT NULL,
+    cost_usd DECIMAL(18,12), cost_residual DECIMAL(38,18), computed_cost_usd DECIMAL(38,18), cost_source VARCHAR,
+    price_status VARCHAR NOT NULL, rate_card_entry VARCHAR, price_note VARCHAR)`,
+];
+
+/**
+ * The events as the newest completed price version has them: a relation to read in place of
+ * `events`. An event no completed version covers keeps its recorded price.
+ */
+export const CURRENT_EVENTS = `(SELECT e.* REPLACE (
+    CASE WHEN p.id IS NULL THEN e.cost_usd ELSE p.cost_usd END AS cost_usd,
+    CASE WHEN p.id IS NULL THEN e.cost_residual ELSE p.cost_residual END AS cost_residual,
+    CASE WHEN p.id IS NULL THEN e.computed_cost_usd ELSE p.computed_cost_usd END AS computed_cost_usd,
+    CASE WHEN p.id IS NULL THEN e.cost_source ELSE p.cost_source END AS cost_source,
+    CASE WHEN p.id IS NULL THEN e.price_status ELSE p.price_status END AS price_status,
+    CASE WHEN p.id IS NULL THEN e.rate_card_entry ELSE p.rate_card_entry END AS rate_card_entry,
+    CASE WHEN p.id IS NULL THEN e.price_note ELSE p.price_note END AS price_note)
+  FROM events e LEFT JOIN (
+    SELECT * FROM event_prices WHERE version IN (SELECT version FROM price_versions WHERE state = 'done' AND NOT dry_run)
+    QUALIFY row_number() OVER (PARTITION BY project, id ORDER BY version DESC) = 1
+  ) p ON p.id = e.id AND p.project IS NOT DISTINCT FROM e.project AND p.ts = e.ts) AS events`;
+
+/** Whether any completed version exists: without one, `current` is `recorded` and the join is skipped. */
+export const ANY_CURRENT_SQL = "SELECT EXISTS (SELECT 1 FROM price_versions WHERE state = 'done' AND NOT dry_run) AS found";
+
+const VERSION_COLUMNS = `version, epoch_ms(created_at) AS created_ms, created_by, reason, selection, rate_card, dry_run, state,
+  events_total, events_done, done_until_ms, recorded_cost, current_cost, unpriced_before, unpriced_after,
+  epoch_ms(finished_at) AS finished_ms, error`;
+
+export function listPriceVersions(): Statement {
+  return { sql: `SELECT ${VERSION_COLUMNS} FROM price_versions ORDER BY version`, params: [] };
+}
+
+export function savePriceVersion(v: PriceVersion): Statement {
+  const p = new Params();
+  const values = [
+    p.bind(v.version),
+    epochMs(p, v.created_ms),
+    p.bind(v.created_by),
+    p.bind(v.reason),
+    p.bind(JSON.stringify(v.selection)),
+    p.bind(v.rate_card),
+    p.bind(v.dry_run),
+    p.bind(v.state),
+    p.bind(v.events_total),
+    p.bind(v.events_done),
+    p.bind(v.done_until_ms),
+    p.bind(v.recorded_cost),
+    p.bind(v.current_cost),
+    p.bind(v.unpriced_before),
+    p.bind(v.unpriced_after),
+    v.finished_ms === null ? "NULL" : epochMs(p, v.finished_ms),
+    p.bind(v.error),
+  ];
+  return { sql: `INSERT OR REPLACE INTO price_versions VALUES (${values.join(", ")})`, params: p.values };
+}
+
+function selectionWhere(sel: RepriceSelection, p: Params, fromMs = sel.from, toMs = sel.to): string {
+  return whereSql({ projects: sel.projects }, Math.max(fromMs, sel.from), Math.min(toMs, sel.to), sel.filters, p);
+}
+
+/** Events per UTC hour of a selection, to cut it into windows of bounded size. */
+export function repriceHours(sel: RepriceSelection): Statement {
+  const p = new Params();
+  return {
+    sql: `SELECT epoch_ms(date_trunc('hour', ts)) AS hour_ms, count(*) AS n FROM events WHERE ${selectionWhere(sel, p)} GROUP BY 1 ORDER BY 1`,
+    params: p.values,
+  };
+}
+
+/** What pricing an event again needs, for the selection's events in [fromMs, toMs). */
+export function repriceEvents(sel: RepriceSelection, fromMs: number, toMs: number): Statement {
+  const p = new Params();
+  const buckets = TOKEN_BUCKETS.map((b) => `"${b}"`).join(", ");
+  return {
+    sql: `SELECT id, project, epoch_ms(ts) AS ts_ms, provider, model, ${buckets}, web_search_calls, units, batch, service_tier,
+      cost_source, CAST(${EXACT_COST} AS VARCHAR) AS cost, CAST(computed_cost_usd AS VARCHAR) AS computed
+      FROM events WHERE ${selectionWhere(sel, p, fromMs, toMs)}`,
+    params: p.values,
+  };
+}
+
+const PRICE_ROW_TYPE = JSON.stringify([
+  {
+    project: "VARCHAR",
+    id: "VARCHAR",
+    ts_ms: "BIGINT",
+    cost: "VARCHAR",
+    residual: "VARCHAR",
+    computed: "VARCHAR",
+    source: "VARCHAR",
+    status: "VARCHAR",
+    entry: "VARCHAR",
+    note: "VARCHAR",
+  },
+]);
+
+/** One version's new prices for a window of events, as one statement (a JSON list, unnested). */
+export function insertEventPrices(version: number, rows: readonly EventPrice[]): Statement {
+  const p = new Params();
+  const json = JSON.stringify(
+    rows.map((r) => ({
+      project: r.project,
+      id: r.id,
+      ts_ms: r.ts_ms,
+      cost: r.cost_main,
+      residual: r.cost_residual,
+      computed: r.computed_cost,
+      source: r.cost_source,
+      status: r.price_status,
+      entry: r.rate_card_entry,
+      note: r.price_note,
+    })),
+  );
+  return {
+    sql: `INSERT INTO event_prices SELECT ${p.bind(version)}, r.project, r.id, epoch_ms(r.ts_ms), CAST(r.cost AS DECIMAL(18,12)),
+      CAST(r.residual AS DECIMAL(38,18)), CAST(r.computed AS DECIMAL(38,18)), r.source, r.status, r.entry, r.note
+      FROM (SELECT unnest(from_json(${p.bind(json)}, '${PRICE_ROW_TYPE}')) AS r)`,
+    params: p.values,
+  };
+}
+
+/** A version's rows from `fromMs` on: what a resumed run writes again. */
+export function dropEventPrices(version: number, fromMs: number | null): Statement {
+  const p = new Params();
+  const from = fromMs === null ? "" : ` AND ts >= ${epochMs(p, fromMs)}`;
+  return { sql: `DELETE FROM event_prices WHERE version = ${p.bind(version)}${from}`, params: p.values };
+}
+
+/** A completed version's totals over its selection: recorded, and with this version's prices over them. */
+export function versionTotals(version: number, sel: RepriceSelection): Statement {
+  const p = new Params();
+  const v = p.bind(version);
+  return {
+    sql: `SELECT CAST(sum(${EXACT_COST.replaceAll("cost_", "e.cost_")}) AS VARCHAR) AS recorded,
+        CAST(sum(CASE WHEN n.id IS NULL THEN e.cost_usd + coalesce(e.cost_residual, 0) ELSE n.cost_usd + coalesce(n.cost_residual, 0) END) AS VARCHAR) AS current,
+        count(*) FILTER (WHERE e.price_status = 'unpriced') AS unpriced_before,
+        count(*) FILTER (WHERE coalesce(n.price_status, e.price_status) = 'unpriced') AS unpriced_after
+      FROM (SELECT * FROM events WHERE ${selectionWhere(sel, p)}) e
+      LEFT JOIN (SELECT * FROM event_prices WHERE version = ${v}) n ON n.id = e.id AND n.project IS NOT DISTINCT FROM e.project AND n.ts = e.ts`,
+    params: p.values,
+  };
+}
