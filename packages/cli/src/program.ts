@@ -5,6 +5,7 @@ import { registerKeys } from "./commands/keys.js";
 import { registerPrice } from "./commands/price.js";
 import { registerPrices } from "./commands/prices.js";
 import { registerReport } from "./commands/report.js";
+import { registerReprice } from "./commands/reprice.js";
 import { registerServe } from "./commands/serve.js";
 
 export function buildProgram(): Command {
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerKeys(program);
   registerPrice(program);
   registerPrices(program);
+  registerReprice(program);
   return program;
 }
 

@@ -251,3 +251,48 @@ describe("costtrail prices", () => {
     expect(missing.stderr).toContain("--litellm: cannot read");
   });
 });
+
+describe("costtrail reprice", () => {
+  it("dry-runs, asks for a reason, records a version, and reports both pricings side by side", async () => {
+    const dry = await costtrail(["reprice", "--since", "3650d", "--dry-run"]);
+    expect(dry.code).toBe(0);
+    const events = Number(/dry run: (\d+) events priced again, nothing written/.exec(dry.stdout)?.[1]);
+    expect(events).toBeGreaterThan(3000);
+    // The same rate card as at ingest: the same total, the same unpriced requests, a difference of 0.
+    expect(dry.stdout).toMatch(/^difference +0 +—$/m);
+    const recorded = /^recorded +([\d.]+) +(\d+)$/m.exec(dry.stdout);
+    expect(dry.stdout).toMatch(new RegExp(`^would be +${recorded?.[1]?.replace(".", "\\.")} +${recorded?.[2]}$`, "m"));
+    const noReason = await costtrail(["reprice", "--since", "3650d"]);
+    expect(noReason.code).toBe(2);
+    expect(noReason.stderr).toContain("--reason: say why these events are priced again (or use --dry-run)");
+    const run = await costtrail(["reprice", "--since", "3650d", "--reason", "audit of the demo month"]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(new RegExp(`price version \\d+: ${events} events priced again \\(audit of the demo month; by `));
+    expect(run.stdout).toContain('Recorded prices are kept; queries with "pricing": "current"');
+    const none = await costtrail(["reprice", "--since", "2001-01-01T00:00:00Z", "--until", "2001-02-01T00:00:00Z", "--reason", "x"]);
+    expect(none.stdout).toContain("reprice: no events match the selection; nothing was priced again");
+    const both = await costtrail([
+      "report",
+      "--by",
+      "model",
+      "--since",
+      "3650d",
+      "--metrics",
+      "cost_usd,unpriced_requests",
+      "--pricing",
+      "both",
+      "--format",
+      "json",
+    ]);
+    const rows = JSON.parse(both.stdout) as Array<Record<string, string | number | null>>;
+    expect(rows.length).toBeGreaterThan(3);
+    for (const r of rows) {
+      expect(r.cost_usd_current).toEqual(r.cost_usd_recorded);
+      expect(r.unpriced_requests_current).toEqual(r.unpriced_requests_recorded);
+      expect(r.cost_usd_difference).toBe(r.cost_usd_recorded === null ? null : "0");
+    }
+    const bad = await costtrail(["report", "--pricing", "later"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("--pricing: must be recorded, current or both");
+  });
+});

@@ -1,4 +1,4 @@
-import { CosttrailError, GRAINS, METRICS } from "@costtrail/core";
+import { CosttrailError, Decimal, GRAINS, METRICS, MONEY_METRICS } from "@costtrail/core";
 import type { Command } from "commander";
 import { resolveClient } from "../client.js";
 import { parseTimeArg, parseWhere } from "../time-arg.js";
@@ -12,6 +12,7 @@ interface ReportFlags {
   metrics: string;
   limit?: string;
   timeZone?: string;
+  pricing: string;
   format: string;
   url?: string;
   apiKey?: string;
@@ -73,6 +74,50 @@ export function buildReportQuery(flags: ReportFlags, now = Date.now()): Record<s
   };
 }
 
+/** Each metric as recorded and as currently priced; money also as their difference. */
+function bothColumns(m: string): string[] {
+  return MONEY_METRICS.has(m) ? [`${m}_recorded`, `${m}_current`, `${m}_difference`] : [`${m}_recorded`, `${m}_current`];
+}
+
+/** Recorded and current rows side by side, matched on their groups (and bucket), in the current rows' order. */
+export function bothPricings(
+  recorded: readonly Row[],
+  current: readonly Row[],
+  keys: readonly string[],
+  metrics: readonly string[],
+): Row[] {
+  const keyOf = (r: Row) => JSON.stringify(keys.map((k) => r[k] ?? null));
+  const byKey = new Map(recorded.map((r) => [keyOf(r), r]));
+  const seen = new Set<string>();
+  const out: Row[] = [];
+  const merge = (rec: Row | undefined, cur: Row | undefined) => {
+    const base = (cur ?? rec) as Row;
+    const row: Row = Object.fromEntries(keys.map((k) => [k, base[k] ?? null]));
+    for (const m of metrics) {
+      const a = rec?.[m] ?? null;
+      const b = cur?.[m] ?? null;
+      row[`${m}_recorded`] = a;
+      row[`${m}_current`] = b;
+      if (MONEY_METRICS.has(m))
+        row[`${m}_difference`] =
+          a === null || b === null
+            ? null
+            : Decimal.parse(String(b))
+                .sub(Decimal.parse(String(a)))
+                .normalize()
+                .toString();
+    }
+    out.push(row);
+  };
+  for (const cur of current) {
+    const k = keyOf(cur);
+    seen.add(k);
+    merge(byKey.get(k), cur);
+  }
+  for (const rec of recorded) if (!seen.has(keyOf(rec))) merge(rec, undefined);
+  return out;
+}
+
 export function registerReport(program: Command): void {
   program
     .command("report")
@@ -85,20 +130,24 @@ export function registerReport(program: Command): void {
     .option("--metrics <list>", "comma-separated metrics", "cost_usd,requests")
     .option("--limit <n>", "top N groups, the rest folded into (other)")
     .option("--time-zone <tz>", "IANA time zone for --grain buckets", "UTC")
+    .option("--pricing <pricing>", "recorded, current (after costtrail reprice) or both, side by side with the difference", "recorded")
     .option("--format <format>", "table, csv or json", "table")
     .option("--url <url>", "server URL")
     .option("--api-key <key>", "a read key")
     .action(async (flags: ReportFlags) => {
       if (!["table", "csv", "json"].includes(flags.format))
         throw new CosttrailError("CT_INVALID_ARGUMENT", "--format: must be table, csv or json", { path: ["--format"] });
+      if (!["recorded", "current", "both"].includes(flags.pricing))
+        throw new CosttrailError("CT_INVALID_ARGUMENT", "--pricing: must be recorded, current or both", { path: ["--pricing"] });
       const query = buildReportQuery(flags);
       const client = resolveClient({ ...(flags.url && { url: flags.url }), ...(flags.apiKey && { apiKey: flags.apiKey }) });
-      const { rows } = await client.json<{ rows: Row[] }>("POST", "/v1/query", query);
-      const columns = [
-        ...((query.grain ? ["bucket"] : []) as string[]),
-        ...((query.group_by as string[] | undefined) ?? []),
-        ...(query.metrics as string[]),
-      ];
+      const keys = [...((query.grain ? ["bucket"] : []) as string[]), ...((query.group_by as string[] | undefined) ?? [])];
+      const fetchRows = async (pricing: string) => (await client.json<{ rows: Row[] }>("POST", "/v1/query", { ...query, pricing })).rows;
+      const both = flags.pricing === "both";
+      const rows = both
+        ? bothPricings(await fetchRows("recorded"), await fetchRows("current"), keys, query.metrics as string[])
+        : await fetchRows(flags.pricing);
+      const columns = [...keys, ...(both ? (query.metrics as string[]).flatMap(bothColumns) : (query.metrics as string[]))];
       const out =
         flags.format === "json"
           ? JSON.stringify(rows, null, 2)

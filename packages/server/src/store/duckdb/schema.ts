@@ -1,6 +1,5 @@
 import { ATTRIBUTION_COLUMNS, TOKEN_BUCKETS } from "@costtrail/core";
 import { HOURLY_TABLE_SQL, RUN_HOURS_TABLE_SQL } from "./hourly.js";
-import { REPRICE_SCHEMA_SQL } from "./reprice-sql.js";
 
 /** Digits kept after the point for money: exact for any rate with up to 12 decimals per million tokens. */
 export const MONEY_SCALE = 18;
@@ -103,6 +102,20 @@ export const EVENTS_TABLE_SQL = (name: string): string =>
 
 /** Brings an events table made by an older release up to EVENT_COLUMNS (a no-op on a current one). */
 export const EVENTS_MIGRATION_SQL = (name: string): string[] => [`ALTER TABLE ${name} ADD COLUMN IF NOT EXISTS content_hash BIGINT`];
+
+/**
+ * Re-pricing's tables: one row per price version (`costtrail reprice`), and each version's
+ * new price of each event it covers, beside the events (reprice-sql.ts).
+ */
+export const REPRICE_SCHEMA_SQL = [
+  `CREATE TABLE IF NOT EXISTS price_versions (version INTEGER PRIMARY KEY, created_at TIMESTAMP NOT NULL, created_by VARCHAR NOT NULL,
+    reason VARCHAR NOT NULL, selection VARCHAR NOT NULL, rate_card VARCHAR NOT NULL, dry_run BOOLEAN NOT NULL, state VARCHAR NOT NULL,
+    events_total BIGINT NOT NULL, events_done BIGINT NOT NULL, done_until_ms BIGINT, recorded_cost VARCHAR, current_cost VARCHAR,
+    unpriced_before BIGINT, unpriced_after BIGINT, finished_at TIMESTAMP, error VARCHAR)`,
+  `CREATE TABLE IF NOT EXISTS event_prices (version INTEGER NOT NULL, project VARCHAR, id VARCHAR NOT NULL, ts TIMESTAMP NOT NULL,
+    cost_usd DECIMAL(18,12), cost_residual DECIMAL(38,18), computed_cost_usd DECIMAL(38,18), cost_source VARCHAR,
+    price_status VARCHAR NOT NULL, rate_card_entry VARCHAR, price_note VARCHAR)`,
+];
 
 export const SCHEMA_SQL = [
   EVENTS_TABLE_SQL("events"),
