@@ -161,3 +161,89 @@ describe("start-up errors", () => {
     }
   }, 60_000);
 });
+
+describe("re-pricing across a crash (real server process, loopback only)", () => {
+  it("resumes a reprice killed mid-run at the next start, and counts no event twice", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "ct-reprice-crash-"));
+    const config = join(dir, "costtrail.yaml");
+    // 150,000 events over 75 hours: several windows of at most 50,000. Each: 1,000 input and
+    // 100 output tokens of gpt-4o-mini ($0.15 / $0.60): 150 + 60 = 210 per million = $0.00021.
+    const start = Math.floor((Date.now() - 4 * 86_400_000) / 3_600_000) * 3_600_000;
+    const first = await startServerProcess(dir, ENV);
+    try {
+      for (let b = 0; b < 75; b++) {
+        const events = Array.from({ length: 2000 }, (_, i) => ({
+          id: `r${b}_${i}`,
+          timestamp: new Date(start + b * 3_600_000 + i * 1000).toISOString(),
+          provider: "openai",
+          model: "gpt-4o-mini",
+          usage: { input_tokens: 1000, output_tokens: 100 },
+        }));
+        const res = await fetch(`${first.url}/v1/events`, { method: "POST", headers: HEADERS, body: JSON.stringify(events) });
+        expect(res.status).toBe(200);
+      }
+    } finally {
+      first.child.kill("SIGTERM");
+      await first.exited;
+    }
+    // A discount agreed later: 20% off every OpenAI event, so each becomes $0.000168.
+    await writeFile(config, 'version: 1\npricing:\n  discounts: { openai: "20" }\n');
+    const body = { from: new Date(start).toISOString(), reason: "20% OpenAI discount" };
+    const version = async (url: string, n: number) =>
+      (await (await fetch(`${url}/v1/reprice/${n}`, { headers: HEADERS })).json()) as Record<string, unknown>;
+    const second = await startServerProcess(dir, ENV, ["--config", config]);
+    let killedAt = 0;
+    try {
+      const started = (await (
+        await fetch(`${second.url}/v1/reprice`, { method: "POST", headers: HEADERS, body: JSON.stringify(body) })
+      ).json()) as {
+        version: number;
+        events_total: number;
+      };
+      expect(started).toMatchObject({ version: 1, events_total: 150_000 });
+      // Kill it once the first windows are saved and before the last one is.
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const v = await version(second.url, 1);
+        const done = Number(v.events_done);
+        if (done >= 50_000 && v.state === "running") {
+          killedAt = done;
+          break;
+        }
+        expect(v.state).toBe("running");
+        expect(Date.now()).toBeLessThan(deadline);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    } finally {
+      second.child.kill("SIGKILL");
+      await second.exited;
+    }
+    expect(killedAt).toBeLessThan(150_000);
+    const third = await startServerProcess(dir, ENV, ["--config", config]);
+    try {
+      const deadline = Date.now() + 60_000;
+      let v = await version(third.url, 1);
+      while (v.state === "running" && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50));
+        v = await version(third.url, 1);
+      }
+      expect(v).toMatchObject({
+        state: "done",
+        events_total: 150_000,
+        events_done: 150_000,
+        recorded_cost_usd: "31.5",
+        current_cost_usd: "25.2",
+        difference_usd: "-6.3",
+      });
+      const q = await fetch(`${third.url}/v1/query`, {
+        method: "POST",
+        headers: HEADERS,
+        body: JSON.stringify({ metrics: ["cost_usd", "requests"], from: body.from, pricing: "current" }),
+      });
+      expect(((await q.json()) as { rows: unknown[] }).rows).toEqual([{ cost_usd: "25.2", requests: 150_000 }]);
+    } finally {
+      third.child.kill("SIGTERM");
+      await third.exited;
+    }
+  }, 180_000);
+});

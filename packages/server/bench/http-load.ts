@@ -30,6 +30,14 @@ export class Target {
   }
 
   post(path: string, payload: string): Promise<Reply> {
+    return this.request("POST", path, payload);
+  }
+
+  get(path: string): Promise<Reply> {
+    return this.request("GET", path, "");
+  }
+
+  private request(method: "GET" | "POST", path: string, payload: string): Promise<Reply> {
     const t = performance.now();
     return new Promise((resolve, reject) => {
       const req = http.request(
@@ -38,11 +46,10 @@ export class Target {
           host: this.url.hostname,
           port: this.url.port,
           path,
-          method: "POST",
+          method,
           headers: {
             authorization: `Bearer ${this.key}`,
-            "content-type": "application/json",
-            "content-length": Buffer.byteLength(payload),
+            ...(method === "POST" && { "content-type": "application/json", "content-length": Buffer.byteLength(payload) }),
           },
         },
         (res) => {

@@ -33,6 +33,7 @@ import {
   timeQuery,
 } from "./http-load.js";
 import { realisticEvents } from "./realistic-events.js";
+import { repricePhase } from "./reprice-phase.js";
 import { SERVER_BUILD, ServerProcess, killAllServers } from "./server-process.js";
 
 const QUICK = process.env.BENCH_QUICK === "1";
@@ -371,6 +372,11 @@ async function ledgerRun(events: number, withSmallBatches: boolean, memory: { co
       await settle(server, rss, memory.limitMiB, "after the small batches");
       await diskFigures(server, target, "at the end (the current live segment and its WAL included)");
     }
+    figures.heading(`${ledger} ledger: re-pricing every event (POST /v1/reprice), then rollups at current pricing`, `${ledger} reprice`);
+    await rss.begin();
+    await repricePhase(target, figures, RUNS);
+    memoryFigures("while re-pricing", await rss.end(), memory.limitMiB);
+    await diskFigures(server, target, "after re-pricing (event_prices included)");
   } finally {
     rss.stop();
     target.close();

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadDefaultRateCard } from "@costtrail/core/default-rate-card";
 import { afterEach, describe, expect, it } from "vitest";
-import { planWindows, priceAgain } from "../src/reprice/repricer.js";
+import { Repricer, planWindows, priceAgain } from "../src/reprice/repricer.js";
 import { RANGE, type TestApp, auth, ingest, makeApp, wireEvent } from "./helpers.js";
 
 // A model priced only later, and a negotiated discount added late.
@@ -144,6 +144,17 @@ describe("reprice", () => {
     expect(missing.json().code).toBe("CT_VERSION_NOT_FOUND");
   });
 
+  it("runs one re-pricing at a time", async () => {
+    const t = await open(LATER, ":memory:");
+    await ingest(t, EVENTS);
+    const body = { from: RANGE.from, to: RANGE.to, reason: "once" };
+    const [a, b] = await Promise.all([post(t, body), post(t, { ...body, dry_run: true })]);
+    expect([a.statusCode, b.statusCode].sort()).toEqual([202, 409]);
+    expect((a.statusCode === 409 ? a : b).json().code).toBe("CT_REPRICE_RUNNING");
+    const started = a.statusCode === 202 ? a : b;
+    expect(await finished(t, started.json().version)).toMatchObject({ state: "done" });
+  });
+
   it("resumes a run a crash interrupted from its last finished window, without counting any event twice", async () => {
     const path = await ledgerPath();
     const first = await open("", path);
@@ -230,15 +241,57 @@ describe("reprice", () => {
   });
 });
 
+describe("Repricer windows", () => {
+  it("counts a crowded hour again by minute, second and millisecond, and prices every event once", async () => {
+    const t = await open(LATER, ":memory:");
+    const at = (ms: string) => `2026-11-10T08:15:${ms}Z`;
+    // Windows of 3 events: the hour (7) is counted by second (5 and 2), the crowded second by millisecond (4 and 1);
+    // the crowded millisecond is a window alone, the other 3 events one more.
+    const events = [
+      ...[1, 2, 3, 4].map((i) => wireEvent({ id: `same-${i}`, timestamp: at("01.500"), provider: "acme", model: "acme-1" })),
+      wireEvent({ id: "later-ms", timestamp: at("01.900"), provider: "acme", model: "acme-1" }),
+      wireEvent({ id: "next-s-1", timestamp: at("02.000"), provider: "acme", model: "acme-1" }),
+      wireEvent({ id: "next-s-2", timestamp: at("02.100"), provider: "acme", model: "acme-1" }),
+    ];
+    expect((await ingest(t, events)).json()).toMatchObject({ accepted: 7 });
+    const saved: number[] = [];
+    const store = new Proxy(t.store, {
+      get(target, prop, receiver) {
+        if (prop === "savePriceVersion")
+          return async (v: { done_until_ms: number | null }) => {
+            if (v.done_until_ms !== null) saved.push(v.done_until_ms);
+            return target.savePriceVersion(v as never);
+          };
+        const value = Reflect.get(target, prop, receiver);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const card = await loadDefaultRateCard({
+      models: [{ provider: "acme", model: "acme-1", prices: [{ rates: { input_mtok: "1", output_mtok: "2" } }] }],
+    });
+    const log = { info() {}, error() {} };
+    const repricer = new Repricer(store, () => card, log, 3);
+    const selection = { from: Date.parse(RANGE.from), to: Date.parse(RANGE.to), filters: [], projects: null };
+    const started = await repricer.start({ selection, reason: "windows", createdBy: "test", dryRun: false });
+    expect(started.events).toBe(7);
+    await repricer.idle();
+    const ms = (x: string) => Date.parse(at(x));
+    expect([...new Set(saved)]).toEqual([ms("01.900"), Date.parse(RANGE.to)]);
+    const rows = await t.store.driver.all({ sql: "SELECT count(*) AS n, count(DISTINCT id) AS ids FROM event_prices", params: [] });
+    expect(rows).toEqual([{ n: 7, ids: 7 }]);
+    expect((await t.store.priceVersions())[0]).toMatchObject({ state: "done", events_done: 7, current_cost: "0.0126" });
+  });
+});
+
 describe("planWindows", () => {
-  it("joins consecutive hours up to the window size and never splits an hour", () => {
+  it("joins adjacent spans up to the window size and never splits one", () => {
     const H = 3_600_000;
     expect(
       planWindows([
-        { hour_ms: 0, events: 30_000 },
-        { hour_ms: H, events: 20_000 },
-        { hour_ms: 2 * H, events: 1 },
-        { hour_ms: 5 * H, events: 70_000 },
+        { from: 0, to: H, events: 30_000 },
+        { from: H, to: 2 * H, events: 20_000 },
+        { from: 2 * H, to: 3 * H, events: 1 },
+        { from: 5 * H, to: 6 * H, events: 70_000 },
       ]),
     ).toEqual([
       { from: 0, to: 2 * H, events: 50_000 },

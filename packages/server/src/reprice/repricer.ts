@@ -30,20 +30,28 @@ export function rateCardFingerprint(card: RateCard): string {
   return `sha256:${createHash("sha256").update(text).digest("hex").slice(0, 32)}`;
 }
 
-/** Hours with their event counts → windows of at most WINDOW_EVENTS events (an hour is never split). */
-export function planWindows(
-  hours: ReadonlyArray<{ hour_ms: number; events: number }>,
-): Array<{ from: number; to: number; events: number }> {
+/** A span of time and the selected events in it. */
+export interface Span {
+  readonly from: number;
+  readonly to: number;
+  readonly events: number;
+}
+
+/** Adjacent spans joined into windows of at most `limit` events (a span is never split). */
+export function planWindows(spans: readonly Span[], limit = WINDOW_EVENTS): Span[] {
   const out: Array<{ from: number; to: number; events: number }> = [];
-  for (const h of hours) {
+  for (const s of spans) {
     const last = out.at(-1);
-    if (last && last.to === h.hour_ms && last.events + h.events <= WINDOW_EVENTS) {
-      last.to = h.hour_ms + HOUR_MS;
-      last.events += h.events;
-    } else out.push({ from: h.hour_ms, to: h.hour_ms + HOUR_MS, events: h.events });
+    if (last && last.to === s.from && last.events + s.events <= limit) {
+      last.to = s.to;
+      last.events += s.events;
+    } else out.push({ ...s });
   }
   return out;
 }
+
+/** The next finer unit to count a span by when it holds more than a window: hour → minute → second → millisecond. */
+const FINER: Readonly<Record<number, number>> = { [HOUR_MS]: 60_000, 60000: 1000, 1000: 1 };
 
 /** An event priced again under a rate card: what the collector would record for it today. */
 export function priceAgain(card: RateCard, e: RepriceEvent): EventPrice {
@@ -90,11 +98,14 @@ export function priceAgain(card: RateCard, e: RepriceEvent): EventPrice {
 export class Repricer {
   private running: { version: number; done: Promise<void> } | null = null;
   private stopping = false;
+  private starting = false;
 
   constructor(
     private readonly store: LedgerStore,
     private readonly rateCard: () => RateCard,
     private readonly log: { info(o: object, m: string): void; error(o: object, m: string): void },
+    /** Events per window (tests make it small). */
+    private readonly windowEvents = WINDOW_EVENTS,
   ) {}
 
   async start(req: RepriceRequest): Promise<RepriceStart> {
@@ -103,10 +114,21 @@ export class Repricer {
         "CT_REPRICE_RUNNING",
         `price version ${this.running.version} is still running; wait for it, or watch GET /v1/reprice/${this.running.version}`,
       );
+    if (this.starting) throw new CosttrailError("CT_REPRICE_RUNNING", "another re-pricing is being started; try again in a moment");
+    // Two requests at once must not both pass the checks above while the first plans.
+    this.starting = true;
+    try {
+      return await this.begin(req);
+    } finally {
+      this.starting = false;
+    }
+  }
+
+  private async begin(req: RepriceRequest): Promise<RepriceStart> {
     const card = this.rateCard();
     const fingerprint = rateCardFingerprint(card);
-    const hours = await this.store.repriceHours(req.selection);
-    const events = hours.reduce((n, h) => n + h.events, 0);
+    const windows = await this.plan(req.selection, req.selection.from);
+    const events = windows.reduce((n, w) => n + w.events, 0);
     if (events === 0) return { version: null, events: 0, reused: false };
     const versions = await this.store.priceVersions();
     if (!req.dryRun) {
@@ -134,7 +156,7 @@ export class Repricer {
       error: null,
     };
     await this.store.savePriceVersion(version);
-    this.launch(version, card, planWindows(hours));
+    this.launch(version, card, windows);
     return { version, events, reused: false };
   }
 
@@ -158,12 +180,33 @@ export class Repricer {
       }
       // Whatever a crash left past the last finished window is written again, so nothing counts twice.
       await this.store.dropEventPrices(v.version, v.done_until_ms);
-      const hours = (await this.store.repriceHours(v.selection)).filter((h) => v.done_until_ms === null || h.hour_ms >= v.done_until_ms);
-      const windows = planWindows(hours);
+      const windows = await this.plan(v.selection, v.done_until_ms ?? v.selection.from);
       this.log.info({ version: v.version, done: v.events_done, total: v.events_total }, `resuming price version ${v.version}`);
       this.launch(v, card, windows);
       await this.running?.done;
     }
+  }
+
+  /**
+   * The selection's events from `fromMs` on, cut into windows: counted per hour, and an hour
+   * (then a minute, a second) holding more than a window counted again more finely, so a
+   * burst of ingest in one hour never makes one window of a million events.
+   */
+  private async plan(sel: RepriceSelection, fromMs: number): Promise<Span[]> {
+    const spans: Span[] = [];
+    const count = async (from: number, to: number, unit: number): Promise<void> => {
+      for (const c of await this.store.repriceCounts(sel, from, to, unit)) {
+        const span = { from: Math.max(c.start_ms, from), to: Math.min(c.start_ms + unit, to), events: c.events };
+        const finer = FINER[unit];
+        if (span.events > this.windowEvents && finer !== undefined) await count(span.from, span.to, finer);
+        else spans.push(span);
+      }
+    };
+    const from = Math.max(fromMs, sel.from);
+    await count(from, sel.to, HOUR_MS);
+    // No selected event lies between two spans: stretch each to the next, so that windows join across the gaps.
+    const contiguous = spans.map((s, i) => ({ ...s, from: i === 0 ? from : s.from, to: spans[i + 1]?.from ?? sel.to }));
+    return planWindows(contiguous, this.windowEvents);
   }
 
   /** Waits for the running version to reach a window's end and leaves it resumable. */
@@ -177,7 +220,7 @@ export class Repricer {
     await this.running?.done;
   }
 
-  private launch(version: PriceVersion, card: RateCard, windows: Array<{ from: number; to: number }>): void {
+  private launch(version: PriceVersion, card: RateCard, windows: readonly Span[]): void {
     const done = this.run(version, card, windows)
       .catch(async (e) => {
         this.log.error({ err: e, version: version.version }, `price version ${version.version} failed`);
@@ -192,7 +235,7 @@ export class Repricer {
     this.running = { version: version.version, done };
   }
 
-  private async run(start: PriceVersion, card: RateCard, windows: Array<{ from: number; to: number }>): Promise<void> {
+  private async run(start: PriceVersion, card: RateCard, windows: readonly Span[]): Promise<void> {
     let v = start;
     let recorded = v.recorded_cost === null ? null : Decimal.parse(v.recorded_cost);
     let current = v.current_cost === null ? null : Decimal.parse(v.current_cost);

@@ -91,7 +91,7 @@ export interface LedgerDialect {
   readonly reprice: {
     listPriceVersions(): Statement;
     savePriceVersion(v: PriceVersion): Statement;
-    repriceHours(sel: RepriceSelection): Statement;
+    repriceCounts(sel: RepriceSelection, fromMs: number, toMs: number, unitMs: number): Statement;
     repriceEvents(sel: RepriceSelection, fromMs: number, toMs: number): Statement;
     insertEventPrices(version: number, rows: readonly EventPrice[]): Statement;
     dropEventPrices(version: number, fromMs: number | null): Statement;

@@ -137,8 +137,8 @@ export interface LedgerStore {
   /** Re-pricing: every price version, oldest first, and saving one (insert or replace). */
   priceVersions(): Promise<PriceVersion[]>;
   savePriceVersion(v: PriceVersion): Promise<void>;
-  /** A selection's events per UTC hour (`hour_ms`, `events`), oldest first. */
-  repriceHours(sel: RepriceSelection): Promise<Array<{ hour_ms: number; events: number }>>;
+  /** A selection's events in [fromMs, toMs) per `unitMs` of time (`start_ms`, `events`), oldest first. */
+  repriceCounts(sel: RepriceSelection, fromMs: number, toMs: number, unitMs: number): Promise<Array<{ start_ms: number; events: number }>>;
   /** A selection's events in [fromMs, toMs), as pricing them again needs them. */
   repriceEvents(sel: RepriceSelection, fromMs: number, toMs: number): Promise<RepriceEvent[]>;
   writeEventPrices(version: number, rows: readonly EventPrice[]): Promise<void>;

@@ -143,9 +143,14 @@ export class Ledger implements LedgerStore {
     return this.execute(this.driver.dialect.reprice.savePriceVersion(v));
   }
 
-  async repriceHours(sel: RepriceSelection): Promise<Array<{ hour_ms: number; events: number }>> {
-    const rows = await this.all(this.driver.dialect.reprice.repriceHours(sel));
-    return rows.map((r) => ({ hour_ms: Number(r.hour_ms), events: Number(r.n) }));
+  async repriceCounts(
+    sel: RepriceSelection,
+    fromMs: number,
+    toMs: number,
+    unitMs: number,
+  ): Promise<Array<{ start_ms: number; events: number }>> {
+    const rows = await this.all(this.driver.dialect.reprice.repriceCounts(sel, fromMs, toMs, unitMs));
+    return rows.map((r) => ({ start_ms: Number(r.start_ms), events: Number(r.n) }));
   }
 
   async repriceEvents(sel: RepriceSelection, fromMs: number, toMs: number): Promise<RepriceEvent[]> {

@@ -6,7 +6,7 @@ import {
   insertEventPrices,
   listPriceVersions,
   repriceEvents,
-  repriceHours,
+  repriceCounts,
   savePriceVersion,
   versionTotals,
 } from "./reprice-sql.js";
@@ -171,5 +171,5 @@ export const duckdbDialect: LedgerDialect = {
   revokeApiKey,
   touchApiKeys,
   keyUsage,
-  reprice: { listPriceVersions, savePriceVersion, repriceHours, repriceEvents, insertEventPrices, dropEventPrices, versionTotals },
+  reprice: { listPriceVersions, savePriceVersion, repriceCounts, repriceEvents, insertEventPrices, dropEventPrices, versionTotals },
 };

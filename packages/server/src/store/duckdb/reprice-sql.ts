@@ -67,11 +67,12 @@ function selectionWhere(sel: RepriceSelection, p: Params, fromMs = sel.from, toM
   return whereSql({ projects: sel.projects }, Math.max(fromMs, sel.from), Math.min(toMs, sel.to), sel.filters, p);
 }
 
-/** Events per UTC hour of a selection, to cut it into windows of bounded size. */
-export function repriceHours(sel: RepriceSelection): Statement {
+/** A selection's events in [fromMs, toMs) counted per `unitMs` (an hour, a minute, a second, a millisecond), to cut it into windows. */
+export function repriceCounts(sel: RepriceSelection, fromMs: number, toMs: number, unitMs: number): Statement {
   const p = new Params();
+  const unit = p.bind(unitMs);
   return {
-    sql: `SELECT epoch_ms(date_trunc('hour', ts)) AS hour_ms, count(*) AS n FROM events WHERE ${selectionWhere(sel, p)} GROUP BY 1 ORDER BY 1`,
+    sql: `SELECT (epoch_ms(ts) // ${unit}) * ${unit} AS start_ms, count(*) AS n FROM events WHERE ${selectionWhere(sel, p, fromMs, toMs)} GROUP BY 1 ORDER BY 1`,
     params: p.values,
   };
 }
