@@ -13,6 +13,8 @@ const t0 = performance.now();
 const tally = await ingestClosedLoop(target, source, 4, t0 + 3_600_000, () => {});
 console.log(`ingested ${tally.accepted} in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
 await server.settle(300_000);
+await new Promise((r) => setTimeout(r, 5000));
+console.log("idle before reprice: rss", (await server.memory()).rssMiB.toFixed(0));
 let peak = 0;
 const timer = setInterval(
   () =>
@@ -23,6 +25,16 @@ const timer = setInterval(
 );
 await server.resetPeak();
 const figures = new Figures();
+const orig = target.post.bind(target);
+let reprPeak = 0;
+(target as any).post = async (path: string, body: string) => {
+  if (path === "/v1/query" && reprPeak === 0) {
+    const m = await server.memory();
+    reprPeak = m.hwmMiB;
+    console.log("before first current query: hwm", m.hwmMiB.toFixed(0), "rss", m.rssMiB.toFixed(0), "sampled", peak.toFixed(0));
+  }
+  return orig(path, body);
+};
 await repricePhase(target, figures, 3);
 const m = await server.memory();
 console.log("reprice RSS sampled peak", peak.toFixed(0), "hwm", m.hwmMiB.toFixed(0), "now", m.rssMiB.toFixed(0));

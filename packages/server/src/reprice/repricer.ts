@@ -3,8 +3,14 @@ import { CosttrailError, Decimal, type RateCard } from "@costtrail/core";
 import { splitCost } from "../store/duckdb/chunk-writer.js";
 import type { EventPrice, LedgerStore, PriceVersion, RepriceEvent, RepriceSelection } from "../store/ledger-store.js";
 
-/** Events priced and written per step: bounded memory, and the most a crash makes a resumed run redo. */
-const WINDOW_EVENTS = 50_000;
+/**
+ * Events priced and written per step: the most a crash makes a resumed run redo, and what
+ * bounds its memory (a 1M-event ledger re-priced in windows of 50,000 peaked at 1.7 GiB of RSS,
+ * in windows of 10,000 at 0.8 GiB, 25% slower).
+ */
+const WINDOW_EVENTS = 10_000;
+/** Rows written between checkpoints of the main file: appended rows are held in memory until one. */
+const CHECKPOINT_ROWS = 200_000;
 const HOUR_MS = 3_600_000;
 const MONEY_SCALE = 18;
 
@@ -241,6 +247,7 @@ export class Repricer {
     let current = v.current_cost === null ? null : Decimal.parse(v.current_cost);
     let before = v.unpriced_before ?? 0;
     let after = v.unpriced_after ?? 0;
+    let unflushed = 0;
     for (const w of windows) {
       if (this.stopping) return;
       const events = await this.store.repriceEvents(v.selection, w.from, w.to);
@@ -255,7 +262,14 @@ export class Repricer {
             current = (current ?? Decimal.ZERO).add(Decimal.parse(p.cost_main)).add(Decimal.parse(p.cost_residual ?? "0"));
           else after++;
         }
-      } else await this.store.writeEventPrices(v.version, prices);
+      } else {
+        await this.store.writeEventPrices(v.version, prices);
+        unflushed += prices.length;
+        if (unflushed >= CHECKPOINT_ROWS) {
+          await this.store.checkpointPrices();
+          unflushed = 0;
+        }
+      }
       v = {
         ...v,
         events_done: v.events_done + events.length,
@@ -270,6 +284,7 @@ export class Repricer {
       await this.store.savePriceVersion(v);
     }
     if (!v.dry_run) {
+      await this.store.checkpointPrices();
       const totals = await this.store.versionTotals(v.version, v.selection);
       v = {
         ...v,

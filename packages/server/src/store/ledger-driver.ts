@@ -96,6 +96,7 @@ export interface LedgerDialect {
     insertEventPrices(version: number, rows: readonly EventPrice[]): Statement;
     dropEventPrices(version: number, fromMs: number | null): Statement;
     versionTotals(version: number, sel: RepriceSelection): Statement;
+    checkpointPrices(): Statement;
   };
 }
 

@@ -142,6 +142,8 @@ export interface LedgerStore {
   /** A selection's events in [fromMs, toMs), as pricing them again needs them. */
   repriceEvents(sel: RepriceSelection, fromMs: number, toMs: number): Promise<RepriceEvent[]>;
   writeEventPrices(version: number, rows: readonly EventPrice[]): Promise<void>;
+  /** Moves written prices from memory to disk; skipped while another write is under way. */
+  checkpointPrices(): Promise<void>;
   /** Deletes a version's prices from `fromMs` on (all of them for null). */
   dropEventPrices(version: number, fromMs: number | null): Promise<void>;
   /** A version's totals over its selection, as recorded and as the version prices it. */

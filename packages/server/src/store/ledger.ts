@@ -181,6 +181,15 @@ export class Ledger implements LedgerStore {
     if (rows.length > 0) await this.execute(this.driver.dialect.reprice.insertEventPrices(version, rows));
   }
 
+  async checkpointPrices(): Promise<void> {
+    try {
+      await this.driver.execute(this.driver.dialect.reprice.checkpointPrices());
+    } catch (e) {
+      // A compaction's or a key's write is under way: the next window checkpoints instead.
+      if (!/other write transactions active/.test((e as Error).message)) throw storeFailure(e, null);
+    }
+  }
+
   dropEventPrices(version: number, fromMs: number | null): Promise<void> {
     return this.execute(this.driver.dialect.reprice.dropEventPrices(version, fromMs));
   }

@@ -2,6 +2,7 @@ import { TOKEN_BUCKETS } from "@costtrail/core";
 import type { EventCursor, LedgerDialect, Statement } from "../ledger-driver.js";
 import type { EventListRequest, ExportFormat, ReadScope, StoredApiKey } from "../ledger-store.js";
 import {
+  checkpointPrices,
   dropEventPrices,
   insertEventPrices,
   listPriceVersions,
@@ -171,5 +172,14 @@ export const duckdbDialect: LedgerDialect = {
   revokeApiKey,
   touchApiKeys,
   keyUsage,
-  reprice: { listPriceVersions, savePriceVersion, repriceCounts, repriceEvents, insertEventPrices, dropEventPrices, versionTotals },
+  reprice: {
+    listPriceVersions,
+    savePriceVersion,
+    repriceCounts,
+    repriceEvents,
+    insertEventPrices,
+    dropEventPrices,
+    versionTotals,
+    checkpointPrices,
+  },
 };

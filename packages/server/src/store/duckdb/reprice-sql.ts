@@ -150,3 +150,11 @@ export function versionTotals(version: number, sel: RepriceSelection): Statement
     params: p.values,
   };
 }
+
+/**
+ * Writes the main file's new rows to disk. Appended rows stay in memory until a checkpoint,
+ * and the main file is otherwise checkpointed only by compaction, which an idle ledger does not run.
+ */
+export function checkpointPrices(): Statement {
+  return { sql: "CHECKPOINT", params: [] };
+}
