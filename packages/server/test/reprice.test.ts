@@ -287,12 +287,15 @@ describe("planWindows", () => {
   it("joins adjacent spans up to the window size and never splits one", () => {
     const H = 3_600_000;
     expect(
-      planWindows([
-        { from: 0, to: H, events: 30_000 },
-        { from: H, to: 2 * H, events: 20_000 },
-        { from: 2 * H, to: 3 * H, events: 1 },
-        { from: 5 * H, to: 6 * H, events: 70_000 },
-      ]),
+      planWindows(
+        [
+          { from: 0, to: H, events: 30_000 },
+          { from: H, to: 2 * H, events: 20_000 },
+          { from: 2 * H, to: 3 * H, events: 1 },
+          { from: 5 * H, to: 6 * H, events: 70_000 },
+        ],
+        50_000,
+      ),
     ).toEqual([
       { from: 0, to: 2 * H, events: 50_000 },
       { from: 2 * H, to: 3 * H, events: 1 },
