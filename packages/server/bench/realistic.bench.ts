@@ -374,7 +374,7 @@ async function ledgerRun(events: number, withSmallBatches: boolean, memory: { co
     }
     figures.heading(`${ledger} ledger: re-pricing every event (POST /v1/reprice), then rollups at current pricing`, `${ledger} reprice`);
     await rss.begin();
-    await repricePhase(target, figures, RUNS);
+    await repricePhase(server, target, figures, RUNS);
     memoryFigures("while re-pricing", await rss.end(), memory.limitMiB);
     await diskFigures(server, target, "after re-pricing (event_prices included)");
   } finally {

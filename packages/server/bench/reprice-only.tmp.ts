@@ -35,7 +35,7 @@ let reprPeak = 0;
   }
   return orig(path, body);
 };
-await repricePhase(target, figures, 3);
+await repricePhase(server, target, figures, 3);
 const m = await server.memory();
 console.log("reprice RSS sampled peak", peak.toFixed(0), "hwm", m.hwmMiB.toFixed(0), "now", m.rssMiB.toFixed(0));
 clearInterval(timer);

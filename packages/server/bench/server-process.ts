@@ -88,6 +88,14 @@ export class ServerProcess {
     return new ServerProcess(child, url, dataDir, config);
   }
 
+  /** Rewrites costtrail.yaml and has the server reload it (SIGHUP), as an operator would. */
+  async reconfigure(config: string): Promise<void> {
+    if (this.configured === null) throw new Error("the server was started without a configuration file");
+    await writeFile(join(this.dataDir, "costtrail.yaml"), config);
+    process.kill(this.pid, "SIGHUP");
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+
   async memory(): Promise<MemorySample> {
     const status = await readFile(`/proc/${this.pid}/status`, "utf8");
     const kib = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? Number.NaN);

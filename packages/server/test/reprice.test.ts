@@ -114,6 +114,7 @@ describe("reprice", () => {
       current_cost_usd: "0.019944",
       unpriced_before: 4,
       unpriced_after: 0,
+      events_changed: 7,
     });
     // Nothing recorded changed; current reads the new version.
     expect(await totals(t)).toEqual(recorded);
@@ -184,6 +185,7 @@ describe("reprice", () => {
       state: "running",
       events_total: 7,
       events_done: 3,
+      events_changed: 3,
       done_until_ms: split,
       recorded_cost: null,
       current_cost: null,
@@ -224,6 +226,7 @@ describe("reprice", () => {
       state: "running",
       events_total: 7,
       events_done: 0,
+      events_changed: 0,
       done_until_ms: null,
       recorded_cost: null,
       current_cost: null,
@@ -243,7 +246,8 @@ describe("reprice", () => {
 
 describe("Repricer windows", () => {
   it("counts a crowded hour again by minute, second and millisecond, and prices every event once", async () => {
-    const t = await open(LATER, ":memory:");
+    // Ingested while acme-1 had no price: every event's price changes.
+    const t = await open("", ":memory:");
     const at = (ms: string) => `2026-11-10T08:15:${ms}Z`;
     // Windows of 3 events: the hour (7) is counted by second (5 and 2), the crowded second by millisecond (4 and 1);
     // the crowded millisecond is a window alone, the other 3 events one more.
@@ -279,7 +283,12 @@ describe("Repricer windows", () => {
     expect([...new Set(saved)]).toEqual([ms("01.900"), Date.parse(RANGE.to)]);
     const rows = await t.store.driver.all({ sql: "SELECT count(*) AS n, count(DISTINCT id) AS ids FROM event_prices", params: [] });
     expect(rows).toEqual([{ n: 7, ids: 7 }]);
-    expect((await t.store.priceVersions())[0]).toMatchObject({ state: "done", events_done: 7, current_cost: "0.0126" });
+    expect((await t.store.priceVersions())[0]).toMatchObject({ state: "done", events_done: 7, events_changed: 7, current_cost: "0.0126" });
+    // Priced again with the same card, nothing changes: the version writes no row, and current reads as before.
+    const again = await repricer.start({ selection: { ...selection, to: selection.to - 1 }, reason: "same", createdBy: "test", dryRun: false });
+    await repricer.idle();
+    expect((await t.store.priceVersions())[1]).toMatchObject({ version: again.version?.version, state: "done", events_changed: 0, current_cost: "0.0126" });
+    expect(await t.store.driver.all({ sql: "SELECT count(*) AS n FROM event_prices", params: [] })).toEqual([{ n: 7 }]);
   });
 });
 

@@ -33,6 +33,7 @@ function view(v: PriceVersion): Record<string, unknown> {
     rate_card: v.rate_card,
     events_total: v.events_total,
     events_done: v.events_done,
+    events_changed: v.events_changed,
     recorded_cost_usd: v.recorded_cost,
     current_cost_usd: v.current_cost,
     difference_usd: v.recorded_cost !== null && v.current_cost !== null ? decimalDifference(v.current_cost, v.recorded_cost) : null,

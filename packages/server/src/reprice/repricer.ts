@@ -95,6 +95,23 @@ export function priceAgain(card: RateCard, e: RepriceEvent): EventPrice {
   };
 }
 
+function sameDecimal(a: string | null, b: string | null): boolean {
+  return a === null || b === null ? a === b : Decimal.parse(a).eq(Decimal.parse(b));
+}
+
+/** Whether an event priced again has the price it has now: cost, computed cost, source, status, entry and note. */
+export function samePrice(p: EventPrice, now: RepriceEvent): boolean {
+  const cost = p.cost_main === null ? null : Decimal.parse(p.cost_main).add(Decimal.parse(p.cost_residual ?? "0")).toString();
+  return (
+    sameDecimal(cost, now.cost) &&
+    sameDecimal(p.computed_cost, now.computed) &&
+    p.cost_source === now.cost_source &&
+    p.price_status === now.price_status &&
+    p.rate_card_entry === now.rate_card_entry &&
+    p.price_note === now.price_note
+  );
+}
+
 /**
  * Runs re-pricings: one at a time, in windows of events, each window's prices written before
  * the version's progress says so; a version becomes `done` (and what `current` pricing reads)
@@ -153,6 +170,7 @@ export class Repricer {
       state: "running",
       events_total: events,
       events_done: 0,
+      events_changed: 0,
       done_until_ms: null,
       recorded_cost: null,
       current_cost: null,
@@ -252,19 +270,21 @@ export class Repricer {
       if (this.stopping) return;
       const events = await this.store.repriceEvents(v.selection, w.from, w.to);
       const prices = events.map((e) => priceAgain(card, e));
+      // Only a changed price is written: an unchanged event reads as it is now, and a version that changes little stays small.
+      const changed = prices.filter((p, i) => !samePrice(p, events[i] as RepriceEvent));
       if (v.dry_run) {
         for (let i = 0; i < events.length; i++) {
           const e = events[i] as RepriceEvent;
           const p = prices[i] as EventPrice;
-          if (e.cost !== null) recorded = (recorded ?? Decimal.ZERO).add(Decimal.parse(e.cost));
-          else before++;
+          if (e.recorded_cost !== null) recorded = (recorded ?? Decimal.ZERO).add(Decimal.parse(e.recorded_cost));
+          if (e.recorded_status === "unpriced") before++;
           if (p.cost_main !== null)
             current = (current ?? Decimal.ZERO).add(Decimal.parse(p.cost_main)).add(Decimal.parse(p.cost_residual ?? "0"));
-          else after++;
+          if (p.price_status === "unpriced") after++;
         }
       } else {
-        await this.store.writeEventPrices(v.version, prices);
-        unflushed += prices.length;
+        await this.store.writeEventPrices(v.version, changed);
+        unflushed += changed.length;
         if (unflushed >= CHECKPOINT_ROWS) {
           await this.store.checkpointPrices();
           unflushed = 0;
@@ -273,6 +293,7 @@ export class Repricer {
       v = {
         ...v,
         events_done: v.events_done + events.length,
+        events_changed: v.events_changed + changed.length,
         done_until_ms: w.to,
         ...(v.dry_run && {
           recorded_cost: recorded?.normalize().toString() ?? null,

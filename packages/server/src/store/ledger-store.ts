@@ -66,6 +66,8 @@ export interface PriceVersion {
   readonly state: "running" | "done" | "failed";
   readonly events_total: number;
   readonly events_done: number;
+  /** Events whose price the version changed: the rows it writes. */
+  readonly events_changed: number;
   /** Every selected event before this instant is priced (and written); resumption starts here. */
   readonly done_until_ms: number | null;
   /** Exact decimal totals over the selection: as recorded, and as this version prices them. */
@@ -88,10 +90,16 @@ export interface RepriceEvent {
   readonly units: Record<string, number>;
   readonly batch: boolean;
   readonly service_tier: string | null;
+  /** Its price now (its newest completed version's, else as recorded): source, exact cost, computed cost, status, entry, note. */
   readonly cost_source: string | null;
-  /** The exact recorded cost, and what the rate card computed then. */
   readonly cost: string | null;
   readonly computed: string | null;
+  readonly price_status: string;
+  readonly rate_card_entry: string | null;
+  readonly price_note: string | null;
+  /** As it was recorded when it arrived. */
+  readonly recorded_cost: string | null;
+  readonly recorded_status: string;
 }
 
 /** An event's price in a version, the cost in the events table's two parts. */

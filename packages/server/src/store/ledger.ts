@@ -129,6 +129,7 @@ export class Ledger implements LedgerStore {
       state: String(r.state) as PriceVersion["state"],
       events_total: Number(r.events_total),
       events_done: Number(r.events_done),
+      events_changed: Number(r.events_changed ?? 0),
       done_until_ms: num(r.done_until_ms),
       recorded_cost: text(r.recorded_cost),
       current_cost: text(r.current_cost),
@@ -173,6 +174,11 @@ export class Ledger implements LedgerStore {
         cost_source: r.cost_source === null ? null : String(r.cost_source),
         cost: r.cost === null ? null : String(r.cost),
         computed: r.computed === null ? null : String(r.computed),
+        price_status: String(r.price_status),
+        rate_card_entry: r.rate_card_entry === null ? null : String(r.rate_card_entry),
+        price_note: r.price_note === null ? null : String(r.price_note),
+        recorded_cost: r.recorded_cost === null ? null : String(r.recorded_cost),
+        recorded_status: String(r.recorded_status),
       };
     });
   }

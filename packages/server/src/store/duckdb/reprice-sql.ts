@@ -11,11 +11,21 @@ import { Params, epochMs, whereSql } from "./sql-parts.js";
  * are, `current` reads each event's newest completed version over them (CURRENT_EVENTS).
  */
 
+/** Each event's row in its newest completed version, among the events of [from, to) (bound in `p`). */
+function latestPricesSql(p: Params, fromMs: number, toMs: number): string {
+  return `SELECT * FROM event_prices WHERE ts >= ${epochMs(p, fromMs)} AND ts < ${epochMs(p, toMs)}
+    AND version IN (SELECT version FROM price_versions WHERE state = 'done' AND NOT dry_run)
+    QUALIFY row_number() OVER (PARTITION BY project, id ORDER BY version DESC) = 1`;
+}
+
 /**
- * The events as the newest completed price version has them: a relation to read in place of
- * `events`. An event no completed version covers keeps its recorded price.
+ * The events as the newest completed price versions have them: a relation to read in place of
+ * `events`, for a rollup over [fromMs, toMs). A version holds rows only for the events whose
+ * price it changed, and only those of the range are joined, so the join is as large as what
+ * changed, not as the ledger. An event no version changed keeps its recorded price.
  */
-export const CURRENT_EVENTS = `(SELECT e.* REPLACE (
+export function currentEventsSql(p: Params, fromMs: number, toMs: number): string {
+  return `(SELECT e.* REPLACE (
     CASE WHEN p.id IS NULL THEN e.cost_usd ELSE p.cost_usd END AS cost_usd,
     CASE WHEN p.id IS NULL THEN e.cost_residual ELSE p.cost_residual END AS cost_residual,
     CASE WHEN p.id IS NULL THEN e.computed_cost_usd ELSE p.computed_cost_usd END AS computed_cost_usd,
@@ -23,17 +33,16 @@ export const CURRENT_EVENTS = `(SELECT e.* REPLACE (
     CASE WHEN p.id IS NULL THEN e.price_status ELSE p.price_status END AS price_status,
     CASE WHEN p.id IS NULL THEN e.rate_card_entry ELSE p.rate_card_entry END AS rate_card_entry,
     CASE WHEN p.id IS NULL THEN e.price_note ELSE p.price_note END AS price_note)
-  FROM events e LEFT JOIN (
-    SELECT * FROM event_prices WHERE version IN (SELECT version FROM price_versions WHERE state = 'done' AND NOT dry_run)
-    QUALIFY row_number() OVER (PARTITION BY project, id ORDER BY version DESC) = 1
-  ) p ON p.id = e.id AND p.project IS NOT DISTINCT FROM e.project AND p.ts = e.ts) AS events`;
+  FROM events e LEFT JOIN (${latestPricesSql(p, fromMs, toMs)}) p
+    ON p.id = e.id AND p.project IS NOT DISTINCT FROM e.project AND p.ts = e.ts) AS events`;
+}
 
 /** Whether any completed version exists: without one, `current` is `recorded` and the join is skipped. */
 export const ANY_CURRENT_SQL = "SELECT EXISTS (SELECT 1 FROM price_versions WHERE state = 'done' AND NOT dry_run) AS found";
 
 const VERSION_COLUMNS = `version, epoch_ms(created_at) AS created_ms, created_by, reason, selection, rate_card, dry_run, state,
   events_total, events_done, done_until_ms, recorded_cost, current_cost, unpriced_before, unpriced_after,
-  epoch_ms(finished_at) AS finished_ms, error`;
+  epoch_ms(finished_at) AS finished_ms, error, events_changed`;
 
 export function listPriceVersions(): Statement {
   return { sql: `SELECT ${VERSION_COLUMNS} FROM price_versions ORDER BY version`, params: [] };
@@ -59,6 +68,7 @@ export function savePriceVersion(v: PriceVersion): Statement {
     p.bind(v.unpriced_after),
     v.finished_ms === null ? "NULL" : epochMs(p, v.finished_ms),
     p.bind(v.error),
+    p.bind(v.events_changed),
   ];
   return { sql: `INSERT OR REPLACE INTO price_versions VALUES (${values.join(", ")})`, params: p.values };
 }
@@ -77,14 +87,24 @@ export function repriceCounts(sel: RepriceSelection, fromMs: number, toMs: numbe
   };
 }
 
-/** What pricing an event again needs, for the selection's events in [fromMs, toMs). */
+/**
+ * What pricing an event again needs, for the selection's events in [fromMs, toMs), with the
+ * price it has now (its newest completed version's, else as recorded) to tell whether it changes.
+ */
 export function repriceEvents(sel: RepriceSelection, fromMs: number, toMs: number): Statement {
   const p = new Params();
-  const buckets = TOKEN_BUCKETS.map((b) => `"${b}"`).join(", ");
+  const buckets = TOKEN_BUCKETS.map((b) => `e."${b}"`).join(", ");
+  const where = selectionWhere(sel, p, fromMs, toMs);
+  const latest = latestPricesSql(p, Math.max(fromMs, sel.from), Math.min(toMs, sel.to));
+  const now = (c: string) => `CASE WHEN l.id IS NULL THEN e.${c} ELSE l.${c} END`;
   return {
-    sql: `SELECT id, project, epoch_ms(ts) AS ts_ms, provider, model, ${buckets}, web_search_calls, units, batch, service_tier,
-      cost_source, CAST(${EXACT_COST} AS VARCHAR) AS cost, CAST(computed_cost_usd AS VARCHAR) AS computed
-      FROM events WHERE ${selectionWhere(sel, p, fromMs, toMs)}`,
+    sql: `SELECT e.id, e.project, epoch_ms(e.ts) AS ts_ms, e.provider, e.model, ${buckets}, e.web_search_calls, e.units, e.batch, e.service_tier,
+      CAST(${now("cost_usd")} + coalesce(${now("cost_residual")}, 0) AS VARCHAR) AS cost, CAST(${now("computed_cost_usd")} AS VARCHAR) AS computed,
+      ${now("cost_source")} AS cost_source, ${now("price_status")} AS price_status, ${now("rate_card_entry")} AS rate_card_entry,
+      ${now("price_note")} AS price_note,
+      CAST(e.cost_usd + coalesce(e.cost_residual, 0) AS VARCHAR) AS recorded_cost, e.price_status AS recorded_status
+      FROM (SELECT * FROM events WHERE ${where}) e
+      LEFT JOIN (${latest}) l ON l.id = e.id AND l.project IS NOT DISTINCT FROM e.project AND l.ts = e.ts`,
     params: p.values,
   };
 }
@@ -136,17 +156,24 @@ export function dropEventPrices(version: number, fromMs: number | null): Stateme
   return { sql: `DELETE FROM event_prices WHERE version = ${p.bind(version)}${from}`, params: p.values };
 }
 
-/** A completed version's totals over its selection: recorded, and with this version's prices over them. */
+/**
+ * A version's totals over its selection: as recorded, and as priced once it completes (its own
+ * rows over the newest earlier completed version's, over the recorded price).
+ */
 export function versionTotals(version: number, sel: RepriceSelection): Statement {
   const p = new Params();
+  const where = selectionWhere(sel, p);
   const v = p.bind(version);
+  const prices = `SELECT * FROM event_prices WHERE ts >= ${epochMs(p, sel.from)} AND ts < ${epochMs(p, sel.to)}
+    AND (version = ${v} OR version IN (SELECT version FROM price_versions WHERE state = 'done' AND NOT dry_run AND version < ${v}))
+    QUALIFY row_number() OVER (PARTITION BY project, id ORDER BY version DESC) = 1`;
   return {
-    sql: `SELECT CAST(sum(${EXACT_COST.replaceAll("cost_", "e.cost_")}) AS VARCHAR) AS recorded,
+    sql: `SELECT CAST(sum(e.cost_usd + coalesce(e.cost_residual, 0)) AS VARCHAR) AS recorded,
         CAST(sum(CASE WHEN n.id IS NULL THEN e.cost_usd + coalesce(e.cost_residual, 0) ELSE n.cost_usd + coalesce(n.cost_residual, 0) END) AS VARCHAR) AS current,
         count(*) FILTER (WHERE e.price_status = 'unpriced') AS unpriced_before,
         count(*) FILTER (WHERE coalesce(n.price_status, e.price_status) = 'unpriced') AS unpriced_after
-      FROM (SELECT * FROM events WHERE ${selectionWhere(sel, p)}) e
-      LEFT JOIN (SELECT * FROM event_prices WHERE version = ${v}) n ON n.id = e.id AND n.project IS NOT DISTINCT FROM e.project AND n.ts = e.ts`,
+      FROM (SELECT * FROM events WHERE ${where}) e
+      LEFT JOIN (${prices}) n ON n.id = e.id AND n.project IS NOT DISTINCT FROM e.project AND n.ts = e.ts`,
     params: p.values,
   };
 }

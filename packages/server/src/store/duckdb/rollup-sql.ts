@@ -15,7 +15,7 @@ import {
   partsOf,
   hourlyDimensionSql,
 } from "./hourly.js";
-import { ANY_CURRENT_SQL, CURRENT_EVENTS } from "./reprice-sql.js";
+import { ANY_CURRENT_SQL, currentEventsSql } from "./reprice-sql.js";
 import { Params, dimensionSql, epochMs, filterSql, scopeSql, whereSql } from "./sql-parts.js";
 
 /**
@@ -273,7 +273,7 @@ class RollupParts {
     readonly scope: ReadScope,
     readonly options: RollupOptions,
   ) {
-    this.events = options.current ? CURRENT_EVENTS : "events";
+    this.events = options.current ? currentEventsSql(this.p, spec.from, spec.to) : "events";
     this.sumCost = options.residuals ? SUM_COST : "sum(cost_usd)";
     this.where = whereSql(scope, spec.from, spec.to, spec.filters, this.p);
     this.groupNames = spec.group_by.map((_, i) => `group_${i}`);
@@ -477,7 +477,7 @@ function residualProbe(spec: QuerySpec, scope: ReadScope, current: boolean): Sta
   const p = new Params();
   const where = whereSql(scope, spec.from, spec.to, spec.filters, p);
   return {
-    sql: `SELECT EXISTS (SELECT 1 FROM ${current ? CURRENT_EVENTS : "events"} WHERE cost_residual IS NOT NULL AND ${where}) AS r`,
+    sql: `SELECT EXISTS (SELECT 1 FROM ${current ? currentEventsSql(p, spec.from, spec.to) : "events"} WHERE cost_residual IS NOT NULL AND ${where}) AS r`,
     params: p.values,
   };
 }

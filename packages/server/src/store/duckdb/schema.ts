@@ -111,7 +111,7 @@ export const REPRICE_SCHEMA_SQL = [
   `CREATE TABLE IF NOT EXISTS price_versions (version INTEGER PRIMARY KEY, created_at TIMESTAMP NOT NULL, created_by VARCHAR NOT NULL,
     reason VARCHAR NOT NULL, selection VARCHAR NOT NULL, rate_card VARCHAR NOT NULL, dry_run BOOLEAN NOT NULL, state VARCHAR NOT NULL,
     events_total BIGINT NOT NULL, events_done BIGINT NOT NULL, done_until_ms BIGINT, recorded_cost VARCHAR, current_cost VARCHAR,
-    unpriced_before BIGINT, unpriced_after BIGINT, finished_at TIMESTAMP, error VARCHAR)`,
+    unpriced_before BIGINT, unpriced_after BIGINT, finished_at TIMESTAMP, error VARCHAR, events_changed BIGINT)`,
   `CREATE TABLE IF NOT EXISTS event_prices (version INTEGER NOT NULL, project VARCHAR, id VARCHAR NOT NULL, ts TIMESTAMP NOT NULL,
     cost_usd DECIMAL(18,12), cost_residual DECIMAL(38,18), computed_cost_usd DECIMAL(38,18), cost_source VARCHAR,
     price_status VARCHAR NOT NULL, rate_card_entry VARCHAR, price_note VARCHAR)`,
