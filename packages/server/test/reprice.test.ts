@@ -174,7 +174,7 @@ describe("reprice", () => {
       all.filter((e) => e.ts_ms < split || ["g-3", "a-2"].includes(e.id)).map((e) => priceAgain(card, e)),
     );
     const { rateCardFingerprint } = await import("../src/reprice/repricer.js");
-    await first.store.savePriceVersion({
+    await first.store.addPriceVersion({
       version: 1,
       created_ms: Date.now(),
       created_by: "admin (key_test)",
@@ -187,10 +187,11 @@ describe("reprice", () => {
       events_done: 3,
       events_changed: 3,
       done_until_ms: split,
-      recorded_cost: null,
-      current_cost: null,
-      unpriced_before: null,
-      unpriced_after: null,
+      // The totals of the finished windows, saved with them: g-1 and g-2 at 0.00472 (0.004248 now), a-1 unpriced (0.0018 now).
+      recorded_cost: "0.00944",
+      current_cost: "0.010296",
+      unpriced_before: 1,
+      unpriced_after: 0,
       finished_ms: null,
       error: null,
     });
@@ -215,7 +216,7 @@ describe("reprice", () => {
     const first = await open(LATER, path);
     await ingest(first, EVENTS);
     const selection = { from: Date.parse(RANGE.from), to: Date.parse(RANGE.to), filters: [], projects: null };
-    await first.store.savePriceVersion({
+    await first.store.addPriceVersion({
       version: 1,
       created_ms: Date.now(),
       created_by: "admin (key_test)",
@@ -285,9 +286,19 @@ describe("Repricer windows", () => {
     expect(rows).toEqual([{ n: 7, ids: 7 }]);
     expect((await t.store.priceVersions())[0]).toMatchObject({ state: "done", events_done: 7, events_changed: 7, current_cost: "0.0126" });
     // Priced again with the same card, nothing changes: the version writes no row, and current reads as before.
-    const again = await repricer.start({ selection: { ...selection, to: selection.to - 1 }, reason: "same", createdBy: "test", dryRun: false });
+    const again = await repricer.start({
+      selection: { ...selection, to: selection.to - 1 },
+      reason: "same",
+      createdBy: "test",
+      dryRun: false,
+    });
     await repricer.idle();
-    expect((await t.store.priceVersions())[1]).toMatchObject({ version: again.version?.version, state: "done", events_changed: 0, current_cost: "0.0126" });
+    expect((await t.store.priceVersions())[1]).toMatchObject({
+      version: again.version?.version,
+      state: "done",
+      events_changed: 0,
+      current_cost: "0.0126",
+    });
     expect(await t.store.driver.all({ sql: "SELECT count(*) AS n FROM event_prices", params: [] })).toEqual([{ n: 7 }]);
   });
 });

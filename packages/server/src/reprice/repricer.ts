@@ -101,7 +101,12 @@ function sameDecimal(a: string | null, b: string | null): boolean {
 
 /** Whether an event priced again has the price it has now: cost, computed cost, source, status, entry and note. */
 export function samePrice(p: EventPrice, now: RepriceEvent): boolean {
-  const cost = p.cost_main === null ? null : Decimal.parse(p.cost_main).add(Decimal.parse(p.cost_residual ?? "0")).toString();
+  const cost =
+    p.cost_main === null
+      ? null
+      : Decimal.parse(p.cost_main)
+          .add(Decimal.parse(p.cost_residual ?? "0"))
+          .toString();
   return (
     sameDecimal(cost, now.cost) &&
     sameDecimal(p.computed_cost, now.computed) &&
@@ -179,7 +184,7 @@ export class Repricer {
       finished_ms: null,
       error: null,
     };
-    await this.store.savePriceVersion(version);
+    await this.store.addPriceVersion(version);
     this.launch(version, card, windows);
     return { version, events, reused: false };
   }
@@ -272,17 +277,17 @@ export class Repricer {
       const prices = events.map((e) => priceAgain(card, e));
       // Only a changed price is written: an unchanged event reads as it is now, and a version that changes little stays small.
       const changed = prices.filter((p, i) => !samePrice(p, events[i] as RepriceEvent));
-      if (v.dry_run) {
-        for (let i = 0; i < events.length; i++) {
-          const e = events[i] as RepriceEvent;
-          const p = prices[i] as EventPrice;
-          if (e.recorded_cost !== null) recorded = (recorded ?? Decimal.ZERO).add(Decimal.parse(e.recorded_cost));
-          if (e.recorded_status === "unpriced") before++;
-          if (p.cost_main !== null)
-            current = (current ?? Decimal.ZERO).add(Decimal.parse(p.cost_main)).add(Decimal.parse(p.cost_residual ?? "0"));
-          if (p.price_status === "unpriced") after++;
-        }
-      } else {
+      // The totals are summed as the windows go, and saved with each window's progress, so a resumed run adds up right.
+      for (let i = 0; i < events.length; i++) {
+        const e = events[i] as RepriceEvent;
+        const p = prices[i] as EventPrice;
+        if (e.recorded_cost !== null) recorded = (recorded ?? Decimal.ZERO).add(Decimal.parse(e.recorded_cost));
+        if (e.recorded_status === "unpriced") before++;
+        if (p.cost_main !== null)
+          current = (current ?? Decimal.ZERO).add(Decimal.parse(p.cost_main)).add(Decimal.parse(p.cost_residual ?? "0"));
+        if (p.price_status === "unpriced") after++;
+      }
+      if (!v.dry_run) {
         await this.store.writeEventPrices(v.version, changed);
         unflushed += changed.length;
         if (unflushed >= CHECKPOINT_ROWS) {
@@ -295,26 +300,14 @@ export class Repricer {
         events_done: v.events_done + events.length,
         events_changed: v.events_changed + changed.length,
         done_until_ms: w.to,
-        ...(v.dry_run && {
-          recorded_cost: recorded?.normalize().toString() ?? null,
-          current_cost: current?.normalize().toString() ?? null,
-          unpriced_before: before,
-          unpriced_after: after,
-        }),
+        recorded_cost: recorded?.normalize().toString() ?? null,
+        current_cost: current?.normalize().toString() ?? null,
+        unpriced_before: before,
+        unpriced_after: after,
       };
       await this.store.savePriceVersion(v);
     }
-    if (!v.dry_run) {
-      await this.store.checkpointPrices();
-      const totals = await this.store.versionTotals(v.version, v.selection);
-      v = {
-        ...v,
-        recorded_cost: totals.recorded,
-        current_cost: totals.current,
-        unpriced_before: totals.unpriced_before,
-        unpriced_after: totals.unpriced_after,
-      };
-    }
+    if (!v.dry_run) await this.store.checkpointPrices();
     // The flip to done is one write: until it, `current` pricing does not see this version at all.
     await this.store.savePriceVersion({ ...v, state: "done", finished_ms: Date.now() });
     this.log.info({ version: v.version, events: v.events_done }, `price version ${v.version} done`);

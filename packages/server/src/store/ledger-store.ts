@@ -142,8 +142,9 @@ export interface LedgerStore {
   /** Writes matching events to a file in the given format and returns the row count; on failure no file is left. */
   exportTo(path: string, format: ExportFormat, req: Omit<EventListRequest, "limit">, scope: ReadScope): Promise<number>;
   count(scope: ReadScope): Promise<number>;
-  /** Re-pricing: every price version, oldest first, and saving one (insert or replace). */
+  /** Re-pricing: every price version, oldest first; adding one, and saving one's progress. */
   priceVersions(): Promise<PriceVersion[]>;
+  addPriceVersion(v: PriceVersion): Promise<void>;
   savePriceVersion(v: PriceVersion): Promise<void>;
   /** A selection's events in [fromMs, toMs) per `unitMs` of time (`start_ms`, `events`), oldest first. */
   repriceCounts(sel: RepriceSelection, fromMs: number, toMs: number, unitMs: number): Promise<Array<{ start_ms: number; events: number }>>;
@@ -154,11 +155,6 @@ export interface LedgerStore {
   checkpointPrices(): Promise<void>;
   /** Deletes a version's prices from `fromMs` on (all of them for null). */
   dropEventPrices(version: number, fromMs: number | null): Promise<void>;
-  /** A version's totals over its selection, as recorded and as the version prices it. */
-  versionTotals(
-    version: number,
-    sel: RepriceSelection,
-  ): Promise<{ recorded: string | null; current: string | null; unpriced_before: number; unpriced_after: number }>;
   /** The models seen in a time range, with their unpriced requests and those requests' tokens. */
   modelUsage(req: { from: number; to: number }, scope: ReadScope): Promise<ModelUsage[]>;
   saveApiKey(key: StoredApiKey): Promise<void>;

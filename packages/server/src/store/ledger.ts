@@ -140,8 +140,12 @@ export class Ledger implements LedgerStore {
     }));
   }
 
+  addPriceVersion(v: PriceVersion): Promise<void> {
+    return this.execute(this.driver.dialect.reprice.savePriceVersion(v, true));
+  }
+
   savePriceVersion(v: PriceVersion): Promise<void> {
-    return this.execute(this.driver.dialect.reprice.savePriceVersion(v));
+    return this.execute(this.driver.dialect.reprice.savePriceVersion(v, false));
   }
 
   async repriceCounts(
@@ -198,17 +202,6 @@ export class Ledger implements LedgerStore {
 
   dropEventPrices(version: number, fromMs: number | null): Promise<void> {
     return this.execute(this.driver.dialect.reprice.dropEventPrices(version, fromMs));
-  }
-
-  async versionTotals(version: number, sel: RepriceSelection) {
-    const [r] = await this.all(this.driver.dialect.reprice.versionTotals(version, sel));
-    const money = (v: PlainValue | undefined) => (v === null || v === undefined ? null : Decimal.parse(String(v)).normalize().toString());
-    return {
-      recorded: money(r?.recorded),
-      current: money(r?.current),
-      unpriced_before: Number(r?.unpriced_before ?? 0),
-      unpriced_after: Number(r?.unpriced_after ?? 0),
-    };
   }
 
   saveApiKey(key: StoredApiKey): Promise<void> {

@@ -9,7 +9,6 @@ import {
   repriceEvents,
   repriceCounts,
   savePriceVersion,
-  versionTotals,
 } from "./reprice-sql.js";
 import { rollup, rollupJson } from "./rollup-sql.js";
 import { EVENT_LIST_COLUMNS, EXACT_COST } from "./schema.js";
@@ -179,7 +178,6 @@ export const duckdbDialect: LedgerDialect = {
     repriceEvents,
     insertEventPrices,
     dropEventPrices,
-    versionTotals,
     checkpointPrices,
   },
 };

@@ -48,29 +48,41 @@ export function listPriceVersions(): Statement {
   return { sql: `SELECT ${VERSION_COLUMNS} FROM price_versions ORDER BY version`, params: [] };
 }
 
-export function savePriceVersion(v: PriceVersion): Statement {
+/**
+ * A new version (an INSERT), or an existing one's progress (an UPDATE of every other column).
+ * Not INSERT OR REPLACE: DuckDB 1.5's conflict update garbled a text value now and then.
+ */
+export function savePriceVersion(v: PriceVersion, isNew: boolean): Statement {
   const p = new Params();
-  const values = [
-    p.bind(v.version),
-    epochMs(p, v.created_ms),
-    p.bind(v.created_by),
-    p.bind(v.reason),
-    p.bind(JSON.stringify(v.selection)),
-    p.bind(v.rate_card),
-    p.bind(v.dry_run),
-    p.bind(v.state),
-    p.bind(v.events_total),
-    p.bind(v.events_done),
-    p.bind(v.done_until_ms),
-    p.bind(v.recorded_cost),
-    p.bind(v.current_cost),
-    p.bind(v.unpriced_before),
-    p.bind(v.unpriced_after),
-    v.finished_ms === null ? "NULL" : epochMs(p, v.finished_ms),
-    p.bind(v.error),
-    p.bind(v.events_changed),
+  const columns: Array<[string, string]> = [
+    ["created_at", epochMs(p, v.created_ms)],
+    ["created_by", p.bind(v.created_by)],
+    ["reason", p.bind(v.reason)],
+    ["selection", p.bind(JSON.stringify(v.selection))],
+    ["rate_card", p.bind(v.rate_card)],
+    ["dry_run", p.bind(v.dry_run)],
+    ["state", p.bind(v.state)],
+    ["events_total", p.bind(v.events_total)],
+    ["events_done", p.bind(v.events_done)],
+    ["done_until_ms", `CAST(${p.bind(v.done_until_ms)} AS BIGINT)`],
+    ["recorded_cost", `CAST(${p.bind(v.recorded_cost)} AS VARCHAR)`],
+    ["current_cost", `CAST(${p.bind(v.current_cost)} AS VARCHAR)`],
+    ["unpriced_before", `CAST(${p.bind(v.unpriced_before)} AS BIGINT)`],
+    ["unpriced_after", `CAST(${p.bind(v.unpriced_after)} AS BIGINT)`],
+    ["finished_at", v.finished_ms === null ? "CAST(NULL AS TIMESTAMP)" : epochMs(p, v.finished_ms)],
+    ["error", `CAST(${p.bind(v.error)} AS VARCHAR)`],
+    ["events_changed", p.bind(v.events_changed)],
   ];
-  return { sql: `INSERT OR REPLACE INTO price_versions VALUES (${values.join(", ")})`, params: p.values };
+  const version = p.bind(v.version);
+  if (isNew)
+    return {
+      sql: `INSERT INTO price_versions (version, ${columns.map(([c]) => c).join(", ")}) VALUES (${version}, ${columns.map(([, x]) => x).join(", ")})`,
+      params: p.values,
+    };
+  return {
+    sql: `UPDATE price_versions SET ${columns.map(([c, x]) => `${c} = ${x}`).join(", ")} WHERE version = ${version}`,
+    params: p.values,
+  };
 }
 
 function selectionWhere(sel: RepriceSelection, p: Params, fromMs = sel.from, toMs = sel.to): string {
@@ -154,28 +166,6 @@ export function dropEventPrices(version: number, fromMs: number | null): Stateme
   const p = new Params();
   const from = fromMs === null ? "" : ` AND ts >= ${epochMs(p, fromMs)}`;
   return { sql: `DELETE FROM event_prices WHERE version = ${p.bind(version)}${from}`, params: p.values };
-}
-
-/**
- * A version's totals over its selection: as recorded, and as priced once it completes (its own
- * rows over the newest earlier completed version's, over the recorded price).
- */
-export function versionTotals(version: number, sel: RepriceSelection): Statement {
-  const p = new Params();
-  const where = selectionWhere(sel, p);
-  const v = p.bind(version);
-  const prices = `SELECT * FROM event_prices WHERE ts >= ${epochMs(p, sel.from)} AND ts < ${epochMs(p, sel.to)}
-    AND (version = ${v} OR version IN (SELECT version FROM price_versions WHERE state = 'done' AND NOT dry_run AND version < ${v}))
-    QUALIFY row_number() OVER (PARTITION BY project, id ORDER BY version DESC) = 1`;
-  return {
-    sql: `SELECT CAST(sum(e.cost_usd + coalesce(e.cost_residual, 0)) AS VARCHAR) AS recorded,
-        CAST(sum(CASE WHEN n.id IS NULL THEN e.cost_usd + coalesce(e.cost_residual, 0) ELSE n.cost_usd + coalesce(n.cost_residual, 0) END) AS VARCHAR) AS current,
-        count(*) FILTER (WHERE e.price_status = 'unpriced') AS unpriced_before,
-        count(*) FILTER (WHERE coalesce(n.price_status, e.price_status) = 'unpriced') AS unpriced_after
-      FROM (SELECT * FROM events WHERE ${where}) e
-      LEFT JOIN (${prices}) n ON n.id = e.id AND n.project IS NOT DISTINCT FROM e.project AND n.ts = e.ts`,
-    params: p.values,
-  };
 }
 
 /**
