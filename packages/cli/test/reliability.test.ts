@@ -189,8 +189,12 @@ describe("re-pricing across a crash (real server process, loopback only)", () =>
     // A discount agreed later: 20% off every OpenAI event, so each becomes $0.000168.
     await writeFile(config, 'version: 1\npricing:\n  discounts: { openai: "20" }\n');
     const body = { from: new Date(start).toISOString(), reason: "20% OpenAI discount" };
-    const version = async (url: string, n: number) =>
-      (await (await fetch(`${url}/v1/reprice/${n}`, { headers: HEADERS })).json()) as Record<string, unknown>;
+    const version = async (url: string, n: number) => {
+      const res = await fetch(`${url}/v1/reprice/${n}`, { headers: HEADERS });
+      const body = (await res.json()) as Record<string, unknown>;
+      if (res.status !== 200) throw new Error(`GET /v1/reprice/${n} answered ${res.status}: ${JSON.stringify(body)}`);
+      return body;
+    };
     const second = await startServerProcess(dir, ENV, ["--config", config]);
     let killedAt = 0;
     try {
