@@ -1,7 +1,6 @@
 import { TOKEN_BUCKETS } from "@costtrail/core";
 import type { Statement } from "../ledger-driver.js";
 import type { EventPrice, PriceVersion, RepriceSelection } from "../ledger-store.js";
-import { EXACT_COST } from "./schema.js";
 import { Params, epochMs, whereSql } from "./sql-parts.js";
 
 /**
