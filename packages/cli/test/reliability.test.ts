@@ -205,12 +205,12 @@ describe("re-pricing across a crash (real server process, loopback only)", () =>
         events_total: number;
       };
       expect(started).toMatchObject({ version: 1, events_total: 150_000 });
-      // Kill it once the first windows are saved and before the last one is.
+      // Kill it once a first window is saved and before the last one is.
       const deadline = Date.now() + 60_000;
       for (;;) {
         const v = await version(second.url, 1);
         const done = Number(v.events_done);
-        if (done >= 50_000 && v.state === "running") {
+        if (done > 0 && v.state === "running") {
           killedAt = done;
           break;
         }

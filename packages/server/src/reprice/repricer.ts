@@ -184,7 +184,7 @@ export class Repricer {
       finished_ms: null,
       error: null,
     };
-    await this.store.addPriceVersion(version);
+    await this.store.savePriceVersion(version);
     this.launch(version, card, windows);
     return { version, events, reused: false };
   }
@@ -195,7 +195,6 @@ export class Repricer {
       if (v.state !== "running") continue;
       const card = this.rateCard();
       const fail = async (error: string) => {
-        await this.store.dropEventPrices(v.version, null);
         await this.store.savePriceVersion({ ...v, state: "failed", error, finished_ms: Date.now() });
         this.log.error({ version: v.version }, `price version ${v.version} not resumed: ${error}`);
       };
@@ -207,8 +206,8 @@ export class Repricer {
         await fail("the rate card changed while it was interrupted; run it again to price with the new one");
         continue;
       }
-      // Whatever a crash left past the last finished window is written again, so nothing counts twice.
-      await this.store.dropEventPrices(v.version, v.done_until_ms);
+      // Rows a crash left past the last finished window are written again. Priced by the same card they
+      // are the same prices, and a reader takes one row per event and version, so nothing counts twice.
       const windows = await this.plan(v.selection, v.done_until_ms ?? v.selection.from);
       this.log.info({ version: v.version, done: v.events_done, total: v.events_total }, `resuming price version ${v.version}`);
       this.launch(v, card, windows);

@@ -90,11 +90,10 @@ export interface LedgerDialect {
   /** Re-pricing's statements (duckdb/reprice-sql.ts has what each returns). */
   readonly reprice: {
     listPriceVersions(): Statement;
-    savePriceVersion(v: PriceVersion, isNew: boolean): Statement;
+    savePriceVersion(v: PriceVersion): Statement;
     repriceCounts(sel: RepriceSelection, fromMs: number, toMs: number, unitMs: number): Statement;
     repriceEvents(sel: RepriceSelection, fromMs: number, toMs: number): Statement;
     insertEventPrices(version: number, rows: readonly EventPrice[]): Statement;
-    dropEventPrices(version: number, fromMs: number | null): Statement;
     checkpointPrices(): Statement;
   };
 }

@@ -142,9 +142,8 @@ export interface LedgerStore {
   /** Writes matching events to a file in the given format and returns the row count; on failure no file is left. */
   exportTo(path: string, format: ExportFormat, req: Omit<EventListRequest, "limit">, scope: ReadScope): Promise<number>;
   count(scope: ReadScope): Promise<number>;
-  /** Re-pricing: every price version, oldest first; adding one, and saving one's progress. */
+  /** Re-pricing: every price version in its newest state, oldest first; saving a state (appended). */
   priceVersions(): Promise<PriceVersion[]>;
-  addPriceVersion(v: PriceVersion): Promise<void>;
   savePriceVersion(v: PriceVersion): Promise<void>;
   /** A selection's events in [fromMs, toMs) per `unitMs` of time (`start_ms`, `events`), oldest first. */
   repriceCounts(sel: RepriceSelection, fromMs: number, toMs: number, unitMs: number): Promise<Array<{ start_ms: number; events: number }>>;
@@ -153,8 +152,6 @@ export interface LedgerStore {
   writeEventPrices(version: number, rows: readonly EventPrice[]): Promise<void>;
   /** Moves written prices from memory to disk; skipped while another write is under way. */
   checkpointPrices(): Promise<void>;
-  /** Deletes a version's prices from `fromMs` on (all of them for null). */
-  dropEventPrices(version: number, fromMs: number | null): Promise<void>;
   /** The models seen in a time range, with their unpriced requests and those requests' tokens. */
   modelUsage(req: { from: number; to: number }, scope: ReadScope): Promise<ModelUsage[]>;
   saveApiKey(key: StoredApiKey): Promise<void>;

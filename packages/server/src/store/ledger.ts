@@ -140,12 +140,8 @@ export class Ledger implements LedgerStore {
     }));
   }
 
-  addPriceVersion(v: PriceVersion): Promise<void> {
-    return this.execute(this.driver.dialect.reprice.savePriceVersion(v, true));
-  }
-
   savePriceVersion(v: PriceVersion): Promise<void> {
-    return this.execute(this.driver.dialect.reprice.savePriceVersion(v, false));
+    return this.execute(this.driver.dialect.reprice.savePriceVersion(v));
   }
 
   async repriceCounts(
@@ -198,10 +194,6 @@ export class Ledger implements LedgerStore {
       // A compaction's or a key's write is under way: the next window checkpoints instead.
       if (!/other write transactions active/.test((e as Error).message)) throw storeFailure(e, null);
     }
-  }
-
-  dropEventPrices(version: number, fromMs: number | null): Promise<void> {
-    return this.execute(this.driver.dialect.reprice.dropEventPrices(version, fromMs));
   }
 
   saveApiKey(key: StoredApiKey): Promise<void> {

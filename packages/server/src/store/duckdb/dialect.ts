@@ -1,15 +1,7 @@
 import { TOKEN_BUCKETS } from "@costtrail/core";
 import type { EventCursor, LedgerDialect, Statement } from "../ledger-driver.js";
 import type { EventListRequest, ExportFormat, ReadScope, StoredApiKey } from "../ledger-store.js";
-import {
-  checkpointPrices,
-  dropEventPrices,
-  insertEventPrices,
-  listPriceVersions,
-  repriceEvents,
-  repriceCounts,
-  savePriceVersion,
-} from "./reprice-sql.js";
+import { checkpointPrices, insertEventPrices, listPriceVersions, repriceEvents, repriceCounts, savePriceVersion } from "./reprice-sql.js";
 import { rollup, rollupJson } from "./rollup-sql.js";
 import { EVENT_LIST_COLUMNS, EXACT_COST } from "./schema.js";
 import { Params, epochMs, whereSql } from "./sql-parts.js";
@@ -177,7 +169,6 @@ export const duckdbDialect: LedgerDialect = {
     repriceCounts,
     repriceEvents,
     insertEventPrices,
-    dropEventPrices,
     checkpointPrices,
   },
 };

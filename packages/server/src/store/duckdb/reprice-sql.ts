@@ -44,44 +44,46 @@ const VERSION_COLUMNS = `version, epoch_ms(created_at) AS created_ms, created_by
   epoch_ms(finished_at) AS finished_ms, error, events_changed`;
 
 export function listPriceVersions(): Statement {
-  return { sql: `SELECT ${VERSION_COLUMNS} FROM price_versions ORDER BY version`, params: [] };
+  return {
+    sql: `SELECT ${VERSION_COLUMNS} FROM price_versions QUALIFY row_number() OVER (PARTITION BY version ORDER BY seq DESC) = 1 ORDER BY version`,
+    params: [],
+  };
 }
 
+let lastSeq = 0;
+
 /**
- * A new version (an INSERT), or an existing one's progress (an UPDATE of every other column).
- * Not INSERT OR REPLACE: DuckDB 1.5's conflict update garbled a text value now and then.
+ * A version's state, appended as a new row (the newest `seq` is the state): re-pricing never
+ * updates or deletes. DuckDB 1.5 garbled text values of rows updated while the main file was
+ * checkpointed (a cost read back as "10.\0\0"), so the tables are append-only.
  */
-export function savePriceVersion(v: PriceVersion, isNew: boolean): Statement {
+export function savePriceVersion(v: PriceVersion): Statement {
   const p = new Params();
-  const columns: Array<[string, string]> = [
-    ["created_at", epochMs(p, v.created_ms)],
-    ["created_by", p.bind(v.created_by)],
-    ["reason", p.bind(v.reason)],
-    ["selection", p.bind(JSON.stringify(v.selection))],
-    ["rate_card", p.bind(v.rate_card)],
-    ["dry_run", p.bind(v.dry_run)],
-    ["state", p.bind(v.state)],
-    ["events_total", p.bind(v.events_total)],
-    ["events_done", p.bind(v.events_done)],
-    ["done_until_ms", `CAST(${p.bind(v.done_until_ms)} AS BIGINT)`],
-    ["recorded_cost", `CAST(${p.bind(v.recorded_cost)} AS VARCHAR)`],
-    ["current_cost", `CAST(${p.bind(v.current_cost)} AS VARCHAR)`],
-    ["unpriced_before", `CAST(${p.bind(v.unpriced_before)} AS BIGINT)`],
-    ["unpriced_after", `CAST(${p.bind(v.unpriced_after)} AS BIGINT)`],
-    ["finished_at", v.finished_ms === null ? "CAST(NULL AS TIMESTAMP)" : epochMs(p, v.finished_ms)],
-    ["error", `CAST(${p.bind(v.error)} AS VARCHAR)`],
-    ["events_changed", p.bind(v.events_changed)],
+  lastSeq = Math.max(lastSeq + 1, Date.now() * 1000);
+  const values = [
+    p.bind(v.version),
+    p.bind(lastSeq),
+    epochMs(p, v.created_ms),
+    p.bind(v.created_by),
+    p.bind(v.reason),
+    p.bind(JSON.stringify(v.selection)),
+    p.bind(v.rate_card),
+    p.bind(v.dry_run),
+    p.bind(v.state),
+    p.bind(v.events_total),
+    p.bind(v.events_done),
+    `CAST(${p.bind(v.done_until_ms)} AS BIGINT)`,
+    `CAST(${p.bind(v.recorded_cost)} AS VARCHAR)`,
+    `CAST(${p.bind(v.current_cost)} AS VARCHAR)`,
+    `CAST(${p.bind(v.unpriced_before)} AS BIGINT)`,
+    `CAST(${p.bind(v.unpriced_after)} AS BIGINT)`,
+    v.finished_ms === null ? "CAST(NULL AS TIMESTAMP)" : epochMs(p, v.finished_ms),
+    `CAST(${p.bind(v.error)} AS VARCHAR)`,
+    p.bind(v.events_changed),
   ];
-  const version = p.bind(v.version);
-  if (isNew)
-    return {
-      sql: `INSERT INTO price_versions (version, ${columns.map(([c]) => c).join(", ")}) VALUES (${version}, ${columns.map(([, x]) => x).join(", ")})`,
-      params: p.values,
-    };
-  return {
-    sql: `UPDATE price_versions SET ${columns.map(([c, x]) => `${c} = ${x}`).join(", ")} WHERE version = ${version}`,
-    params: p.values,
-  };
+  const columns =
+    "version, seq, created_at, created_by, reason, selection, rate_card, dry_run, state, events_total, events_done, done_until_ms, recorded_cost, current_cost, unpriced_before, unpriced_after, finished_at, error, events_changed";
+  return { sql: `INSERT INTO price_versions (${columns}) VALUES (${values.join(", ")})`, params: p.values };
 }
 
 function selectionWhere(sel: RepriceSelection, p: Params, fromMs = sel.from, toMs = sel.to): string {
@@ -158,13 +160,6 @@ export function insertEventPrices(version: number, rows: readonly EventPrice[]):
       FROM (SELECT unnest(from_json(${p.bind(json)}, '${PRICE_ROW_TYPE}')) AS r)`,
     params: p.values,
   };
-}
-
-/** A version's rows from `fromMs` on: what a resumed run writes again. */
-export function dropEventPrices(version: number, fromMs: number | null): Statement {
-  const p = new Params();
-  const from = fromMs === null ? "" : ` AND ts >= ${epochMs(p, fromMs)}`;
-  return { sql: `DELETE FROM event_prices WHERE version = ${p.bind(version)}${from}`, params: p.values };
 }
 
 /**

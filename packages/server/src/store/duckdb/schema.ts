@@ -104,11 +104,12 @@ export const EVENTS_TABLE_SQL = (name: string): string =>
 export const EVENTS_MIGRATION_SQL = (name: string): string[] => [`ALTER TABLE ${name} ADD COLUMN IF NOT EXISTS content_hash BIGINT`];
 
 /**
- * Re-pricing's tables: one row per price version (`costtrail reprice`), and each version's
- * new price of each event it covers, beside the events (reprice-sql.ts).
+ * Re-pricing's tables, both only ever appended to: each saved state of a price version
+ * (`costtrail reprice`; the newest `seq` is its state), and each version's new price of each
+ * event whose price it changed, beside the events (reprice-sql.ts).
  */
 export const REPRICE_SCHEMA_SQL = [
-  `CREATE TABLE IF NOT EXISTS price_versions (version INTEGER PRIMARY KEY, created_at TIMESTAMP NOT NULL, created_by VARCHAR NOT NULL,
+  `CREATE TABLE IF NOT EXISTS price_versions (version INTEGER NOT NULL, seq BIGINT NOT NULL, created_at TIMESTAMP NOT NULL, created_by VARCHAR NOT NULL,
     reason VARCHAR NOT NULL, selection VARCHAR NOT NULL, rate_card VARCHAR NOT NULL, dry_run BOOLEAN NOT NULL, state VARCHAR NOT NULL,
     events_total BIGINT NOT NULL, events_done BIGINT NOT NULL, done_until_ms BIGINT, recorded_cost VARCHAR, current_cost VARCHAR,
     unpriced_before BIGINT, unpriced_after BIGINT, finished_at TIMESTAMP, error VARCHAR, events_changed BIGINT)`,
