@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { loadDefaultRateCard } from "@costtrail/core/default-rate-card";
 import { afterEach, describe, expect, it } from "vitest";
 import { Repricer, planWindows, priceAgain } from "../src/reprice/repricer.js";
+import type { PriceVersion, RepriceSelection } from "../src/store/ledger-store.js";
 import { RANGE, type TestApp, auth, ingest, makeApp, wireEvent } from "./helpers.js";
 
 // A model priced only later, and a negotiated discount added late.
@@ -63,6 +64,31 @@ async function totals(t: TestApp, pricing?: string) {
     payload: { ...RANGE, metrics: ["cost_usd", "unpriced_requests"], group_by: ["model"], ...(pricing && { pricing }) },
   });
   return r.json().rows;
+}
+
+/** A version as a crash leaves it: running, nothing finished, unless `over` says otherwise. */
+function runningVersion(selection: RepriceSelection, over: Partial<PriceVersion>): PriceVersion {
+  return {
+    version: 1,
+    created_ms: Date.now(),
+    created_by: "admin (key_test)",
+    reason: "late prices",
+    selection,
+    rate_card: "",
+    dry_run: false,
+    state: "running",
+    events_total: 7,
+    events_done: 0,
+    events_changed: 0,
+    done_until_ms: null,
+    recorded_cost: null,
+    current_cost: null,
+    unpriced_before: null,
+    unpriced_after: null,
+    finished_ms: null,
+    error: null,
+    ...over,
+  };
 }
 
 describe("reprice", () => {
@@ -174,27 +200,19 @@ describe("reprice", () => {
       all.filter((e) => e.ts_ms < split || ["g-3", "a-2"].includes(e.id)).map((e) => priceAgain(card, e)),
     );
     const { rateCardFingerprint } = await import("../src/reprice/repricer.js");
-    await first.store.savePriceVersion({
-      version: 1,
-      created_ms: Date.now(),
-      created_by: "admin (key_test)",
-      reason: "late prices",
-      selection,
-      rate_card: rateCardFingerprint(card),
-      dry_run: false,
-      state: "running",
-      events_total: 7,
-      events_done: 3,
-      events_changed: 3,
-      done_until_ms: split,
-      // The totals of the finished windows, saved with them: g-1 and g-2 at 0.00472 (0.004248 now), a-1 unpriced (0.0018 now).
-      recorded_cost: "0.00944",
-      current_cost: "0.010296",
-      unpriced_before: 1,
-      unpriced_after: 0,
-      finished_ms: null,
-      error: null,
-    });
+    await first.store.savePriceVersion(
+      runningVersion(selection, {
+        rate_card: rateCardFingerprint(card),
+        events_done: 3,
+        events_changed: 3,
+        done_until_ms: split,
+        // The totals of the finished windows, saved with them: g-1 and g-2 at 0.00472 (0.004248 now), a-1 unpriced (0.0018 now).
+        recorded_cost: "0.00944",
+        current_cost: "0.010296",
+        unpriced_before: 1,
+        unpriced_after: 0,
+      }),
+    );
     await first.close();
     apps = [];
     const t = await open(LATER, path);
@@ -218,26 +236,7 @@ describe("reprice", () => {
     const first = await open(LATER, path);
     await ingest(first, EVENTS);
     const selection = { from: Date.parse(RANGE.from), to: Date.parse(RANGE.to), filters: [], projects: null };
-    await first.store.savePriceVersion({
-      version: 1,
-      created_ms: Date.now(),
-      created_by: "admin (key_test)",
-      reason: "late prices",
-      selection,
-      rate_card: "sha256:not-the-current-card",
-      dry_run: false,
-      state: "running",
-      events_total: 7,
-      events_done: 0,
-      events_changed: 0,
-      done_until_ms: null,
-      recorded_cost: null,
-      current_cost: null,
-      unpriced_before: null,
-      unpriced_after: null,
-      finished_ms: null,
-      error: null,
-    });
+    await first.store.savePriceVersion(runningVersion(selection, { rate_card: "sha256:not-the-current-card" }));
     await first.close();
     apps = [];
     const t = await open(LATER, path);
