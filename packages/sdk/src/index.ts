@@ -1,2 +1,11 @@
-/** The SDK arrives with the SDK issue; this shell keeps the workspace building. */
-export const SDK_VERSION = "0.1.0";
+export { Costtrail, SDK_TAGS } from "./costtrail.js";
+export type { CosttrailOptions, TrackInput, TrackResult } from "./costtrail.js";
+export type { Attribution } from "./context/attribution.js";
+export { AgentRun } from "./context/agent-run.js";
+export type { AgentRunOptions } from "./context/agent-run.js";
+export type { WrapOptions } from "./wrap/wrap-client.js";
+export { HttpExporter, parseRetryAfter } from "./exporter/http-exporter.js";
+export type { HttpExporterOptions } from "./exporter/http-exporter.js";
+export { MemoryExporter } from "./exporter/memory-exporter.js";
+export type { EventExporter, ExportOutcome } from "./exporter/export-outcome.js";
+export type { BatchProcessorOptions, ExportStats } from "./exporter/batch-processor.js";

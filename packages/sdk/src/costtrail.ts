@@ -1,0 +1,215 @@
+import { createHash } from "node:crypto";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type Api, type Result, type UsageBuckets, type UsageEvent, type Units, validateEvent } from "@costtrail/core";
+import { AgentRun, type AgentRunOptions } from "./context/agent-run.js";
+import { type Attribution, type CallScope, attributionFields, currentScope, mergeAttribution, runInScope } from "./context/attribution.js";
+import { BatchProcessor, type BatchProcessorOptions, type ExportStats } from "./exporter/batch-processor.js";
+import type { EventExporter } from "./exporter/export-outcome.js";
+import { HttpExporter } from "./exporter/http-exporter.js";
+import { newEventId, newSpanId } from "./ids.js";
+import type { CallRecord } from "./wrap/instrumented-fetch.js";
+import { type WrapOptions, wrapClient } from "./wrap/wrap-client.js";
+
+export interface CosttrailOptions extends BatchProcessorOptions {
+  /** The collector's base URL (default: COSTTRAIL_ENDPOINT, else http://127.0.0.1:4680). */
+  readonly endpoint?: string;
+  /** An `ingest` key (default: COSTTRAIL_API_KEY). */
+  readonly apiKey?: string;
+  readonly project?: string;
+  readonly environment?: string;
+  /** Attribution every event starts from; contexts add to it. */
+  readonly defaults?: Attribution;
+  /** Where events go instead of the collector, e.g. a MemoryExporter in tests. */
+  readonly exporter?: EventExporter;
+}
+
+/** Anything billable that is not a wrapped client's call: a self-hosted model, a tool, a search. */
+export interface TrackInput extends Attribution {
+  readonly provider: string;
+  readonly model: string;
+  readonly operation?: UsageEvent["operation"];
+  /** The provider API whose usage object `rawUsage` is. */
+  readonly api?: Api;
+  readonly rawUsage?: Record<string, unknown>;
+  /** Usage already split into buckets. */
+  readonly usage?: UsageBuckets;
+  /** Non-token billables: requests, web_search_calls, images, seconds, tool_calls. */
+  readonly units?: Units;
+  /** A cost the caller knows, as a decimal string ("0.0042"): never a float. */
+  readonly costUsd?: string;
+  readonly status?: UsageEvent["status"];
+  readonly errorType?: string;
+  readonly latencyMs?: number;
+  readonly timestamp?: Date | string;
+  readonly id?: string;
+}
+
+export type TrackResult = Result<{ readonly id: string }>;
+
+/** Tags the SDK sets itself. */
+export const SDK_TAGS = {
+  requestedModel: "requested_model",
+  agent: "agent",
+  agentStep: "agent_step",
+  usageEstimated: "usage_estimated",
+} as const;
+
+function defaultSpoolDir(endpoint: string, apiKey: string): string {
+  const id = createHash("sha256").update(`${endpoint}\n${apiKey}`).digest("hex").slice(0, 16);
+  return join(tmpdir(), "costtrail-spool", id);
+}
+
+/**
+ * The SDK's entry point: wraps provider clients, carries attribution through the app's awaits,
+ * and sends every call's usage to the collector off the hot path.
+ */
+export class Costtrail {
+  private readonly processor: BatchProcessor;
+  private readonly defaults: Attribution;
+
+  constructor(options: CosttrailOptions = {}) {
+    const endpoint = options.endpoint ?? process.env.COSTTRAIL_ENDPOINT ?? "http://127.0.0.1:4680";
+    const apiKey = options.apiKey ?? process.env.COSTTRAIL_API_KEY ?? "";
+    const exporter = options.exporter ?? new HttpExporter({ endpoint, apiKey });
+    const spoolDir = options.spoolDir ?? (options.exporter ? false : defaultSpoolDir(endpoint, apiKey));
+    this.processor = new BatchProcessor(exporter, { ...options, spoolDir });
+    this.defaults = mergeAttribution(
+      { ...(options.project && { project: options.project }), ...(options.environment && { environment: options.environment }) },
+      options.defaults ?? {},
+    );
+  }
+
+  /** The same client, measured: every call becomes a usage event with this context's attribution. */
+  wrap<T extends object>(client: T, options?: WrapOptions): T {
+    return wrapClient(client, (call) => this.recordCall(call), options);
+  }
+
+  /** Runs `fn` with `attribution` added to every call inside it, across awaits. */
+  withContext<T>(attribution: Attribution, fn: () => T): T {
+    const outer = currentScope();
+    return runInScope({ ...outer, attribution: mergeAttribution(outer?.attribution ?? {}, attribution) }, fn);
+  }
+
+  /** Runs `fn` as one agent run: its calls share a run id and trace, one step each. */
+  agentRun<T>(options: AgentRunOptions & Attribution, fn: (run: AgentRun) => T): T {
+    const outer = currentScope();
+    const { name, id, ...attribution } = options;
+    const attr = mergeAttribution(outer?.attribution ?? {}, attribution);
+    const run = new AgentRun({ name, ...(id !== undefined && { id }) }, outer?.run, attr.traceId);
+    return runInScope({ attribution: attr, run }, () => fn(run));
+  }
+
+  /** The agent run the current code is in, if any. */
+  currentRun(): AgentRun | undefined {
+    return currentScope()?.run;
+  }
+
+  /**
+   * Records one billable operation. Checked like the collector checks it: a bad input is
+   * answered with the field and the reason, never thrown.
+   */
+  track(input: TrackInput): TrackResult {
+    const scope = currentScope();
+    const {
+      provider,
+      model,
+      operation,
+      api,
+      rawUsage,
+      usage,
+      units,
+      costUsd,
+      status,
+      errorType,
+      latencyMs,
+      timestamp,
+      id,
+      ...attribution
+    } = input;
+    const started = timestamp === undefined ? new Date() : new Date(timestamp);
+    const event = this.buildEvent(scope, attribution, 1, {
+      id: id ?? newEventId(),
+      timestamp: Number.isNaN(started.getTime()) ? String(timestamp) : started.toISOString(),
+      provider,
+      model,
+      ...(operation !== undefined && { operation }),
+      ...(api !== undefined && { api }),
+      ...(rawUsage !== undefined && { raw_usage: rawUsage }),
+      ...(usage !== undefined && { usage }),
+      ...(units !== undefined && { units }),
+      ...(costUsd !== undefined && { cost_usd: costUsd }),
+      ...(status !== undefined && { status }),
+      ...(errorType !== undefined && { error_type: errorType }),
+      ...(latencyMs !== undefined && { latency_ms: latencyMs }),
+    });
+    const checked = validateEvent(event);
+    if (!checked.ok) return checked;
+    this.processor.enqueue(checked.value);
+    return { ok: true, value: { id: checked.value.id } };
+  }
+
+  /** Sends everything recorded so far; what cannot be sent now is spooled. Never rejects. */
+  flush(): Promise<void> {
+    return this.processor.flush();
+  }
+
+  /** Flushes and stops; call it before a graceful exit (e.g. in a SIGTERM handler). */
+  shutdown(): Promise<void> {
+    return this.processor.shutdown();
+  }
+
+  get stats(): Readonly<ExportStats> {
+    return this.processor.stats;
+  }
+
+  private recordCall(call: CallRecord): void {
+    const r = call.reading;
+    const tags: Record<string, string> = {};
+    if (call.requestedModel) tags[SDK_TAGS.requestedModel] = call.requestedModel;
+    const event: Record<string, unknown> = {
+      id: newEventId(),
+      timestamp: new Date(call.startedAt).toISOString(),
+      provider: call.provider,
+      model: r.model ?? call.requestedModel ?? "unknown",
+      api: call.adapter.api,
+      operation: call.adapter.operation,
+      status: call.status,
+      attempt: call.attempt,
+      latency_ms: Math.round(call.latencyMs),
+      streamed: call.streamed,
+    };
+    if (r.rawUsage) event.raw_usage = r.rawUsage;
+    else if (call.estimatedOutputTokens !== undefined) {
+      event.usage = { output_tokens: call.estimatedOutputTokens };
+      tags[SDK_TAGS.usageEstimated] = "output_from_stream_events";
+    } else event.usage = {};
+    if (call.errorType) event.error_type = call.errorType;
+    if (call.ttftMs !== undefined) event.ttft_ms = Math.round(call.ttftMs);
+    if (r.serviceTier) event.service_tier = r.serviceTier;
+    this.processor.enqueue(this.buildEvent(call.scope, { tags }, call.attempt, event) as unknown as UsageEvent);
+  }
+
+  /** Defaults, then the context, then the call's own attribution; and the agent run's ids. */
+  private buildEvent(
+    scope: CallScope | undefined,
+    own: Attribution,
+    attempt: number,
+    event: Record<string, unknown>,
+  ): Record<string, unknown> {
+    const attribution = mergeAttribution(mergeAttribution(this.defaults, scope?.attribution ?? {}), own);
+    const fields: Record<string, unknown> = { ...attributionFields(attribution) };
+    const run = scope?.run;
+    if (run) {
+      const tags = { ...(fields.tags as Record<string, string> | undefined) };
+      tags[SDK_TAGS.agent] = run.name;
+      tags[SDK_TAGS.agentStep] = String(run.step(attempt));
+      fields.tags = tags;
+      fields.agent_run_id = run.id;
+      fields.trace_id = run.traceId;
+      fields.span_id = newSpanId();
+      fields.parent_span_id = run.spanId;
+    }
+    return { ...event, ...fields };
+  }
+}

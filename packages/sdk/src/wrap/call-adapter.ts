@@ -1,0 +1,67 @@
+import type { Api, UsageEvent } from "@costtrail/core";
+
+/** What one response says about usage, as far as it has been read. */
+export interface UsageReading {
+  /** The provider's usage object, verbatim, for the server to normalize and price. */
+  rawUsage?: Record<string, unknown>;
+  /** The model the provider says answered. */
+  model?: string;
+  serviceTier?: string;
+}
+
+/** One server-sent event as the parser hands it over. */
+export interface SseMessage {
+  readonly event?: string;
+  readonly data: string;
+  readonly id?: string;
+}
+
+/** Reads one streamed response event by event. */
+export interface StreamReader extends UsageReading {
+  /**
+   * Looks at one event. Returns the event to pass on: the same object, a changed one, or null
+   * to leave it out (only when this reader asked for usage the caller did not).
+   */
+  onEvent(message: SseMessage): SseMessage | null;
+  /** Whether the last event carried content: the first one marks time to first token. */
+  readonly sawContent: boolean;
+  /** Content events seen; an estimate of output tokens when the stream ends without usage. */
+  readonly contentEvents: number;
+  /** The stream said it failed (an `error` event). */
+  readonly streamError?: string;
+}
+
+/** What a request is, read from its JSON body before it is sent. */
+export interface RequestPlan {
+  readonly requestedModel: string | undefined;
+  readonly streamed: boolean;
+  /** The body to send instead, when usage had to be asked for. */
+  readonly body?: string;
+  /** Usage was asked for on the caller's behalf: its chunks are taken out of the stream. */
+  readonly usageInjected: boolean;
+}
+
+/** One provider API: how to read its requests, bodies and streams. */
+export interface CallAdapter {
+  readonly api: Api;
+  readonly operation: NonNullable<UsageEvent["operation"]>;
+  plan(body: Record<string, unknown>): RequestPlan;
+  readBody(body: unknown): UsageReading;
+  streamReader(plan: RequestPlan): StreamReader;
+}
+
+export function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+export function stringOf(v: unknown): string | undefined {
+  return typeof v === "string" && v !== "" ? v : undefined;
+}
+
+export function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

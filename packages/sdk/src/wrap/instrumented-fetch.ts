@@ -1,0 +1,216 @@
+import type { EventStatus } from "@costtrail/core";
+import { type CallScope, currentScope } from "../context/attribution.js";
+import { anthropicMessages } from "./anthropic-adapter.js";
+import type { CallAdapter, RequestPlan, StreamReader, UsageReading } from "./call-adapter.js";
+import { isRecord, parseJson, stringOf } from "./call-adapter.js";
+import { openaiChat, openaiEmbeddings, openaiResponses } from "./openai-adapters.js";
+import { type StreamEnd, isAbortError, relaySse } from "./sse-relay.js";
+
+/** One HTTP attempt of a provider call, measured: the SDK turns it into one usage event. */
+export interface CallRecord {
+  readonly provider: string;
+  readonly adapter: CallAdapter;
+  readonly requestedModel: string | undefined;
+  readonly reading: UsageReading;
+  /** Output tokens estimated from the content events of a stream that ended without usage. */
+  readonly estimatedOutputTokens?: number;
+  readonly status: EventStatus;
+  readonly errorType?: string;
+  /** 1 for the first try; the official clients number their retries in `X-Stainless-Retry-Count`. */
+  readonly attempt: number;
+  readonly startedAt: number;
+  readonly latencyMs: number;
+  readonly ttftMs?: number;
+  readonly streamed: boolean;
+  /** The app's context when the call was made. */
+  readonly scope: CallScope | undefined;
+}
+
+export type CallSink = (call: CallRecord) => void;
+
+export type ClientFamily = "openai" | "anthropic";
+
+/** The API a request goes to, by the end of its path; other paths pass through unrecorded. */
+function adapterFor(family: ClientFamily, pathname: string): CallAdapter | undefined {
+  const path = pathname.replace(/\/+$/, "");
+  if (family === "anthropic") return path.endsWith("/messages") ? anthropicMessages : undefined;
+  if (path.endsWith("/chat/completions")) return openaiChat;
+  if (path.endsWith("/responses")) return openaiResponses;
+  if (path.endsWith("/embeddings")) return openaiEmbeddings;
+  return undefined;
+}
+
+interface Prepared {
+  readonly adapter: CallAdapter;
+  readonly plan: RequestPlan;
+  readonly init: RequestInit;
+  readonly attempt: number;
+  readonly timeoutMs: number | undefined;
+  readonly scope: CallScope | undefined;
+}
+
+function prepare(
+  family: ClientFamily,
+  input: unknown,
+  init: RequestInit | undefined,
+  clientTimeoutMs: number | undefined,
+): Prepared | undefined {
+  if (!init || (init.method ?? "GET").toUpperCase() !== "POST" || typeof init.body !== "string") return undefined;
+  const href = typeof input === "string" ? input : input instanceof URL ? input.href : undefined;
+  if (href === undefined) return undefined;
+  const adapter = adapterFor(family, new URL(href).pathname);
+  if (!adapter) return undefined;
+  const body = parseJson(init.body);
+  if (!isRecord(body)) return undefined;
+  const plan = adapter.plan(body);
+  const headers = new Headers(init.headers);
+  const retries = Number(headers.get("x-stainless-retry-count") ?? "0");
+  // Sent only for a per-request timeout; otherwise the client's own applies.
+  const timeoutSeconds = Number(headers.get("x-stainless-timeout") ?? "");
+  return {
+    adapter,
+    plan,
+    init: plan.body === undefined ? init : { ...init, body: plan.body },
+    attempt: Number.isInteger(retries) && retries >= 0 ? retries + 1 : 1,
+    timeoutMs: Number.isFinite(timeoutSeconds) && timeoutSeconds > 0 ? timeoutSeconds * 1000 : clientTimeoutMs,
+    scope: currentScope(),
+  };
+}
+
+/** Provider error bodies name the error: OpenAI `error.type`/`error.code`, Anthropic `error.type`. */
+function errorTypeOf(status: number, text: string): string {
+  const body = parseJson(text);
+  const err = isRecord(body) && isRecord(body.error) ? body.error : undefined;
+  const named = err ? (stringOf(err.type) ?? stringOf(err.code)) : undefined;
+  return named ? `${status} ${named}`.slice(0, 128) : `http_${status}`;
+}
+
+/**
+ * Wraps a client's fetch so that every attempt at a priced API becomes a call record, without
+ * changing what the client sends (but for asking for stream usage) or receives. Anything that
+ * goes wrong in the measuring falls back to the plain request: telemetry never breaks a call.
+ */
+export function instrumentFetch(
+  original: typeof fetch,
+  family: ClientFamily,
+  provider: string,
+  clientTimeoutMs: number | undefined,
+  sink: CallSink,
+): typeof fetch {
+  const emit = (record: CallRecord) => {
+    try {
+      sink(record);
+    } catch {
+      // The sink only queues; a failure there is the SDK's, never the app's.
+    }
+  };
+
+  return async function costtrailFetch(input: Parameters<typeof fetch>[0], init?: RequestInit): Promise<Response> {
+    let prepared: Prepared | undefined;
+    try {
+      prepared = prepare(family, input, init, clientTimeoutMs);
+    } catch {
+      prepared = undefined;
+    }
+    if (!prepared) return original.call(undefined, input, init);
+    const p = prepared;
+    const startedAt = Date.now();
+    const t0 = performance.now();
+    const base = {
+      provider,
+      adapter: p.adapter,
+      requestedModel: p.plan.requestedModel,
+      attempt: p.attempt,
+      startedAt,
+      streamed: p.plan.streamed,
+      scope: p.scope,
+    };
+
+    let response: Response;
+    try {
+      response = await original.call(undefined, input, p.init);
+    } catch (err) {
+      const elapsed = performance.now() - t0;
+      let errorType = "connection_error";
+      let status: EventStatus = "error";
+      if (isAbortError(err) || p.init.signal?.aborted) {
+        // The clients abort their own request on timeout; a shorter wait was the caller's abort.
+        const timedOut = p.timeoutMs !== undefined && elapsed >= p.timeoutMs - 50;
+        errorType = timedOut ? "timeout" : "aborted";
+        if (!timedOut) status = "aborted";
+      }
+      emit({ ...base, reading: {}, status, errorType, latencyMs: elapsed });
+      throw err;
+    }
+
+    try {
+      return observe(response, p, base, t0, emit);
+    } catch {
+      return response;
+    }
+  };
+}
+
+type Base = Omit<CallRecord, "reading" | "status" | "latencyMs">;
+
+function observe(response: Response, p: Prepared, base: Base, t0: number, emit: (r: CallRecord) => void): Response {
+  if (!response.ok) {
+    response
+      .clone()
+      .text()
+      .then(
+        (text) => errorTypeOf(response.status, text),
+        () => `http_${response.status}`,
+      )
+      .then((errorType) => emit({ ...base, reading: {}, status: "error", errorType, latencyMs: performance.now() - t0 }));
+    return response;
+  }
+  const contentType = response.headers.get("content-type") ?? "";
+  if (contentType.includes("text/event-stream") && response.body) {
+    return observeStream(response, p, base, t0, emit);
+  }
+  response
+    .clone()
+    .json()
+    .then(
+      (body: unknown) => emit({ ...base, reading: p.adapter.readBody(body), status: "ok", latencyMs: performance.now() - t0 }),
+      (err: unknown) =>
+        emit({
+          ...base,
+          reading: {},
+          status: isAbortError(err) ? "aborted" : "error",
+          errorType: isAbortError(err) ? "aborted" : "unreadable_response",
+          latencyMs: performance.now() - t0,
+        }),
+    );
+  return response;
+}
+
+function observeStream(response: Response, p: Prepared, base: Base, t0: number, emit: (r: CallRecord) => void): Response {
+  const reader: StreamReader = p.adapter.streamReader(p.plan);
+  let ttftMs: number | undefined;
+  const body = relaySse(response.body as ReadableStream<Uint8Array>, reader, p.plan.usageInjected, {
+    onFirstContent() {
+      ttftMs = performance.now() - t0;
+    },
+    onEnd(end: StreamEnd) {
+      const reading: UsageReading = { rawUsage: reader.rawUsage, model: reader.model, serviceTier: reader.serviceTier };
+      const status: EventStatus = end.kind === "aborted" ? "aborted" : end.kind === "failed" || reader.streamError ? "error" : "ok";
+      const errorType = end.kind === "aborted" ? "aborted" : end.kind === "failed" ? "stream_interrupted" : reader.streamError;
+      emit({
+        ...base,
+        reading,
+        ...(reading.rawUsage === undefined && reader.contentEvents > 0 && { estimatedOutputTokens: reader.contentEvents }),
+        status,
+        ...(errorType !== undefined && { errorType }),
+        latencyMs: performance.now() - t0,
+        ...(ttftMs !== undefined && { ttftMs }),
+      });
+    },
+  });
+  const headers = new Headers(response.headers);
+  if (p.plan.usageInjected) headers.delete("content-length");
+  const relayed = new Response(body, { status: response.status, statusText: response.statusText, headers });
+  Object.defineProperty(relayed, "url", { value: response.url });
+  return relayed;
+}

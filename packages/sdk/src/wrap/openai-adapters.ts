@@ -1,0 +1,119 @@
+import type { CallAdapter, RequestPlan, SseMessage, StreamReader, UsageReading } from "./call-adapter.js";
+import { isRecord, parseJson, stringOf } from "./call-adapter.js";
+
+function readTopLevel(body: unknown): UsageReading {
+  if (!isRecord(body)) return {};
+  return {
+    ...(isRecord(body.usage) && { rawUsage: body.usage }),
+    ...(stringOf(body.model) && { model: stringOf(body.model) }),
+    ...(stringOf(body.service_tier) && { serviceTier: stringOf(body.service_tier) }),
+  };
+}
+
+function plainPlan(body: Record<string, unknown>): RequestPlan {
+  return { requestedModel: stringOf(body.model), streamed: body.stream === true, usageInjected: false };
+}
+
+abstract class BaseReader implements StreamReader {
+  rawUsage?: Record<string, unknown>;
+  model?: string;
+  serviceTier?: string;
+  sawContent = false;
+  contentEvents = 0;
+  streamError?: string;
+
+  abstract onEvent(message: SseMessage): SseMessage | null;
+
+  protected content(): void {
+    this.sawContent = true;
+    this.contentEvents++;
+  }
+}
+
+/**
+ * Chat Completions streams report usage only when asked (`stream_options.include_usage`), in
+ * one last chunk with empty `choices`; every earlier chunk then carries `"usage": null`
+ * (https://platform.openai.com/docs/api-reference/chat/create#chat-create-stream_options).
+ * When the caller did not ask, we ask, and take both back out so the caller sees the stream
+ * it asked for.
+ */
+class ChatStreamReader extends BaseReader {
+  constructor(private readonly injected: boolean) {
+    super();
+  }
+
+  onEvent(message: SseMessage): SseMessage | null {
+    this.sawContent = false;
+    if (message.data === "[DONE]") return message;
+    const chunk = parseJson(message.data);
+    if (!isRecord(chunk)) return message;
+    this.model ??= stringOf(chunk.model);
+    this.serviceTier = stringOf(chunk.service_tier) ?? this.serviceTier;
+    if (isRecord(chunk.error)) this.streamError = stringOf(chunk.error.type) ?? stringOf(chunk.error.code) ?? "stream_error";
+    const choices = Array.isArray(chunk.choices) ? chunk.choices : [];
+    for (const choice of choices) {
+      const delta = isRecord(choice) && isRecord(choice.delta) ? choice.delta : undefined;
+      if (delta && (stringOf(delta.content) || stringOf(delta.refusal) || Array.isArray(delta.tool_calls))) {
+        this.content();
+        break;
+      }
+    }
+    if (isRecord(chunk.usage)) this.rawUsage = chunk.usage;
+    if (!this.injected || !("usage" in chunk)) return message;
+    if (choices.length === 0) return null;
+    const { usage: _, ...rest } = chunk;
+    return { ...message, data: JSON.stringify(rest) };
+  }
+}
+
+export const openaiChat: CallAdapter = {
+  api: "openai.chat",
+  operation: "chat",
+  plan(body) {
+    const plan = plainPlan(body);
+    const options = isRecord(body.stream_options) ? body.stream_options : undefined;
+    if (!plan.streamed || options?.include_usage === true) return plan;
+    const asked = { ...body, stream_options: { ...options, include_usage: true } };
+    return { ...plan, body: JSON.stringify(asked), usageInjected: true };
+  },
+  readBody: readTopLevel,
+  streamReader: (plan) => new ChatStreamReader(plan.usageInjected),
+};
+
+/** Responses streams carry the whole response, usage included, in their last event. */
+class ResponsesStreamReader extends BaseReader {
+  onEvent(message: SseMessage): SseMessage | null {
+    this.sawContent = false;
+    const ev = parseJson(message.data);
+    if (!isRecord(ev)) return message;
+    const type = stringOf(ev.type) ?? message.event ?? "";
+    if (isRecord(ev.response)) {
+      const r = readTopLevel(ev.response);
+      this.model = r.model ?? this.model;
+      this.serviceTier = r.serviceTier ?? this.serviceTier;
+      if (r.rawUsage) this.rawUsage = r.rawUsage;
+    }
+    if (type.endsWith(".delta")) this.content();
+    if (type === "error" || type === "response.failed") {
+      const err = isRecord(ev.error) ? ev.error : isRecord(ev.response) && isRecord(ev.response.error) ? ev.response.error : {};
+      this.streamError = stringOf(err.code) ?? stringOf(err.type) ?? "stream_error";
+    }
+    return message;
+  }
+}
+
+export const openaiResponses: CallAdapter = {
+  api: "openai.responses",
+  operation: "chat",
+  plan: plainPlan,
+  readBody: readTopLevel,
+  streamReader: () => new ResponsesStreamReader(),
+};
+
+export const openaiEmbeddings: CallAdapter = {
+  api: "openai.embeddings",
+  operation: "embedding",
+  plan: (body) => ({ ...plainPlan(body), streamed: false }),
+  readBody: readTopLevel,
+  streamReader: () => new ResponsesStreamReader(),
+};

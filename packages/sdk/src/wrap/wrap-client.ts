@@ -1,0 +1,48 @@
+import { type CallSink, type ClientFamily, instrumentFetch } from "./instrumented-fetch.js";
+
+export interface WrapOptions {
+  /**
+   * The provider to price with. Default: `anthropic` for Anthropic clients; for OpenAI
+   * clients `azure` for AzureOpenAI, otherwise `openai`. Set it when an OpenAI client points
+   * at another OpenAI-compatible provider (`openrouter`, `groq`, `together`…).
+   */
+  readonly provider?: string;
+}
+
+/** The part of the official clients (openai ≥ 5, @anthropic-ai/sdk ≥ 0.50) that wrapping uses. */
+interface StainlessClient {
+  withOptions(options: { fetch: typeof fetch }): unknown;
+  fetch?: typeof fetch;
+  timeout?: number;
+  chat?: unknown;
+  messages?: unknown;
+  constructor: { name: string };
+}
+
+function isStainlessClient(v: unknown): v is StainlessClient {
+  return typeof v === "object" && v !== null && typeof (v as StainlessClient).withOptions === "function";
+}
+
+function familyOf(client: StainlessClient): ClientFamily | undefined {
+  if (client.chat !== undefined) return "openai";
+  if (client.messages !== undefined) return "anthropic";
+  return undefined;
+}
+
+/**
+ * A copy of an official OpenAI or Anthropic client, of the same class and options, whose
+ * requests are measured. The caller's own client is left as it was.
+ */
+export function wrapClient<T extends object>(client: T, sink: CallSink, options: WrapOptions = {}): T {
+  if (!isStainlessClient(client)) {
+    throw new TypeError("costtrail.wrap: expected a client from the openai or @anthropic-ai/sdk package (it has no withOptions())");
+  }
+  const family = familyOf(client);
+  if (!family) throw new TypeError(`costtrail.wrap: ${client.constructor.name} is neither an OpenAI nor an Anthropic client`);
+  const provider =
+    options.provider ?? (family === "anthropic" ? "anthropic" : client.constructor.name === "AzureOpenAI" ? "azure" : "openai");
+  const original = client.fetch ?? fetch;
+  return client.withOptions({
+    fetch: instrumentFetch(original, family, provider, typeof client.timeout === "number" ? client.timeout : undefined, sink),
+  }) as T;
+}
