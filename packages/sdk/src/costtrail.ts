@@ -136,7 +136,8 @@ export class Costtrail {
       ...(operation !== undefined && { operation }),
       ...(api !== undefined && { api }),
       ...(rawUsage !== undefined && { raw_usage: rawUsage }),
-      ...(usage !== undefined && { usage }),
+      // A tool call or a search may have no tokens at all: its units or cost are what it bills.
+      ...(usage !== undefined ? { usage } : rawUsage === undefined && { usage: {} }),
       ...(units !== undefined && { units }),
       ...(costUsd !== undefined && { cost_usd: costUsd }),
       ...(status !== undefined && { status }),

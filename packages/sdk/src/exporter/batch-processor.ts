@@ -31,6 +31,8 @@ export interface ExportStats {
   dropped: number;
   /** Events the collector refused one by one (invalid); part of `dropped`. */
   rejected: number;
+  /** Events the collector already had (sent twice, e.g. after a lost answer); part of `sent`. */
+  duplicates: number;
   /** Export attempts that failed and will be retried. */
   retries: number;
 }
@@ -68,10 +70,12 @@ export class BatchProcessor {
   private failures = 0;
   private closed = false;
   private lastErrorAt = 0;
-  readonly stats: ExportStats = { sent: 0, spooled: 0, dropped: 0, rejected: 0, retries: 0 };
+  readonly stats: ExportStats = { sent: 0, spooled: 0, dropped: 0, rejected: 0, duplicates: 0, retries: 0 };
   private readonly onBeforeExit = () => this.exitFlush();
   private readonly onExit = () => this.spoolSync();
   private enqueuedSinceExitFlush = false;
+  /** The interval passed or a flush was asked for: a part batch may go too. */
+  private partialDue = false;
 
   constructor(
     private readonly exporter: EventExporter,
@@ -125,6 +129,7 @@ export class BatchProcessor {
       this.retryTimer = undefined;
     }
     this.down = false;
+    this.partialDue = true;
     await this.pump();
     if (this.down && this.spool) await this.spillQueueAsync();
   }
@@ -147,7 +152,10 @@ export class BatchProcessor {
       if (this.spool && this.queue.length > 0 && !this.pumping) void this.spillQueueAsync();
       return;
     }
-    if (this.queue.length > 0 || this.spool?.hasPendingSync()) this.kick();
+    if (this.queue.length > 0 || this.spool?.hasPendingSync()) {
+      this.partialDue = true;
+      this.kick();
+    }
   }
 
   private kick(): void {
@@ -187,7 +195,10 @@ export class BatchProcessor {
       });
       if (spooled) return { events: spooled.events, spooled };
     }
-    if (this.queue.length === 0) return undefined;
+    if (this.queue.length === 0 || (this.queue.length < this.batchSize && !this.partialDue)) {
+      this.partialDue = false;
+      return undefined;
+    }
     return { events: this.queue.splice(0, this.batchSize) };
   }
 
@@ -195,6 +206,7 @@ export class BatchProcessor {
     if (outcome.kind === "success") {
       this.failures = 0;
       this.stats.sent += batch.events.length - outcome.rejected;
+      this.stats.duplicates += outcome.duplicates;
       if (outcome.rejected > 0) {
         this.stats.rejected += outcome.rejected;
         this.stats.dropped += outcome.rejected;
@@ -241,6 +253,7 @@ export class BatchProcessor {
       this.retryTimer = undefined;
       // One attempt with the oldest batch; if it gets through, everything waiting follows.
       this.down = false;
+      this.partialDue = true;
       this.kick();
     }, delay);
     this.retryTimer.unref();
