@@ -8,7 +8,9 @@ import { BatchProcessor, type BatchProcessorOptions, type ExportStats } from "./
 import type { EventExporter } from "./exporter/export-outcome.js";
 import { HttpExporter } from "./exporter/http-exporter.js";
 import { newEventId, newSpanId } from "./ids.js";
-import type { CallRecord } from "./wrap/instrumented-fetch.js";
+import { type AiSdkMiddleware, aiSdkMiddleware } from "./wrap/ai-sdk-middleware.js";
+import type { CallRecord } from "./wrap/call-record.js";
+import { type LangchainHandler, langchainHandler } from "./wrap/langchain-handler.js";
 import { type WrapOptions, wrapClient } from "./wrap/wrap-client.js";
 
 export interface CosttrailOptions extends BatchProcessorOptions {
@@ -83,6 +85,19 @@ export class Costtrail {
   /** The same client, measured: every call becomes a usage event with this context's attribution. */
   wrap<T extends object>(client: T, options?: WrapOptions): T {
     return wrapClient(client, (call) => this.recordCall(call), options);
+  }
+
+  /**
+   * A Vercel AI SDK middleware: `wrapLanguageModel({ model, middleware: ct.aiSdkMiddleware() })`.
+   * ai 6 takes the default specification version "v3"; ai 7 takes "v4".
+   */
+  aiSdkMiddleware<V extends string = "v3">(options: { specificationVersion?: V } = {}): AiSdkMiddleware<V> {
+    return aiSdkMiddleware((call) => this.recordCall(call), (options.specificationVersion ?? "v3") as V);
+  }
+
+  /** A LangChain.js callback handler: `model.invoke(messages, { callbacks: [ct.langchainHandler()] })`. */
+  langchainHandler(): LangchainHandler {
+    return langchainHandler((call) => this.recordCall(call));
   }
 
   /** Runs `fn` with `attribution` added to every call inside it, across awaits. */
@@ -173,14 +188,15 @@ export class Costtrail {
       timestamp: new Date(call.startedAt).toISOString(),
       provider: call.provider,
       model: r.model ?? call.requestedModel ?? "unknown",
-      api: call.adapter.api,
-      operation: call.adapter.operation,
+      ...(call.api !== undefined && { api: call.api }),
+      operation: call.operation,
       status: call.status,
       attempt: call.attempt,
       latency_ms: Math.round(call.latencyMs),
       streamed: call.streamed,
     };
-    if (r.rawUsage) event.raw_usage = r.rawUsage;
+    if (r.rawUsage && call.api !== undefined) event.raw_usage = r.rawUsage;
+    else if (call.usage) event.usage = call.usage;
     else if (call.estimatedOutputTokens !== undefined) {
       event.usage = { output_tokens: call.estimatedOutputTokens };
       tags[SDK_TAGS.usageEstimated] = "output_from_stream_events";

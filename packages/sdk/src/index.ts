@@ -4,6 +4,8 @@ export type { Attribution } from "./context/attribution.js";
 export { AgentRun } from "./context/agent-run.js";
 export type { AgentRunOptions } from "./context/agent-run.js";
 export type { WrapOptions } from "./wrap/wrap-client.js";
+export type { AiSdkMiddleware, AiSdkModel } from "./wrap/ai-sdk-middleware.js";
+export type { LangchainHandler } from "./wrap/langchain-handler.js";
 export { HttpExporter, parseRetryAfter } from "./exporter/http-exporter.js";
 export type { HttpExporterOptions } from "./exporter/http-exporter.js";
 export { MemoryExporter } from "./exporter/memory-exporter.js";

@@ -13,6 +13,7 @@ class MessagesStreamReader implements StreamReader {
   sawContent = false;
   contentEvents = 0;
   streamError?: string;
+  finished = false;
   private readonly usageEvents: Record<string, unknown>[] = [];
 
   get rawUsage(): Record<string, unknown> | undefined {
@@ -33,6 +34,8 @@ class MessagesStreamReader implements StreamReader {
     } else if (ev.type === "content_block_delta") {
       this.sawContent = true;
       this.contentEvents++;
+    } else if (ev.type === "message_stop") {
+      this.finished = true;
     } else if (ev.type === "error") {
       this.streamError = (isRecord(ev.error) && stringOf(ev.error.type)) || "stream_error";
     }

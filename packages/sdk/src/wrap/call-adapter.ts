@@ -29,6 +29,11 @@ export interface StreamReader extends UsageReading {
   readonly contentEvents: number;
   /** The stream said it failed (an `error` event). */
   readonly streamError?: string;
+  /**
+   * The provider's last event has been seen: a client that stops reading after it (newer
+   * clients cancel the body on `[DONE]`) finished the call, it did not abort it.
+   */
+  readonly finished: boolean;
 }
 
 /** What a request is, read from its JSON body before it is sent. */

@@ -1,32 +1,11 @@
 import type { EventStatus } from "@costtrail/core";
 import { type CallScope, currentScope } from "../context/attribution.js";
+import type { CallRecord, CallSink } from "./call-record.js";
 import { anthropicMessages } from "./anthropic-adapter.js";
 import type { CallAdapter, RequestPlan, StreamReader, UsageReading } from "./call-adapter.js";
 import { isRecord, parseJson, stringOf } from "./call-adapter.js";
 import { openaiChat, openaiEmbeddings, openaiResponses } from "./openai-adapters.js";
 import { type StreamEnd, isAbortError, relaySse } from "./sse-relay.js";
-
-/** One HTTP attempt of a provider call, measured: the SDK turns it into one usage event. */
-export interface CallRecord {
-  readonly provider: string;
-  readonly adapter: CallAdapter;
-  readonly requestedModel: string | undefined;
-  readonly reading: UsageReading;
-  /** Output tokens estimated from the content events of a stream that ended without usage. */
-  readonly estimatedOutputTokens?: number;
-  readonly status: EventStatus;
-  readonly errorType?: string;
-  /** 1 for the first try; the official clients number their retries in `X-Stainless-Retry-Count`. */
-  readonly attempt: number;
-  readonly startedAt: number;
-  readonly latencyMs: number;
-  readonly ttftMs?: number;
-  readonly streamed: boolean;
-  /** The app's context when the call was made. */
-  readonly scope: CallScope | undefined;
-}
-
-export type CallSink = (call: CallRecord) => void;
 
 export type ClientFamily = "openai" | "anthropic";
 
@@ -118,7 +97,8 @@ export function instrumentFetch(
     const t0 = performance.now();
     const base = {
       provider,
-      adapter: p.adapter,
+      api: p.adapter.api,
+      operation: p.adapter.operation,
       requestedModel: p.plan.requestedModel,
       attempt: p.attempt,
       startedAt,

@@ -21,6 +21,7 @@ abstract class BaseReader implements StreamReader {
   sawContent = false;
   contentEvents = 0;
   streamError?: string;
+  finished = false;
 
   abstract onEvent(message: SseMessage): SseMessage | null;
 
@@ -44,7 +45,10 @@ class ChatStreamReader extends BaseReader {
 
   onEvent(message: SseMessage): SseMessage | null {
     this.sawContent = false;
-    if (message.data === "[DONE]") return message;
+    if (message.data === "[DONE]") {
+      this.finished = true;
+      return message;
+    }
     const chunk = parseJson(message.data);
     if (!isRecord(chunk)) return message;
     this.model ??= stringOf(chunk.model);
@@ -94,6 +98,7 @@ class ResponsesStreamReader extends BaseReader {
       if (r.rawUsage) this.rawUsage = r.rawUsage;
     }
     if (type.endsWith(".delta")) this.content();
+    if (type === "response.completed" || type === "response.incomplete" || type === "response.failed") this.finished = true;
     if (type === "error" || type === "response.failed") {
       const err = isRecord(ev.error) ? ev.error : isRecord(ev.response) && isRecord(ev.response.error) ? ev.response.error : {};
       this.streamError = stringOf(err.code) ?? stringOf(err.type) ?? "stream_error";

@@ -89,12 +89,12 @@ export function relaySse(
           }
         }
       } catch (err) {
-        end(isAbortError(err) ? { kind: "aborted" } : { kind: "failed", error: err });
+        end(reader.finished ? { kind: "done" } : isAbortError(err) ? { kind: "aborted" } : { kind: "failed", error: err });
         controller.error(err);
       }
     },
     async cancel(reason) {
-      end({ kind: "aborted" });
+      end(reader.finished ? { kind: "done" } : { kind: "aborted" });
       await source.cancel(reason);
     },
   });

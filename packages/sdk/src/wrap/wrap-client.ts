@@ -1,4 +1,5 @@
-import { type CallSink, type ClientFamily, instrumentFetch } from "./instrumented-fetch.js";
+import type { CallSink } from "./call-record.js";
+import { type ClientFamily, instrumentFetch } from "./instrumented-fetch.js";
 
 export interface WrapOptions {
   /**
