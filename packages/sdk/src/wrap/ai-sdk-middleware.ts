@@ -82,29 +82,33 @@ function usageFields(model: AiSdkModel, usage: unknown): Pick<CallRecord, "provi
 
 export function aiSdkMiddleware<V extends string>(sink: CallSink, specificationVersion: V): AiSdkMiddleware<V> {
   const attempts = new RetryCounter();
+
+  /** One attempt at the model: an error is recorded and thrown on; a result comes back with its timing. */
+  async function callOnce<T>(model: AiSdkModel, params: unknown, streamed: boolean, run: () => PromiseLike<T>) {
+    const { attempt, key } = attempts.begin(model, params);
+    const base = {
+      operation: "chat" as const,
+      requestedModel: model.modelId,
+      attempt,
+      startedAt: Date.now(),
+      streamed,
+      scope: currentScope(),
+    };
+    const t0 = performance.now();
+    try {
+      const result = await run();
+      attempts.succeeded(key);
+      return { result, base, t0 };
+    } catch (err) {
+      attempts.failed(model, params, key, attempt);
+      sink({ ...base, ...usageFields(model, undefined), status: "error", errorType: errorTypeOf(err), latencyMs: performance.now() - t0 });
+      throw err;
+    }
+  }
   return {
     specificationVersion,
     async wrapGenerate({ doGenerate, params, model }) {
-      const scope = currentScope();
-      const startedAt = Date.now();
-      const t0 = performance.now();
-      const { attempt, key } = attempts.begin(model, params);
-      const base = { operation: "chat" as const, requestedModel: model.modelId, attempt, startedAt, streamed: false, scope };
-      let result: Awaited<ReturnType<typeof doGenerate>>;
-      try {
-        result = await doGenerate();
-        attempts.succeeded(key);
-      } catch (err) {
-        attempts.failed(model, params, key, attempt);
-        sink({
-          ...base,
-          ...usageFields(model, undefined),
-          status: "error",
-          errorType: errorTypeOf(err),
-          latencyMs: performance.now() - t0,
-        });
-        throw err;
-      }
+      const { result, base, t0 } = await callOnce(model, params, false, doGenerate);
       const r = result as { usage?: unknown; response?: { modelId?: unknown } };
       const fields = usageFields(model, r.usage);
       sink({
@@ -126,27 +130,8 @@ export function aiSdkMiddleware<V extends string>(sink: CallSink, specificationV
       params: unknown;
       model: AiSdkModel;
     }): Promise<S> {
-      const scope = currentScope();
-      const startedAt = Date.now();
-      const t0 = performance.now();
-      const { attempt, key } = attempts.begin(model, params);
-      const base = { operation: "chat" as const, requestedModel: model.modelId, attempt, startedAt, streamed: true, scope };
-      let result: S;
-      try {
-        result = (await doStream()) as S;
-        attempts.succeeded(key);
-        if (!result || !(result.stream instanceof ReadableStream)) return result;
-      } catch (err) {
-        attempts.failed(model, params, key, attempt);
-        sink({
-          ...base,
-          ...usageFields(model, undefined),
-          status: "error",
-          errorType: errorTypeOf(err),
-          latencyMs: performance.now() - t0,
-        });
-        throw err;
-      }
+      const { result, base, t0 } = await callOnce(model, params, true, doStream);
+      if (!result || !(result.stream instanceof ReadableStream)) return result;
       let usage: unknown;
       let modelId: string | undefined;
       let ttftMs: number | undefined;

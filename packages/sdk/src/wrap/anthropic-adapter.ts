@@ -1,22 +1,16 @@
 import { accumulateAnthropicStreamUsage } from "@costtrail/core";
-import type { CallAdapter, SseMessage, StreamReader } from "./call-adapter.js";
-import { isRecord, parseJson, stringOf } from "./call-adapter.js";
+import type { CallAdapter, SseMessage } from "./call-adapter.js";
+import { StreamReaderBase, isRecord, parseJson, stringOf } from "./call-adapter.js";
 
 /**
  * Messages streams give the input side in `message_start` and cumulative output counts in each
  * `message_delta`; core merges them. A stream cut short still has `message_start`'s input
  * tokens and the output counted so far.
  */
-class MessagesStreamReader implements StreamReader {
-  model?: string;
-  serviceTier?: string;
-  sawContent = false;
-  contentEvents = 0;
-  streamError?: string;
-  finished = false;
+class MessagesStreamReader extends StreamReaderBase {
   private readonly usageEvents: Record<string, unknown>[] = [];
 
-  get rawUsage(): Record<string, unknown> | undefined {
+  override get rawUsage(): Record<string, unknown> | undefined {
     const usage = accumulateAnthropicStreamUsage(this.usageEvents);
     if (usage && stringOf(usage.service_tier)) this.serviceTier = stringOf(usage.service_tier);
     return usage ?? undefined;
@@ -32,8 +26,7 @@ class MessagesStreamReader implements StreamReader {
     } else if (ev.type === "message_delta") {
       this.usageEvents.push(ev);
     } else if (ev.type === "content_block_delta") {
-      this.sawContent = true;
-      this.contentEvents++;
+      this.content();
     } else if (ev.type === "message_stop") {
       this.finished = true;
     } else if (ev.type === "error") {

@@ -36,6 +36,29 @@ export interface StreamReader extends UsageReading {
   readonly finished: boolean;
 }
 
+/** What every stream reader keeps; subclasses read their API's events. */
+export abstract class StreamReaderBase implements StreamReader {
+  /** The last usage object the stream reported. */
+  protected usage?: Record<string, unknown>;
+  model?: string;
+  serviceTier?: string;
+  sawContent = false;
+  contentEvents = 0;
+  streamError?: string;
+  finished = false;
+
+  abstract onEvent(message: SseMessage): SseMessage | null;
+
+  get rawUsage(): Record<string, unknown> | undefined {
+    return this.usage;
+  }
+
+  protected content(): void {
+    this.sawContent = true;
+    this.contentEvents++;
+  }
+}
+
 /** What a request is, read from its JSON body before it is sent. */
 export interface RequestPlan {
   readonly requestedModel: string | undefined;

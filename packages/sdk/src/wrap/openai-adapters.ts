@@ -1,5 +1,5 @@
-import type { CallAdapter, RequestPlan, SseMessage, StreamReader, UsageReading } from "./call-adapter.js";
-import { isRecord, parseJson, stringOf } from "./call-adapter.js";
+import type { CallAdapter, RequestPlan, SseMessage, UsageReading } from "./call-adapter.js";
+import { StreamReaderBase, isRecord, parseJson, stringOf } from "./call-adapter.js";
 
 function readTopLevel(body: unknown): UsageReading {
   if (!isRecord(body)) return {};
@@ -14,23 +14,6 @@ function plainPlan(body: Record<string, unknown>): RequestPlan {
   return { requestedModel: stringOf(body.model), streamed: body.stream === true, usageInjected: false };
 }
 
-abstract class BaseReader implements StreamReader {
-  rawUsage?: Record<string, unknown>;
-  model?: string;
-  serviceTier?: string;
-  sawContent = false;
-  contentEvents = 0;
-  streamError?: string;
-  finished = false;
-
-  abstract onEvent(message: SseMessage): SseMessage | null;
-
-  protected content(): void {
-    this.sawContent = true;
-    this.contentEvents++;
-  }
-}
-
 /**
  * Chat Completions streams report usage only when asked (`stream_options.include_usage`), in
  * one last chunk with empty `choices`; every earlier chunk then carries `"usage": null`
@@ -38,7 +21,7 @@ abstract class BaseReader implements StreamReader {
  * When the caller did not ask, we ask, and take both back out so the caller sees the stream
  * it asked for.
  */
-class ChatStreamReader extends BaseReader {
+class ChatStreamReader extends StreamReaderBase {
   constructor(private readonly injected: boolean) {
     super();
   }
@@ -62,7 +45,7 @@ class ChatStreamReader extends BaseReader {
         break;
       }
     }
-    if (isRecord(chunk.usage)) this.rawUsage = chunk.usage;
+    if (isRecord(chunk.usage)) this.usage = chunk.usage;
     if (!this.injected || !("usage" in chunk)) return message;
     if (choices.length === 0) return null;
     const { usage: _, ...rest } = chunk;
@@ -85,7 +68,7 @@ export const openaiChat: CallAdapter = {
 };
 
 /** Responses streams carry the whole response, usage included, in their last event. */
-class ResponsesStreamReader extends BaseReader {
+class ResponsesStreamReader extends StreamReaderBase {
   onEvent(message: SseMessage): SseMessage | null {
     this.sawContent = false;
     const ev = parseJson(message.data);
@@ -95,7 +78,7 @@ class ResponsesStreamReader extends BaseReader {
       const r = readTopLevel(ev.response);
       this.model = r.model ?? this.model;
       this.serviceTier = r.serviceTier ?? this.serviceTier;
-      if (r.rawUsage) this.rawUsage = r.rawUsage;
+      if (r.rawUsage) this.usage = r.rawUsage;
     }
     if (type.endsWith(".delta")) this.content();
     if (type === "response.completed" || type === "response.incomplete" || type === "response.failed") this.finished = true;

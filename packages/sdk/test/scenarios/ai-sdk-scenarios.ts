@@ -1,10 +1,5 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Costtrail } from "../../src/index.js";
-import { Collector, type LedgerRow } from "../collector.js";
-import { FakeProvider } from "../fake-provider.js";
+import { describe, expect, it } from "vitest";
+import { useLedgerHarness } from "../harness.js";
 
 /** What the scenarios use of `ai` and `@ai-sdk/openai`, whichever major is installed. */
 export interface AiSdk {
@@ -18,42 +13,18 @@ export interface AiSdk {
 
 export function aiSdkScenarios(sdk: AiSdk): void {
   describe(`Vercel AI SDK ${sdk.version} middleware`, () => {
-    let fake: FakeProvider;
-    let collector: Collector;
-    let ct: Costtrail;
-    let spool: string;
-    let n = 0;
-
-    beforeAll(async () => {
-      fake = await FakeProvider.start();
-      collector = await Collector.start();
-      spool = await mkdtemp(join(tmpdir(), "costtrail-sdk-spool-"));
-      ct = new Costtrail({ endpoint: collector.url, apiKey: collector.adminKey, project: "ai-sdk", spoolDir: spool });
-    });
-    afterAll(async () => {
-      await ct.shutdown();
-      await fake.close();
-      await collector.close();
-      await rm(spool, { recursive: true, force: true });
-    });
+    const h = useLedgerHarness(`ai-sdk-${sdk.version}`);
 
     const model = (kind: "chat" | "responses", id: string) => {
-      const provider = sdk.createOpenAI({ baseURL: `${fake.url}/v1`, apiKey: "sk-test" });
+      const provider = sdk.createOpenAI({ baseURL: `${h.fake.url}/v1`, apiKey: "sk-test" });
       return sdk.ai.wrapLanguageModel({
         model: kind === "chat" ? provider.chat(id) : provider.responses(id),
-        middleware: ct.aiSdkMiddleware({ specificationVersion: sdk.specificationVersion }),
+        middleware: h.ct.aiSdkMiddleware({ specificationVersion: sdk.specificationVersion }),
       });
     };
 
-    async function recorded<T>(fn: () => Promise<T>): Promise<{ result: T; rows: LedgerRow[] }> {
-      const feature = `ai-sdk-${sdk.version}-${++n}`;
-      const result = await ct.withContext({ feature, userId: "u_5" }, fn);
-      await ct.flush();
-      return { result, rows: await collector.events({ feature }) };
-    }
-
     it("records generateText on a chat model with the provider's raw usage and its exact cost", async () => {
-      const { result, rows } = await recorded(() =>
+      const { result, rows } = await h.recorded({ userId: "u_5" }, () =>
         sdk.ai.generateText({ model: model("chat", "gpt-4o"), prompt: "Where is my refund?", maxRetries: 0 }),
       );
       expect(result.text).toContain("refund for order #4412");
@@ -71,7 +42,7 @@ export function aiSdkScenarios(sdk: AiSdk): void {
     });
 
     it("records streamText on a chat model once the stream finishes", async () => {
-      const { result, rows } = await recorded(async () => {
+      const { result, rows } = await h.recorded({ userId: "u_5" }, async () => {
         const r = sdk.ai.streamText({ model: model("chat", "gpt-4o"), prompt: "Refund?", maxRetries: 0 });
         let text = "";
         for await (const t of r.textStream) text += t;
@@ -83,19 +54,21 @@ export function aiSdkScenarios(sdk: AiSdk): void {
     });
 
     it("records a Responses model, reasoning tokens priced as output", async () => {
-      const { rows } = await recorded(() =>
+      const { rows } = await h.recorded({ userId: "u_5" }, () =>
         sdk.ai.generateText({ model: model("responses", "gpt-5-mini"), prompt: "When does 4412 ship?", maxRetries: 0 }),
       );
       expect(rows[0]).toMatchObject({ cost_usd: "0.0013846", api: "openai.responses", reasoning_tokens: 448 });
     });
 
     it("records each failed attempt of a call the AI SDK retries", async () => {
-      fake.script("/v1/chat/completions", {
+      h.fake.script("/v1/chat/completions", {
         kind: "status",
         status: 500,
         body: { error: { message: "The server had an error", type: "server_error" } },
       });
-      const { rows } = await recorded(() => sdk.ai.generateText({ model: model("chat", "gpt-4o"), prompt: "Refund?", maxRetries: 1 }));
+      const { rows } = await h.recorded({ userId: "u_5" }, () =>
+        sdk.ai.generateText({ model: model("chat", "gpt-4o"), prompt: "Refund?", maxRetries: 1 }),
+      );
       const sorted = rows.sort((a, b) => Number(a.attempt) - Number(b.attempt));
       expect(sorted.map((r) => [r.attempt, r.status, r.cost_usd])).toEqual([
         [1, "error", "0"],

@@ -1,56 +1,25 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type AnthropicClass from "@anthropic-ai/sdk";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Costtrail } from "../../src/index.js";
-import { Collector, type LedgerRow } from "../collector.js";
-import { FakeProvider } from "../fake-provider.js";
+import { describe, expect, it } from "vitest";
+import { useLedgerHarness } from "../harness.js";
 
 type AnthropicCtor = typeof AnthropicClass;
 
 /** The Anthropic wrapping scenarios, for whichever major of @anthropic-ai/sdk is passed in. */
 export function anthropicScenarios(Anthropic: AnthropicCtor, version: string): void {
   describe(`wrapping @anthropic-ai/sdk ${version}`, () => {
-    let fake: FakeProvider;
-    let collector: Collector;
-    let ct: Costtrail;
-    let spool: string;
-    let n = 0;
-
-    beforeAll(async () => {
-      fake = await FakeProvider.start();
-      collector = await Collector.start();
-      spool = await mkdtemp(join(tmpdir(), "costtrail-sdk-spool-"));
-      ct = new Costtrail({ endpoint: collector.url, apiKey: collector.adminKey, project: "sdk-tests", spoolDir: spool });
-    });
-    afterAll(async () => {
-      await ct.shutdown();
-      await fake.close();
-      await collector.close();
-      await rm(spool, { recursive: true, force: true });
-    });
+    const h = useLedgerHarness(`anthropic-${version}`);
 
     const client = (options: ConstructorParameters<AnthropicCtor>[0] = {}) =>
-      new Anthropic({ apiKey: "sk-ant-test-not-a-real-key", baseURL: fake.url, maxRetries: 0, ...options });
+      new Anthropic({ apiKey: "sk-ant-test-not-a-real-key", baseURL: h.fake.url, maxRetries: 0, ...options });
     const request = {
       model: "claude-sonnet-4-5",
       max_tokens: 1024,
       messages: [{ role: "user" as const, content: "What does section 9.2 say?" }],
     };
 
-    async function recorded<T>(fn: () => Promise<T>): Promise<{ result: T; rows: LedgerRow[] }> {
-      const feature = `anthropic-${version}-${++n}`;
-      const result = await ct.withContext({ feature, team: "legal" }, fn);
-      await new Promise((r) => setTimeout(r, 20));
-      await ct.flush();
-      const rows = await collector.events({ feature });
-      return { result, rows: rows.sort((a, b) => Number(a.attempt) - Number(b.attempt)) };
-    }
-
     it("records a message with cache writes and reads at their own rates", async () => {
       const plain = await client().messages.create(request);
-      const { result, rows } = await recorded(() => ct.wrap(client()).messages.create(request));
+      const { result, rows } = await h.recorded({ team: "legal" }, () => h.ct.wrap(client()).messages.create(request));
       expect(result).toEqual(plain);
       expect(rows).toHaveLength(1);
       // 24 input × $3 + 2,048 cache writes × $3.75 + 6,000 cache reads × $0.30 + 310 output × $15, per million.
@@ -69,9 +38,9 @@ export function anthropicScenarios(Anthropic: AnthropicCtor, version: string): v
     });
 
     it("records a streamed message from create({ stream: true })", async () => {
-      const { result, rows } = await recorded(async () => {
+      const { result, rows } = await h.recorded({ team: "legal" }, async () => {
         let text = "";
-        for await (const ev of await ct.wrap(client()).messages.create({ ...request, model: "claude-haiku-4-5", stream: true })) {
+        for await (const ev of await h.ct.wrap(client()).messages.create({ ...request, model: "claude-haiku-4-5", stream: true })) {
           if (ev.type === "content_block_delta" && ev.delta.type === "text_delta") text += ev.delta.text;
         }
         return text;
@@ -83,8 +52,8 @@ export function anthropicScenarios(Anthropic: AnthropicCtor, version: string): v
     });
 
     it("records messages.stream() and its final message", async () => {
-      const { result, rows } = await recorded(async () => {
-        const stream = ct.wrap(client()).messages.stream({ ...request, model: "claude-haiku-4-5" });
+      const { result, rows } = await h.recorded({ team: "legal" }, async () => {
+        const stream = h.ct.wrap(client()).messages.stream({ ...request, model: "claude-haiku-4-5" });
         return stream.finalMessage();
       });
       expect(result.usage.output_tokens).toBe(57);
@@ -92,10 +61,10 @@ export function anthropicScenarios(Anthropic: AnthropicCtor, version: string): v
     });
 
     it("records a stream aborted through the client with the usage known so far", async () => {
-      fake.eventDelayMs = 20;
+      h.fake.eventDelayMs = 20;
       try {
-        const { result, rows } = await recorded(async () => {
-          const stream = ct.wrap(client()).messages.stream({ ...request, model: "claude-haiku-4-5" });
+        const { result, rows } = await h.recorded({ team: "legal" }, async () => {
+          const stream = h.ct.wrap(client()).messages.stream({ ...request, model: "claude-haiku-4-5" });
           let deltas = 0;
           stream.on("text", () => {
             deltas++;
@@ -110,12 +79,12 @@ export function anthropicScenarios(Anthropic: AnthropicCtor, version: string): v
         // message_start's 410 input × $1 and its provisional 1 output × $5, per million.
         expect(rows[0]).toMatchObject({ status: "aborted", input_tokens: 410, output_tokens: 1, cost_usd: "0.000415" });
       } finally {
-        fake.eventDelayMs = 2;
+        h.fake.eventDelayMs = 2;
       }
     });
 
     it("records each attempt through a 429 and a 529", async () => {
-      fake.script(
+      h.fake.script(
         "/v1/messages",
         {
           kind: "status",
@@ -130,7 +99,7 @@ export function anthropicScenarios(Anthropic: AnthropicCtor, version: string): v
           headers: { "retry-after-ms": "5" },
         },
       );
-      const { rows } = await recorded(() => ct.wrap(client({ maxRetries: 2 })).messages.create(request));
+      const { rows } = await h.recorded({ team: "legal" }, () => h.ct.wrap(client({ maxRetries: 2 })).messages.create(request));
       expect(rows.map((r) => [r.attempt, r.status, r.error_type ?? null, r.cost_usd])).toEqual([
         [1, "error", "429 rate_limit_error", "0"],
         [2, "error", "529 overloaded_error", "0"],
@@ -139,9 +108,9 @@ export function anthropicScenarios(Anthropic: AnthropicCtor, version: string): v
     });
 
     it("leaves count_tokens unrecorded: it is free", async () => {
-      fake.script("/v1/messages/count_tokens", { kind: "status", status: 200, body: { input_tokens: 14 } });
-      const { result, rows } = await recorded(() =>
-        ct.wrap(client()).messages.countTokens({ model: request.model, messages: request.messages }),
+      h.fake.script("/v1/messages/count_tokens", { kind: "status", status: 200, body: { input_tokens: 14 } });
+      const { result, rows } = await h.recorded({ team: "legal" }, () =>
+        h.ct.wrap(client()).messages.countTokens({ model: request.model, messages: request.messages }),
       );
       expect(result.input_tokens).toBe(14);
       expect(rows).toEqual([]);

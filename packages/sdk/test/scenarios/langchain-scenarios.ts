@@ -1,10 +1,5 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Costtrail } from "../../src/index.js";
-import { Collector, type LedgerRow } from "../collector.js";
-import { FakeProvider } from "../fake-provider.js";
+import { describe, expect, it } from "vitest";
+import { useLedgerHarness } from "../harness.js";
 
 /** A LangChain chat model as the scenarios use it, whatever the integration package. */
 export interface ChatModelLike {
@@ -24,36 +19,11 @@ export interface LangchainCase {
 
 export function langchainScenarios(c: LangchainCase): void {
   describe(`LangChain.js callback handler with ${c.label}`, () => {
-    let fake: FakeProvider;
-    let collector: Collector;
-    let ct: Costtrail;
-    let spool: string;
-    let n = 0;
-
-    beforeAll(async () => {
-      fake = await FakeProvider.start();
-      collector = await Collector.start();
-      spool = await mkdtemp(join(tmpdir(), "costtrail-sdk-spool-"));
-      ct = new Costtrail({ endpoint: collector.url, apiKey: collector.adminKey, project: "langchain", spoolDir: spool });
-    });
-    afterAll(async () => {
-      await ct.shutdown();
-      await fake.close();
-      await collector.close();
-      await rm(spool, { recursive: true, force: true });
-    });
-
-    async function recorded<T>(fn: () => Promise<T>): Promise<{ result: T; rows: LedgerRow[] }> {
-      const feature = `langchain-${c.label}-${++n}`;
-      const result = await ct.withContext({ feature, customerId: "globex" }, fn);
-      await new Promise((r) => setTimeout(r, 50));
-      await ct.flush();
-      return { result, rows: await collector.events({ feature }) };
-    }
+    const h = useLedgerHarness(`langchain-${c.label}`);
 
     it("records invoke() with the model's usage and its exact cost, in the caller's context", async () => {
-      const { result, rows } = await recorded(() =>
-        c.model(fake.url, false).invoke("What does it say?", { callbacks: [ct.langchainHandler()] }),
+      const { result, rows } = await h.recorded({ customerId: "globex" }, () =>
+        c.model(h.fake.url, false).invoke("What does it say?", { callbacks: [h.ct.langchainHandler()] }),
       );
       expect(typeof result.content === "string" ? result.content : JSON.stringify(result.content)).not.toBe("");
       expect(rows).toHaveLength(1);
@@ -67,9 +37,9 @@ export function langchainScenarios(c: LangchainCase): void {
     });
 
     it("records stream() once the stream ends", async () => {
-      const { result, rows } = await recorded(async () => {
+      const { result, rows } = await h.recorded({ customerId: "globex" }, async () => {
         let text = "";
-        for await (const chunk of await c.model(fake.url, true).stream("Refund?", { callbacks: [ct.langchainHandler()] })) {
+        for await (const chunk of await c.model(h.fake.url, true).stream("Refund?", { callbacks: [h.ct.langchainHandler()] })) {
           if (typeof chunk.content === "string") text += chunk.content;
         }
         return text;

@@ -1,11 +1,7 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type OpenAIClass from "openai";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Costtrail } from "../../src/index.js";
-import { Collector, type LedgerRow } from "../collector.js";
-import { FakeProvider } from "../fake-provider.js";
+import { describe, expect, it } from "vitest";
+import type { LedgerRow } from "../collector.js";
+import { useLedgerHarness } from "../harness.js";
 
 type OpenAICtor = typeof OpenAIClass;
 
@@ -15,43 +11,19 @@ type OpenAICtor = typeof OpenAIClass;
  */
 export function openaiScenarios(OpenAI: OpenAICtor, version: string): void {
   describe(`wrapping openai ${version}`, () => {
-    let fake: FakeProvider;
-    let collector: Collector;
-    let ct: Costtrail;
-    let spool: string;
-    let n = 0;
-
-    beforeAll(async () => {
-      fake = await FakeProvider.start();
-      collector = await Collector.start();
-      spool = await mkdtemp(join(tmpdir(), "costtrail-sdk-spool-"));
-      ct = new Costtrail({ endpoint: collector.url, apiKey: collector.adminKey, project: "sdk-tests", spoolDir: spool });
-    });
-    afterAll(async () => {
-      await ct.shutdown();
-      await fake.close();
-      await collector.close();
-      await rm(spool, { recursive: true, force: true });
-    });
+    const h = useLedgerHarness(`openai-${version}`);
 
     const client = (options: ConstructorParameters<OpenAICtor>[0] = {}) =>
-      new OpenAI({ apiKey: "sk-test-not-a-real-key", baseURL: `${fake.url}/v1`, maxRetries: 0, ...options });
+      new OpenAI({ apiKey: "sk-test-not-a-real-key", baseURL: `${h.fake.url}/v1`, maxRetries: 0, ...options });
 
     /** Runs `fn` under a feature of its own and answers the ledger rows it left. */
-    async function recorded<T>(fn: () => Promise<T>): Promise<{ result: T; rows: LedgerRow[] }> {
-      const feature = `openai-${version}-${++n}`;
-      const result = await ct.withContext({ feature, userId: "u_42", customerId: "acme" }, fn);
-      // Non-streamed usage is read from a copy of the body: give it the moment it needs.
-      await new Promise((r) => setTimeout(r, 20));
-      await ct.flush();
-      const rows = await collector.events({ feature });
-      return { result, rows: rows.sort((a, b) => Number(a.attempt) - Number(b.attempt)) };
-    }
 
     it("records a chat completion with its exact cost, and returns what the unwrapped client returns", async () => {
       const params = { model: "gpt-4o", messages: [{ role: "user" as const, content: "Where is my refund?" }] };
       const plain = await client().chat.completions.create(params);
-      const { result, rows } = await recorded(() => ct.wrap(client()).chat.completions.create(params));
+      const { result, rows } = await h.recorded({ userId: "u_42", customerId: "acme" }, () =>
+        h.ct.wrap(client()).chat.completions.create(params),
+      );
       expect(result).toEqual(plain);
       expect(rows).toHaveLength(1);
       const row = rows[0] as LedgerRow;
@@ -64,7 +36,7 @@ export function openaiScenarios(OpenAI: OpenAICtor, version: string): void {
         status: "ok",
         attempt: 1,
         streamed: false,
-        project: "sdk-tests",
+        project: `openai-${version}`,
         user_id: "u_42",
         customer_id: "acme",
         input_tokens: 176,
@@ -79,15 +51,15 @@ export function openaiScenarios(OpenAI: OpenAICtor, version: string): void {
       const params = { model: "gpt-4o", stream: true as const, messages: [{ role: "user" as const, content: "Refund?" }] };
       const plainChunks: unknown[] = [];
       for await (const c of await client().chat.completions.create(params)) plainChunks.push(c);
-      const before = fake.requests.length;
-      const { result, rows } = await recorded(async () => {
+      const before = h.fake.requests.length;
+      const { result, rows } = await h.recorded({ userId: "u_42", customerId: "acme" }, async () => {
         const chunks: unknown[] = [];
-        for await (const c of await ct.wrap(client()).chat.completions.create(params)) chunks.push(c);
+        for await (const c of await h.ct.wrap(client()).chat.completions.create(params)) chunks.push(c);
         return chunks;
       });
       expect(result).toEqual(plainChunks);
       expect(result.some((c) => Object.hasOwn(c as object, "usage"))).toBe(false);
-      expect(fake.requests[before]?.body.stream_options).toEqual({ include_usage: true });
+      expect(h.fake.requests[before]?.body.stream_options).toEqual({ include_usage: true });
       expect(rows).toHaveLength(1);
       // 128 uncached × $2.50 + 1,920 cached × $1.25 + 12 output × $10, per million.
       expect(rows[0]?.cost_usd).toBe("0.00284");
@@ -103,9 +75,9 @@ export function openaiScenarios(OpenAI: OpenAICtor, version: string): void {
         stream_options: { include_usage: true },
         messages: [{ role: "user" as const, content: "Refund?" }],
       };
-      const { result, rows } = await recorded(async () => {
+      const { result, rows } = await h.recorded({ userId: "u_42", customerId: "acme" }, async () => {
         const chunks: Array<{ usage?: unknown; choices: unknown[] }> = [];
-        for await (const c of await ct.wrap(client()).chat.completions.create(params)) chunks.push(c);
+        for await (const c of await h.ct.wrap(client()).chat.completions.create(params)) chunks.push(c);
         return chunks;
       });
       expect(result.at(-1)?.choices).toEqual([]);
@@ -121,8 +93,8 @@ export function openaiScenarios(OpenAI: OpenAICtor, version: string): void {
         },
       ];
       const messages = [{ role: "user" as const, content: "Where is order 4412?" }];
-      const { result, rows } = await recorded(async () => {
-        const wrapped = ct.wrap(client());
+      const { result, rows } = await h.recorded({ userId: "u_42", customerId: "acme" }, async () => {
+        const wrapped = h.ct.wrap(client());
         const plain = await wrapped.chat.completions.create({ model: "gpt-4o-mini", messages, tools });
         let args = "";
         for await (const c of await wrapped.chat.completions.create({ model: "gpt-4o-mini", messages, tools, stream: true })) {
@@ -139,8 +111,8 @@ export function openaiScenarios(OpenAI: OpenAICtor, version: string): void {
     });
 
     it("records Responses calls, plain and streamed, reasoning tokens included", async () => {
-      const { result, rows } = await recorded(async () => {
-        const wrapped = ct.wrap(client());
+      const { result, rows } = await h.recorded({ userId: "u_42", customerId: "acme" }, async () => {
+        const wrapped = h.ct.wrap(client());
         const plain = await wrapped.responses.create({ model: "gpt-5-mini", input: "When does 4412 ship?" });
         let text = "";
         for await (const ev of await wrapped.responses.create({ model: "gpt-5-mini", input: "When?", stream: true })) {
@@ -158,8 +130,8 @@ export function openaiScenarios(OpenAI: OpenAICtor, version: string): void {
     });
 
     it("records embeddings", async () => {
-      const { result, rows } = await recorded(() =>
-        ct.wrap(client()).embeddings.create({ model: "text-embedding-3-small", input: "refund policy" }),
+      const { result, rows } = await h.recorded({ userId: "u_42", customerId: "acme" }, () =>
+        h.ct.wrap(client()).embeddings.create({ model: "text-embedding-3-small", input: "refund policy" }),
       );
       expect(result.data[0]?.embedding).toHaveLength(8);
       // 8 tokens × $0.02 per million.
@@ -173,9 +145,9 @@ export function openaiScenarios(OpenAI: OpenAICtor, version: string): void {
         body: { error: { message: "Rate limit reached", type: "requests", code: "rate_limit_exceeded", param: null } },
         headers: { "retry-after-ms": "5" },
       };
-      fake.script("/v1/chat/completions", rateLimited, rateLimited);
-      const { result, rows } = await recorded(() =>
-        ct.wrap(client({ maxRetries: 2 })).chat.completions.create({ model: "gpt-4o", messages: [{ role: "user", content: "Refund?" }] }),
+      h.fake.script("/v1/chat/completions", rateLimited, rateLimited);
+      const { result, rows } = await h.recorded({ userId: "u_42", customerId: "acme" }, () =>
+        h.ct.wrap(client({ maxRetries: 2 })).chat.completions.create({ model: "gpt-4o", messages: [{ role: "user", content: "Refund?" }] }),
       );
       expect(result.choices[0]?.finish_reason).toBe("stop");
       expect(rows.map((r) => [r.attempt, r.status, r.error_type ?? null, r.cost_usd])).toEqual([
@@ -186,12 +158,12 @@ export function openaiScenarios(OpenAI: OpenAICtor, version: string): void {
     });
 
     it("records a stream the caller abandons as aborted, with the output it saw", async () => {
-      fake.eventDelayMs = 20;
+      h.fake.eventDelayMs = 20;
       try {
-        const cancelledBefore = fake.cancelledStreams;
-        const { result, rows } = await recorded(async () => {
+        const cancelledBefore = h.fake.cancelledStreams;
+        const { result, rows } = await h.recorded({ userId: "u_42", customerId: "acme" }, async () => {
           let seen = 0;
-          const stream = await ct
+          const stream = await h.ct
             .wrap(client())
             .chat.completions.create({ model: "gpt-4o", stream: true, messages: [{ role: "user", content: "Refund?" }] });
           for await (const c of stream) {
@@ -201,20 +173,20 @@ export function openaiScenarios(OpenAI: OpenAICtor, version: string): void {
           return seen;
         });
         expect(result).toBe(3);
-        await expect.poll(() => fake.cancelledStreams).toBe(cancelledBefore + 1);
+        await expect.poll(() => h.fake.cancelledStreams).toBe(cancelledBefore + 1);
         expect(rows).toHaveLength(1);
         // Chat streams report usage only at the end: the output seen is counted, one token an event.
         expect(rows[0]).toMatchObject({ status: "aborted", error_type: "aborted", output_tokens: 3, cost_usd: "0.00003" });
         expect(rows[0]?.tags).toMatchObject({ usage_estimated: "output_from_stream_events" });
       } finally {
-        fake.eventDelayMs = 2;
+        h.fake.eventDelayMs = 2;
       }
     });
 
     it("records a timed-out attempt as a timeout", async () => {
-      fake.script("/v1/chat/completions", { kind: "hang" });
-      const { result, rows } = await recorded(() =>
-        ct
+      h.fake.script("/v1/chat/completions", { kind: "hang" });
+      const { result, rows } = await h.recorded({ userId: "u_42", customerId: "acme" }, () =>
+        h.ct
           .wrap(client({ timeout: 1500 }))
           .chat.completions.create({ model: "gpt-4o", messages: [{ role: "user", content: "Refund?" }] })
           .then(
