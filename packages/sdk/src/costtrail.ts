@@ -57,8 +57,15 @@ export const SDK_TAGS = {
   usageEstimated: "usage_estimated",
 } as const;
 
-function defaultSpoolDir(endpoint: string, apiKey: string): string {
-  const id = createHash("sha256").update(`${endpoint}\n${apiKey}`).digest("hex").slice(0, 16);
+/**
+ * One spool per collector and project: a rotated key still sends what the old one left, and
+ * apps of other projects never hand their backlog to a key that may not write it.
+ */
+function defaultSpoolDir(endpoint: string, project: string | undefined): string {
+  const id = createHash("sha256")
+    .update(`${endpoint}\n${project ?? ""}`)
+    .digest("hex")
+    .slice(0, 16);
   return join(tmpdir(), "costtrail-spool", id);
 }
 
@@ -74,7 +81,8 @@ export class Costtrail {
     const endpoint = options.endpoint ?? process.env.COSTTRAIL_ENDPOINT ?? "http://127.0.0.1:4680";
     const apiKey = options.apiKey ?? process.env.COSTTRAIL_API_KEY ?? "";
     const exporter = options.exporter ?? new HttpExporter({ endpoint, apiKey });
-    const spoolDir = options.spoolDir ?? (options.exporter ? false : defaultSpoolDir(endpoint, apiKey));
+    const spoolDir =
+      options.spoolDir ?? (options.exporter ? false : defaultSpoolDir(endpoint, options.project ?? options.defaults?.project));
     this.processor = new BatchProcessor(exporter, { ...options, spoolDir });
     this.defaults = mergeAttribution(
       { ...(options.project && { project: options.project }), ...(options.environment && { environment: options.environment }) },
@@ -204,7 +212,7 @@ export class Costtrail {
     if (call.errorType) event.error_type = call.errorType;
     if (call.ttftMs !== undefined) event.ttft_ms = Math.round(call.ttftMs);
     if (r.serviceTier) event.service_tier = r.serviceTier;
-    this.processor.enqueue(this.buildEvent(call.scope, { tags }, call.attempt, event) as unknown as UsageEvent);
+    this.processor.enqueue(this.buildEvent(call.scope, { tags }, call.attempt, event, call.step) as unknown as UsageEvent);
   }
 
   /** Defaults, then the context, then the call's own attribution; and the agent run's ids. */
@@ -213,6 +221,7 @@ export class Costtrail {
     own: Attribution,
     attempt: number,
     event: Record<string, unknown>,
+    step?: number,
   ): Record<string, unknown> {
     const attribution = mergeAttribution(mergeAttribution(this.defaults, scope?.attribution ?? {}), own);
     const fields: Record<string, unknown> = { ...attributionFields(attribution) };
@@ -220,7 +229,7 @@ export class Costtrail {
     if (run) {
       const tags = { ...(fields.tags as Record<string, string> | undefined) };
       tags[SDK_TAGS.agent] = run.name;
-      tags[SDK_TAGS.agentStep] = String(run.step(attempt));
+      tags[SDK_TAGS.agentStep] = String(step ?? run.step(attempt));
       fields.tags = tags;
       fields.agent_run_id = run.id;
       fields.trace_id = run.traceId;

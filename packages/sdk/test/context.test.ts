@@ -185,3 +185,53 @@ describe("track", () => {
     expect(exporter.events).toEqual([]);
   });
 });
+
+describe("agent run steps", () => {
+  it("numbers calls in the order they start, whatever order they finish in", async () => {
+    const { ct, events } = setup();
+    fake.eventDelayMs = 15;
+    const openai = ct.wrap(new OpenAI({ apiKey: "sk-test", baseURL: `${fake.url}/v1`, maxRetries: 0 }));
+    try {
+      await ct.agentRun({ name: "parallel" }, async () => {
+        const slow = (async () => {
+          const stream = await openai.chat.completions.create({
+            model: "gpt-4o",
+            stream: true,
+            messages: [{ role: "user", content: "a" }],
+          });
+          for await (const _ of stream) {
+          }
+        })();
+        await new Promise((r) => setTimeout(r, 5));
+        await openai.embeddings.create({ model: "text-embedding-3-small", input: "b" });
+        await slow;
+      });
+    } finally {
+      fake.eventDelayMs = 2;
+    }
+    const es = await events();
+    // The embedding finished first, the stream second: steps follow the start.
+    expect(es.map((e) => [e.api, e.tags?.agent_step])).toEqual([
+      ["openai.embeddings", "2"],
+      ["openai.chat", "1"],
+    ]);
+  });
+});
+
+describe("wrapping AzureOpenAI", () => {
+  it("keeps the deployment and API version, and records the call as Azure's", async () => {
+    const { AzureOpenAI } = await import("openai");
+    const exporter = new MemoryExporter();
+    const ct = new Costtrail({ exporter });
+    const azure = ct.wrap(
+      new AzureOpenAI({ endpoint: fake.url, apiKey: "azure-test-key", apiVersion: "2024-10-21", deployment: "gpt-4o-prod", maxRetries: 0 }),
+    );
+    const before = fake.requests.length;
+    const r = await azure.chat.completions.create({ model: "gpt-4o", messages: [{ role: "user", content: "hi" }] });
+    expect(r.usage?.prompt_tokens).toBe(1200);
+    await new Promise((res) => setTimeout(res, 20));
+    await ct.flush();
+    expect(fake.requests[before]?.headers["api-key"]).toBe("azure-test-key");
+    expect(exporter.events[0]).toMatchObject({ provider: "azure", model: "gpt-4o-2024-08-06", api: "openai.chat" });
+  });
+});

@@ -168,3 +168,24 @@ describe("parseRetryAfter", () => {
     expect(parseRetryAfter(null)).toBeUndefined();
   });
 });
+
+describe("the exporter after a 413", () => {
+  it("splits spooled batches too, so a backlog bigger than the collector's limit still arrives whole and in order", async () => {
+    let down = true;
+    server.answer = (post) =>
+      down
+        ? { status: 502, body: {} }
+        : post.events.length > 2
+          ? { status: 413, body: { code: "CT_PAYLOAD_TOO_LARGE" } }
+          : { status: 200, body: { accepted: post.events.length, rejected: [], duplicates: [] } };
+    const ct = costtrail({ maxBatchSize: 4, flushIntervalMs: 20, initialBackoffMs: 20, maxBackoffMs: 100, onError: () => {} });
+    track(ct, 8);
+    await expect.poll(async () => (await spooledFiles()).length).toBe(2);
+    const before = server.posts.length;
+    down = false;
+    await expect.poll(async () => (await readdir(spool)).length, { timeout: 5000 }).toBe(0);
+    const delivered = server.posts.slice(before).filter((p) => p.events.length <= 2);
+    expect(delivered.flatMap((p) => p.events.map((e) => e.id))).toEqual(Array.from({ length: 8 }, (_, i) => `evt_${i}`));
+    expect(ct.stats).toMatchObject({ sent: 8, dropped: 0 });
+  });
+});

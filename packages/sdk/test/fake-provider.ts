@@ -87,7 +87,8 @@ export class FakeProvider {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
-    const path = (req.url ?? "/").split("?")[0] as string;
+    // Azure's deployment paths reach the same APIs.
+    const path = ((req.url ?? "/").split("?")[0] as string).replace(/^\/openai\/deployments\/[^/]+/, "/v1");
     let body: Record<string, unknown> = {};
     try {
       body = JSON.parse(Buffer.concat(chunks).toString("utf8") || "{}") as Record<string, unknown>;

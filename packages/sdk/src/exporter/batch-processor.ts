@@ -19,6 +19,11 @@ export interface BatchProcessorOptions {
   readonly maxBackoffMs?: number;
   /** Told about telemetry trouble; never thrown into the app. */
   readonly onError?: (error: Error) => void;
+  /**
+   * How long the send at the app's natural exit may keep the process alive; past it the send is
+   * abandoned and its events are spooled for the next start (default 2 s).
+   */
+  readonly exitFlushTimeoutMs?: number;
 }
 
 /** Counts since the processor started. */
@@ -63,7 +68,13 @@ export class BatchProcessor {
   private readonly timer: NodeJS.Timeout;
   private retryTimer: NodeJS.Timeout | undefined;
   private pumping: Promise<void> | undefined;
+  /** The batch being sent, until its outcome is settled (spooled, removed or re-queued). */
   private inFlight: Batch | undefined;
+  private inFlightAbort: AbortController | undefined;
+  /** Batches taken off the queue on their way to the spool. */
+  private readonly spilling = new Set<UsageEvent[]>();
+  /** The app's event loop emptied: send the queue, but do not start on the spool's backlog. */
+  private exiting = false;
   /** The last attempt failed: batches go to the spool until a retry gets through. */
   private down = false;
   /** Failed attempts in a row, for the backoff. */
@@ -86,7 +97,13 @@ export class BatchProcessor {
     this.maxQueueSize = Math.max(options.maxQueueSize ?? 10_000, this.maxBatchSize);
     this.initialBackoffMs = options.initialBackoffMs ?? 500;
     this.maxBackoffMs = options.maxBackoffMs ?? 30_000;
-    if (options.spoolDir) this.spool = new Spool(options.spoolDir, options.maxSpoolBytes ?? 256 * 1024 * 1024);
+    if (options.spoolDir) {
+      try {
+        this.spool = new Spool(options.spoolDir, options.maxSpoolBytes ?? 256 * 1024 * 1024);
+      } catch (err) {
+        this.report(new Error(`telemetry spool ${options.spoolDir} unusable, events are kept in memory only: ${(err as Error).message}`));
+      }
+    }
     this.timer = setInterval(() => this.tick(), options.flushIntervalMs ?? 1000);
     this.timer.unref();
     process.on("beforeExit", this.onBeforeExit);
@@ -111,6 +128,7 @@ export class BatchProcessor {
     }
     this.queue.push(event);
     this.enqueuedSinceExitFlush = true;
+    this.exiting = false;
     if (this.queue.length >= this.batchSize && !this.down) this.kick();
   }
 
@@ -139,10 +157,17 @@ export class BatchProcessor {
     if (this.closed) return;
     await this.flush();
     this.closed = true;
+    if (this.queue.length > 0) {
+      // Down, and no spool to keep them in.
+      this.stats.dropped += this.queue.length;
+      this.report(new Error(`shut down with the collector unreachable: ${this.queue.length} events dropped`));
+      this.queue.length = 0;
+    }
     clearInterval(this.timer);
     if (this.retryTimer) clearTimeout(this.retryTimer);
     process.off("beforeExit", this.onBeforeExit);
     process.off("exit", this.onExit);
+    this.spool?.close();
     await this.exporter.shutdown?.();
   }
 
@@ -152,10 +177,21 @@ export class BatchProcessor {
       if (this.spool && this.queue.length > 0 && !this.pumping) void this.spillQueueAsync();
       return;
     }
-    if (this.queue.length > 0 || this.spool?.hasPendingSync()) {
+    if (this.queue.length > 0 || this.spoolMayWait()) {
       this.partialDue = true;
       this.kick();
     }
+  }
+
+  private lastSpoolLook = 0;
+
+  /** Another process's backlog may appear at any time; the directory is looked at every 5 s at most. */
+  private spoolMayWait(): boolean {
+    if (!this.spool || this.exiting) return false;
+    const now = Date.now();
+    if (now - this.lastSpoolLook < 5000) return false;
+    this.lastSpoolLook = now;
+    return this.spool.hasPendingSync();
   }
 
   private kick(): void {
@@ -164,9 +200,11 @@ export class BatchProcessor {
 
   private pump(): Promise<void> {
     if (!this.pumping) {
-      this.pumping = this.drain().finally(() => {
-        this.pumping = undefined;
-      });
+      this.pumping = this.drain()
+        .catch((err: Error) => this.report(err))
+        .finally(() => {
+          this.pumping = undefined;
+        });
     }
     return this.pumping;
   }
@@ -176,24 +214,32 @@ export class BatchProcessor {
       const batch = await this.nextBatch();
       if (!batch) return;
       this.inFlight = batch;
+      this.inFlightAbort = new AbortController();
       let outcome: ExportOutcome;
       try {
-        outcome = await this.exporter.export(batch.events);
+        outcome = await this.exporter.export(batch.events, this.inFlightAbort.signal);
       } catch (err) {
         outcome = { kind: "retryable", error: err instanceof Error ? err : new Error(String(err)) };
       }
-      this.inFlight = undefined;
-      await this.settle(batch, outcome);
+      this.inFlightAbort = undefined;
+      try {
+        await this.settle(batch, outcome);
+      } finally {
+        this.inFlight = undefined;
+      }
     }
   }
 
   private async nextBatch(): Promise<Batch | undefined> {
-    if (this.spool) {
+    while (this.spool && !this.exiting) {
       const spooled = await this.spool.claimOldest().catch((err: Error) => {
         this.report(err);
         return null;
       });
-      if (spooled) return { events: spooled.events, spooled };
+      if (!spooled) break;
+      if (spooled.events.length <= this.batchSize) return { events: spooled.events, spooled };
+      // Written before a 413 shrank the batches, or by a process with larger ones.
+      await this.spool.split(spooled, this.batchSize);
     }
     if (this.queue.length === 0 || (this.queue.length < this.batchSize && !this.partialDue)) {
       this.partialDue = false;
@@ -212,27 +258,28 @@ export class BatchProcessor {
         this.stats.dropped += outcome.rejected;
         this.report(new Error(`the collector rejected ${outcome.rejected} of ${batch.events.length} events as invalid`));
       }
-      if (batch.spooled) await this.spool?.remove(batch.spooled);
+      if (batch.spooled) await this.removeSpooled(batch.spooled);
       return;
     }
     if (outcome.kind === "failure") {
-      if (outcome.splittable && batch.events.length > 1 && !batch.spooled) {
+      if (outcome.splittable && batch.events.length > 1) {
         // Too large for the collector's body limit: sent again in halves, in order.
         this.batchSize = Math.ceil(batch.events.length / 2);
-        this.queue.unshift(...batch.events);
+        if (!batch.spooled) this.queue.unshift(...batch.events);
+        else await this.spool?.split(batch.spooled, this.batchSize).catch((err: Error) => this.report(err));
         return;
       }
       this.stats.dropped += batch.events.length;
       this.stats.rejected += batch.events.length;
       this.report(outcome.error);
-      if (batch.spooled) await this.spool?.remove(batch.spooled);
+      if (batch.spooled) await this.removeSpooled(batch.spooled);
       return;
     }
     this.stats.retries++;
     this.failures++;
     this.down = true;
     this.report(outcome.error);
-    if (batch.spooled) await this.spool?.release(batch.spooled);
+    if (batch.spooled) await this.spool?.release(batch.spooled).catch((err: Error) => this.report(err));
     else if (this.spool) {
       // Older than anything queued, newer than anything spooled: the spool keeps that order.
       await this.spoolBatch(batch.events);
@@ -241,6 +288,10 @@ export class BatchProcessor {
       this.trimQueue();
     }
     this.scheduleRetry(outcome.retryAfterMs);
+  }
+
+  private async removeSpooled(batch: SpooledBatch): Promise<void> {
+    await this.spool?.remove(batch).catch((err: Error) => this.report(err));
   }
 
   private scheduleRetry(retryAfterMs: number | undefined): void {
@@ -286,26 +337,38 @@ export class BatchProcessor {
 
   private async spillQueueAsync(): Promise<void> {
     while (this.queue.length > 0) {
-      await this.spoolBatch(this.queue.splice(0, this.maxBatchSize));
+      const events = this.queue.splice(0, this.batchSize);
+      this.spilling.add(events);
+      try {
+        await this.spoolBatch(events);
+      } finally {
+        this.spilling.delete(events);
+      }
     }
   }
 
-  /** The event loop is about to empty: send what is left, once per burst of new events. */
+  /**
+   * The app's event loop emptied: send what is queued, once per burst of new events, within
+   * `exitFlushTimeoutMs`. The spool's backlog waits for a process that is not exiting.
+   */
   private exitFlush(): void {
-    if (!this.enqueuedSinceExitFlush && !this.inFlight) return;
+    if (!this.enqueuedSinceExitFlush) return;
     this.enqueuedSinceExitFlush = false;
-    if (this.queue.length === 0 && !this.spool?.hasPendingSync()) return;
-    void this.flush();
+    this.exiting = true;
+    if (this.queue.length === 0) return;
+    const deadline = setTimeout(() => this.inFlightAbort?.abort(), this.options.exitFlushTimeoutMs ?? 2000);
+    deadline.unref();
+    void this.flush().finally(() => clearTimeout(deadline));
   }
 
   /** `process.exit()` left no time to send: what is in memory goes to the spool for the next start. */
   private spoolSync(): void {
     if (!this.spool) return;
-    const events = [...(this.inFlight && !this.inFlight.spooled ? this.inFlight.events : []), ...this.queue];
+    const events = [...(this.inFlight && !this.inFlight.spooled ? this.inFlight.events : []), ...[...this.spilling].flat(), ...this.queue];
     this.queue.length = 0;
-    for (let i = 0; i < events.length; i += this.maxBatchSize) {
+    for (let i = 0; i < events.length; i += this.batchSize) {
       try {
-        this.spool.appendSync(events.slice(i, i + this.maxBatchSize));
+        this.spool.appendSync(events.slice(i, i + this.batchSize));
       } catch {
         return;
       }

@@ -12,6 +12,7 @@ export type ExportOutcome =
 
 /** Sends batches of events somewhere. Implementations never throw: they answer an outcome. */
 export interface EventExporter {
-  export(events: readonly UsageEvent[]): Promise<ExportOutcome>;
+  /** `signal` aborts a send the process can no longer wait for (at exit); answer retryable then. */
+  export(events: readonly UsageEvent[], signal?: AbortSignal): Promise<ExportOutcome>;
   shutdown?(): Promise<void>;
 }

@@ -49,7 +49,7 @@ export class HttpExporter implements EventExporter {
     this.fetchFn = options.fetch ?? fetch;
   }
 
-  async export(events: readonly UsageEvent[]): Promise<ExportOutcome> {
+  async export(events: readonly UsageEvent[], signal?: AbortSignal): Promise<ExportOutcome> {
     let response: Response;
     try {
       const body = await gzip(JSON.stringify(events));
@@ -61,7 +61,7 @@ export class HttpExporter implements EventExporter {
           "content-encoding": "gzip",
         },
         body,
-        signal: AbortSignal.timeout(this.timeoutMs),
+        signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(this.timeoutMs)]) : AbortSignal.timeout(this.timeoutMs),
       });
     } catch (err) {
       return { kind: "retryable", error: asError(err, `could not reach the collector at ${this.url}`) };

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { mkdirSync, readdirSync, renameSync, writeFileSync } from "node:fs";
 import { readFile, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -12,6 +13,9 @@ export interface SpooledBatch {
 const BATCH_SUFFIX = ".ndjson";
 const CLAIM_MARK = ".sending-";
 
+/** Claim tokens of the spools open in this process: a claim of this pid with another token is stale. */
+const LIVE_TOKENS = new Set<string>();
+
 /**
  * Batches the collector could not take yet, one NDJSON file each, in a directory that
  * outlives the process. File names start with the time they were written and a sequence
@@ -20,12 +24,16 @@ const CLAIM_MARK = ".sending-";
  * A batch is removed only after the collector acknowledged it, so a crash between the two
  * sends it again; the collector's idempotency by event id writes it once. A process takes a
  * file by renaming it to `<name>.sending-<pid>`, so two processes sharing the directory never
- * send the same file at the same time; a claim whose process is gone is taken back.
+ * send the same file at the same time. A claim is `<pid>-<token>`, the token one per open
+ * spool: a claim whose process is gone, or whose token no spool of this process holds (a
+ * container restarted under the same pid), is taken back.
  */
 export class Spool {
   private seq = 0;
   private bytes = 0;
   private sized = false;
+  private readonly claimMark: string;
+  private readonly token = randomBytes(6).toString("hex");
 
   constructor(
     readonly dir: string,
@@ -33,11 +41,27 @@ export class Spool {
     readonly maxBytes: number,
   ) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
+    this.claimMark = `${CLAIM_MARK}${process.pid}-${this.token}`;
+    LIVE_TOKENS.add(this.token);
+  }
+
+  /** This spool's claims become stale for later spools of the process. */
+  close(): void {
+    LIVE_TOKENS.delete(this.token);
   }
 
   private nextName(): string {
     this.seq++;
     return `${String(Date.now()).padStart(15, "0")}-${process.pid}-${String(this.seq).padStart(9, "0")}${BATCH_SUFFIX}`;
+  }
+
+  private async write(name: string, events: readonly UsageEvent[]): Promise<number> {
+    const text = Spool.encode(events);
+    // Written under a temporary name and renamed, so a reader never sees half a batch.
+    const tmp = join(this.dir, `${name}.tmp`);
+    await writeFile(tmp, text, { mode: 0o600 });
+    await rename(tmp, join(this.dir, name));
+    return Buffer.byteLength(text);
   }
 
   private static encode(events: readonly UsageEvent[]): string {
@@ -66,13 +90,22 @@ export class Spool {
     const text = Spool.encode(events);
     const size = Buffer.byteLength(text);
     if (this.bytes + size > this.maxBytes) return false;
-    const name = this.nextName();
-    // Written under a temporary name and renamed, so a reader never sees half a batch.
-    const tmp = join(this.dir, `${name}.tmp`);
-    await writeFile(tmp, text, { mode: 0o600 });
-    await rename(tmp, join(this.dir, name));
+    await this.write(this.nextName(), events);
     this.bytes += size;
     return true;
+  }
+
+  /**
+   * Replaces a claimed batch by parts of at most `size` events, named to sort where the batch
+   * stood, so the order holds (after a 413 from the collector's body limit).
+   */
+  async split(batch: SpooledBatch, size: number): Promise<void> {
+    const base = batch.file.slice(0, batch.file.indexOf(CLAIM_MARK) - BATCH_SUFFIX.length);
+    const name = base.slice(this.dir.length + 1);
+    for (let i = 0, part = 0; i < batch.events.length; i += size, part++) {
+      await this.write(`${name}-p${String(part).padStart(4, "0")}${BATCH_SUFFIX}`, batch.events.slice(i, i + size));
+    }
+    await rm(batch.file, { force: true });
   }
 
   /** For the process's `exit` event, where only synchronous work runs. */
@@ -113,13 +146,19 @@ export class Spool {
     }
     const waiting = (await readdir(this.dir)).filter((n) => n.endsWith(BATCH_SUFFIX)).sort();
     for (const name of waiting) {
-      const claimed = join(this.dir, `${name}${CLAIM_MARK}${process.pid}`);
+      const claimed = join(this.dir, `${name}${this.claimMark}`);
       try {
         await rename(join(this.dir, name), claimed);
       } catch {
         continue; // another process took it first
       }
-      const text = await readFile(claimed, "utf8");
+      let text: string;
+      try {
+        text = await readFile(claimed, "utf8");
+      } catch (err) {
+        await rename(claimed, join(this.dir, name)).catch(() => {});
+        throw err;
+      }
       const events: UsageEvent[] = [];
       for (const line of text.split("\n")) {
         if (line.trim() === "") continue;
@@ -153,9 +192,10 @@ export class Spool {
 function isStaleClaim(name: string): boolean {
   const at = name.indexOf(CLAIM_MARK);
   if (at < 0) return false;
-  const pid = Number(name.slice(at + CLAIM_MARK.length));
+  const [pidText, token] = name.slice(at + CLAIM_MARK.length).split("-");
+  const pid = Number(pidText);
   if (!Number.isInteger(pid) || pid <= 0) return true;
-  if (pid === process.pid) return false;
+  if (pid === process.pid) return token === undefined || !LIVE_TOKENS.has(token);
   try {
     process.kill(pid, 0);
     return false;

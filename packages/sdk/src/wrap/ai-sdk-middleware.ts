@@ -86,13 +86,15 @@ export function aiSdkMiddleware<V extends string>(sink: CallSink, specificationV
   /** One attempt at the model: an error is recorded and thrown on; a result comes back with its timing. */
   async function callOnce<T>(model: AiSdkModel, params: unknown, streamed: boolean, run: () => PromiseLike<T>) {
     const { attempt, key } = attempts.begin(model, params);
+    const scope = currentScope();
     const base = {
       operation: "chat" as const,
       requestedModel: model.modelId,
       attempt,
       startedAt: Date.now(),
       streamed,
-      scope: currentScope(),
+      scope,
+      step: scope?.run?.step(attempt),
     };
     const t0 = performance.now();
     try {

@@ -27,6 +27,8 @@ export interface CallRecord {
   readonly streamed: boolean;
   /** The app's context when the call was made. */
   readonly scope: CallScope | undefined;
+  /** The call's step in its agent run, taken when the call started. */
+  readonly step?: number;
 }
 
 export type CallSink = (call: CallRecord) => void;

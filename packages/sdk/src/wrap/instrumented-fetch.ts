@@ -26,14 +26,16 @@ interface Prepared {
   readonly attempt: number;
   readonly timeoutMs: number | undefined;
   readonly scope: CallScope | undefined;
+  readonly step: number | undefined;
 }
 
-function prepare(
-  family: ClientFamily,
-  input: unknown,
-  init: RequestInit | undefined,
-  clientTimeoutMs: number | undefined,
-): Prepared | undefined {
+export interface MeasureOptions {
+  /** The client's own timeout, for requests without a per-request one. */
+  readonly clientTimeoutMs: number | undefined;
+  readonly askStreamUsage: boolean;
+}
+
+function prepare(family: ClientFamily, input: unknown, init: RequestInit | undefined, options: MeasureOptions): Prepared | undefined {
   if (!init || (init.method ?? "GET").toUpperCase() !== "POST" || typeof init.body !== "string") return undefined;
   const href = typeof input === "string" ? input : input instanceof URL ? input.href : undefined;
   if (href === undefined) return undefined;
@@ -41,18 +43,24 @@ function prepare(
   if (!adapter) return undefined;
   const body = parseJson(init.body);
   if (!isRecord(body)) return undefined;
-  const plan = adapter.plan(body);
+  const asked = adapter.plan(body);
+  const plan = asked.usageInjected && !options.askStreamUsage ? { ...asked, body: undefined, usageInjected: false } : asked;
   const headers = new Headers(init.headers);
   const retries = Number(headers.get("x-stainless-retry-count") ?? "0");
-  // Sent only for a per-request timeout; otherwise the client's own applies.
-  const timeoutSeconds = Number(headers.get("x-stainless-timeout") ?? "");
+  // Sent only for a per-request timeout, in whole seconds ("0" for less than one); otherwise the
+  // client's own timeout applies.
+  const timeoutHeader = headers.get("x-stainless-timeout");
+  const timeoutSeconds = timeoutHeader === null || timeoutHeader.trim() === "" ? Number.NaN : Number(timeoutHeader);
+  const scope = currentScope();
+  const attempt = Number.isInteger(retries) && retries >= 0 ? retries + 1 : 1;
   return {
     adapter,
     plan,
     init: plan.body === undefined ? init : { ...init, body: plan.body },
-    attempt: Number.isInteger(retries) && retries >= 0 ? retries + 1 : 1,
-    timeoutMs: Number.isFinite(timeoutSeconds) && timeoutSeconds > 0 ? timeoutSeconds * 1000 : clientTimeoutMs,
-    scope: currentScope(),
+    attempt,
+    timeoutMs: Number.isFinite(timeoutSeconds) && timeoutSeconds >= 0 ? timeoutSeconds * 1000 : options.clientTimeoutMs,
+    scope,
+    step: scope?.run?.step(attempt),
   };
 }
 
@@ -73,8 +81,8 @@ export function instrumentFetch(
   original: typeof fetch,
   family: ClientFamily,
   provider: string,
-  clientTimeoutMs: number | undefined,
   sink: CallSink,
+  options: MeasureOptions,
 ): typeof fetch {
   const emit = (record: CallRecord) => {
     try {
@@ -87,7 +95,7 @@ export function instrumentFetch(
   return async function costtrailFetch(input: Parameters<typeof fetch>[0], init?: RequestInit): Promise<Response> {
     let prepared: Prepared | undefined;
     try {
-      prepared = prepare(family, input, init, clientTimeoutMs);
+      prepared = prepare(family, input, init, options);
     } catch {
       prepared = undefined;
     }
@@ -104,6 +112,7 @@ export function instrumentFetch(
       startedAt,
       streamed: p.plan.streamed,
       scope: p.scope,
+      ...(p.step !== undefined && { step: p.step }),
     };
 
     let response: Response;

@@ -14,6 +14,7 @@ interface Started {
   readonly startedAt: number;
   readonly t0: number;
   readonly scope: CallScope | undefined;
+  readonly step: number | undefined;
   readonly provider: string;
   readonly requestedModel: string | undefined;
   readonly streamed: boolean;
@@ -54,6 +55,7 @@ function bucketsFromTokenUsage(llmOutput: unknown): UsageBuckets | undefined {
 /** The handler methods LangChain calls; a plain object of them is a callback handler. */
 export interface LangchainHandler {
   readonly name: string;
+  readonly awaitHandlers: boolean;
   handleChatModelStart(
     llm: unknown,
     messages: unknown,
@@ -85,10 +87,12 @@ export function langchainHandler(sink: CallSink): LangchainHandler {
     const lsProvider = stringOf(metadata?.ls_provider);
     const serializedId = isRecord(llm) && Array.isArray(llm.id) ? llm.id : [];
     const provider = lsProvider ?? stringOf(serializedId[serializedId.length - 2]) ?? "unknown";
+    const scope = currentScope();
     runs.set(runId, {
       startedAt: Date.now(),
       t0: performance.now(),
-      scope: currentScope(),
+      scope,
+      step: scope?.run?.step(1),
       provider: PROVIDERS[provider] ?? provider,
       requestedModel: stringOf(metadata?.ls_model_name) ?? stringOf(invocation.model) ?? stringOf(invocation.model_name),
       streamed: invocation.stream === true || invocation.streaming === true,
@@ -98,6 +102,9 @@ export function langchainHandler(sink: CallSink): LangchainHandler {
 
   return {
     name: "costtrail",
+    // LangChain runs handlers from a background queue unless told to wait for them; there the
+    // app's context is gone. Ours are cheap and synchronous: run inline, in the caller's context.
+    awaitHandlers: true,
     handleChatModelStart(llm, _messages, runId, _parentRunId, extraParams, _tags, metadata) {
       start(llm, runId, extraParams, metadata);
     },
@@ -134,6 +141,7 @@ export function langchainHandler(sink: CallSink): LangchainHandler {
         ...(run.ttftMs !== undefined && { ttftMs: run.ttftMs }),
         streamed: run.streamed || run.tokens > 0,
         scope: run.scope,
+        step: run.step,
       });
     },
     handleLLMError(err, runId) {
@@ -154,6 +162,7 @@ export function langchainHandler(sink: CallSink): LangchainHandler {
         latencyMs: performance.now() - run.t0,
         streamed: run.streamed || run.tokens > 0,
         scope: run.scope,
+        step: run.step,
       });
     },
   };

@@ -46,8 +46,12 @@ class ChatStreamReader extends StreamReaderBase {
       }
     }
     if (isRecord(chunk.usage)) this.usage = chunk.usage;
-    if (!this.injected || !("usage" in chunk)) return message;
-    if (choices.length === 0) return null;
+    if (!this.injected) return message;
+    // Only what asking added goes: the usage chunk (no choices, a usage object) and the
+    // `"usage": null` on the others. A chunk without choices that carries no usage (Azure's
+    // prompt filter results) stays.
+    if (choices.length === 0 && isRecord(chunk.usage)) return null;
+    if (!("usage" in chunk) || chunk.usage !== null) return message;
     const { usage: _, ...rest } = chunk;
     return { ...message, data: JSON.stringify(rest) };
   }

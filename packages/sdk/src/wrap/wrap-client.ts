@@ -8,13 +8,22 @@ export interface WrapOptions {
    * at another OpenAI-compatible provider (`openrouter`, `groq`, `together`…).
    */
   readonly provider?: string;
+  /**
+   * Ask OpenAI chat streams for their usage when the caller did not (default true). Turn it off
+   * for an OpenAI-compatible provider that refuses `stream_options`; such streams are then
+   * recorded with output estimated from their content events.
+   */
+  readonly askStreamUsage?: boolean;
 }
 
 /** The part of the official clients (openai ≥ 5, @anthropic-ai/sdk ≥ 0.50) that wrapping uses. */
 interface StainlessClient {
-  withOptions(options: { fetch: typeof fetch }): unknown;
+  withOptions(options: { fetch: typeof fetch; apiVersion?: string; deployment?: string }): unknown;
   fetch?: typeof fetch;
   timeout?: number;
+  /** AzureOpenAI's, which its constructor needs and withOptions does not carry over. */
+  apiVersion?: string;
+  deploymentName?: string;
   chat?: unknown;
   messages?: unknown;
   constructor: { name: string };
@@ -43,7 +52,13 @@ export function wrapClient<T extends object>(client: T, sink: CallSink, options:
   const provider =
     options.provider ?? (family === "anthropic" ? "anthropic" : client.constructor.name === "AzureOpenAI" ? "azure" : "openai");
   const original = client.fetch ?? fetch;
+  const measured = instrumentFetch(original, family, provider, sink, {
+    clientTimeoutMs: typeof client.timeout === "number" ? client.timeout : undefined,
+    askStreamUsage: options.askStreamUsage ?? true,
+  });
   return client.withOptions({
-    fetch: instrumentFetch(original, family, provider, typeof client.timeout === "number" ? client.timeout : undefined, sink),
+    fetch: measured,
+    ...(client.apiVersion && { apiVersion: client.apiVersion }),
+    ...(client.deploymentName && { deployment: client.deploymentName }),
   }) as T;
 }

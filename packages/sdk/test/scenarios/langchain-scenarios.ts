@@ -36,6 +36,18 @@ export function langchainScenarios(c: LangchainCase): void {
       });
     });
 
+    it("attributes concurrent calls each to its own caller's context", async () => {
+      const users = ["u1", "u2", "u3", "u4"];
+      const { rows } = await h.recorded({}, () =>
+        Promise.all(
+          users.map((userId) =>
+            h.ct.withContext({ userId }, () => c.model(h.fake.url, false).invoke("hi", { callbacks: [h.ct.langchainHandler()] })),
+          ),
+        ),
+      );
+      expect(rows.map((r) => r.user_id).sort()).toEqual(users);
+    });
+
     it("records stream() once the stream ends", async () => {
       const { result, rows } = await h.recorded({ customerId: "globex" }, async () => {
         let text = "";
