@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { Api, UsageBuckets } from "@costtrail/core";
 import { currentScope } from "../context/attribution.js";
-import { isRecord, stringOf } from "./call-adapter.js";
+import { isRecord, stringOf } from "@costtrail/core";
 import type { CallRecord, CallSink } from "./call-record.js";
 import { observeStream } from "./observed-stream.js";
 

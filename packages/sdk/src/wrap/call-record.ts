@@ -1,6 +1,6 @@
 import type { Api, EventStatus, UsageBuckets, UsageEvent } from "@costtrail/core";
 import type { CallScope } from "../context/attribution.js";
-import type { UsageReading } from "./call-adapter.js";
+import type { UsageReading } from "@costtrail/core";
 
 /**
  * One attempt at a billable call, measured by a wrapper or an integration: the SDK turns it

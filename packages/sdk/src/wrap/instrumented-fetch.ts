@@ -1,26 +1,35 @@
 import type { EventStatus } from "@costtrail/core";
 import { type CallScope, currentScope } from "../context/attribution.js";
 import type { CallRecord, CallSink } from "./call-record.js";
-import { anthropicMessages } from "./anthropic-adapter.js";
-import type { CallAdapter, RequestPlan, StreamReader, UsageReading } from "./call-adapter.js";
-import { isRecord, parseJson, stringOf } from "./call-adapter.js";
-import { openaiChat, openaiEmbeddings, openaiResponses } from "./openai-adapters.js";
+import {
+  type CallReader,
+  type RequestPlan,
+  type StreamReader,
+  type UsageReading,
+  anthropicMessagesReader,
+  isRecord,
+  openaiChatReader,
+  openaiEmbeddingsReader,
+  openaiResponsesReader,
+  parseJson,
+  stringOf,
+} from "@costtrail/core";
 import { type StreamEnd, isAbortError, relaySse } from "./sse-relay.js";
 
 export type ClientFamily = "openai" | "anthropic";
 
 /** The API a request goes to, by the end of its path; other paths pass through unrecorded. */
-function adapterFor(family: ClientFamily, pathname: string): CallAdapter | undefined {
+function adapterFor(family: ClientFamily, pathname: string): CallReader | undefined {
   const path = pathname.replace(/\/+$/, "");
-  if (family === "anthropic") return path.endsWith("/messages") ? anthropicMessages : undefined;
-  if (path.endsWith("/chat/completions")) return openaiChat;
-  if (path.endsWith("/responses")) return openaiResponses;
-  if (path.endsWith("/embeddings")) return openaiEmbeddings;
+  if (family === "anthropic") return path.endsWith("/messages") ? anthropicMessagesReader : undefined;
+  if (path.endsWith("/chat/completions")) return openaiChatReader;
+  if (path.endsWith("/responses")) return openaiResponsesReader;
+  if (path.endsWith("/embeddings")) return openaiEmbeddingsReader;
   return undefined;
 }
 
 interface Prepared {
-  readonly adapter: CallAdapter;
+  readonly adapter: CallReader;
   readonly plan: RequestPlan;
   readonly init: RequestInit;
   readonly attempt: number;

@@ -1,6 +1,6 @@
 import type { UsageBuckets } from "@costtrail/core";
 import { type CallScope, currentScope } from "../context/attribution.js";
-import { isRecord, stringOf } from "./call-adapter.js";
+import { isRecord, stringOf } from "@costtrail/core";
 import type { CallSink } from "./call-record.js";
 import { errorTypeOf } from "./ai-sdk-middleware.js";
 

@@ -1,5 +1,5 @@
 import { createParser } from "eventsource-parser";
-import type { SseMessage, StreamReader } from "./call-adapter.js";
+import type { SseMessage, StreamReader } from "@costtrail/core";
 
 export type StreamEnd = { readonly kind: "done" } | { readonly kind: "aborted" } | { readonly kind: "failed"; readonly error: unknown };
 

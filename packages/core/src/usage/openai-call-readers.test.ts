@@ -1,5 +1,5 @@
 import { expect, it } from "vitest";
-import { openaiChat } from "./openai-adapters.js";
+import { openaiChatReader as openaiChat } from "./openai-call-readers.js";
 
 const run = (injected: boolean, datas: unknown[]) => {
   const plan = openaiChat.plan({ model: "gpt-4o", stream: true, ...(injected ? {} : { stream_options: { include_usage: true } }) });

@@ -1,4 +1,4 @@
-import type { Api, UsageEvent } from "@costtrail/core";
+import type { Api, UsageEvent } from "../event/usage-event.js";
 
 /** What one response says about usage, as far as it has been read. */
 export interface UsageReading {
@@ -69,8 +69,12 @@ export interface RequestPlan {
   readonly usageInjected: boolean;
 }
 
-/** One provider API: how to read its requests, bodies and streams. */
-export interface CallAdapter {
+/**
+ * One provider API, as a client or a proxy sees its calls: what a request asks for, and where a
+ * response body or an event stream keeps the usage and the model that answered. Pure: it reads
+ * parsed JSON and event data, the caller does the I/O.
+ */
+export interface CallReader {
   readonly api: Api;
   readonly operation: NonNullable<UsageEvent["operation"]>;
   plan(body: Record<string, unknown>): RequestPlan;

@@ -1,6 +1,6 @@
-import { accumulateAnthropicStreamUsage } from "@costtrail/core";
-import type { CallAdapter, SseMessage } from "./call-adapter.js";
-import { StreamReaderBase, isRecord, parseJson, stringOf } from "./call-adapter.js";
+import { accumulateAnthropicStreamUsage } from "./anthropic.js";
+import type { CallReader, SseMessage } from "./call-reader.js";
+import { StreamReaderBase, isRecord, parseJson, stringOf } from "./call-reader.js";
 
 /**
  * Messages streams give the input side in `message_start` and cumulative output counts in each
@@ -36,7 +36,7 @@ class MessagesStreamReader extends StreamReaderBase {
   }
 }
 
-export const anthropicMessages: CallAdapter = {
+export const anthropicMessagesReader: CallReader = {
   api: "anthropic.messages",
   operation: "chat",
   plan: (body) => ({ requestedModel: stringOf(body.model), streamed: body.stream === true, usageInjected: false }),

@@ -1,5 +1,5 @@
-import type { CallAdapter, RequestPlan, SseMessage, UsageReading } from "./call-adapter.js";
-import { StreamReaderBase, isRecord, parseJson, stringOf } from "./call-adapter.js";
+import type { CallReader, RequestPlan, SseMessage, UsageReading } from "./call-reader.js";
+import { StreamReaderBase, isRecord, parseJson, stringOf } from "./call-reader.js";
 
 function readTopLevel(body: unknown): UsageReading {
   if (!isRecord(body)) return {};
@@ -57,7 +57,7 @@ class ChatStreamReader extends StreamReaderBase {
   }
 }
 
-export const openaiChat: CallAdapter = {
+export const openaiChatReader: CallReader = {
   api: "openai.chat",
   operation: "chat",
   plan(body) {
@@ -94,7 +94,7 @@ class ResponsesStreamReader extends StreamReaderBase {
   }
 }
 
-export const openaiResponses: CallAdapter = {
+export const openaiResponsesReader: CallReader = {
   api: "openai.responses",
   operation: "chat",
   plan: plainPlan,
@@ -102,7 +102,7 @@ export const openaiResponses: CallAdapter = {
   streamReader: () => new ResponsesStreamReader(),
 };
 
-export const openaiEmbeddings: CallAdapter = {
+export const openaiEmbeddingsReader: CallReader = {
   api: "openai.embeddings",
   operation: "embedding",
   plan: (body) => ({ ...plainPlan(body), streamed: false }),
