@@ -5,6 +5,8 @@ import type { KeyRing } from "./auth/api-keys.js";
 import { keysPlugin } from "./auth/keys-plugin.js";
 import { collectorPlugin } from "./collector/collector-plugin.js";
 import type { CosttrailConfig } from "./config/load-config.js";
+import { gatewayPlugin } from "./gateway/gateway-plugin.js";
+import type { PreForwardCheck } from "./gateway/pre-forward-check.js";
 import { healthPlugin } from "./health/health-plugin.js";
 import { queryPlugin } from "./query/query-plugin.js";
 import { repricePlugin } from "./reprice/reprice-plugin.js";
@@ -19,6 +21,10 @@ export interface AppOptions {
   readonly isShuttingDown?: () => boolean;
   /** How often one summary line of request counts is logged (default 60 s); per-request lines are debug level. */
   readonly logSummaryMs?: number;
+  /** Where the gateway reads provider keys for virtual keys (default process.env). */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Checks the gateway runs on each request before forwarding it. */
+  readonly gatewayChecks?: () => readonly PreForwardCheck[];
 }
 
 /** Fastify's own error codes → ours, so every error body is `{code, message, path}`. */
@@ -184,5 +190,13 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(queryPlugin, { store: opts.store, keys: opts.keys, rateCard: opts.rateCard });
   await app.register(keysPlugin, { store: opts.store, keys: opts.keys });
   await app.register(repricePlugin, { store: opts.store, keys: opts.keys, rateCard: opts.rateCard });
+  await app.register(gatewayPlugin, {
+    config: opts.config,
+    keys: opts.keys,
+    store: opts.store,
+    rateCard: opts.rateCard,
+    ...(opts.env && { env: opts.env }),
+    ...(opts.gatewayChecks && { checks: opts.gatewayChecks }),
+  });
   return app;
 }

@@ -10,6 +10,7 @@ import { type ApiKeyRecord, KeyRing, hashApiKey } from "./auth/api-keys.js";
 import { ADMIN_KEY_FILE, bootstrapAdminKey } from "./auth/bootstrap-key.js";
 import { type CosttrailConfig, defaultConfig, loadConfig, memoryPlan } from "./config/load-config.js";
 import { buildApp } from "./app.js";
+import type { PreForwardCheck } from "./gateway/pre-forward-check.js";
 import type { Scope } from "./config/load-config.js";
 import { openDuckDBLedger } from "./store/duckdb/open-ledger.js";
 import type { LedgerStore } from "./store/ledger-store.js";
@@ -30,6 +31,8 @@ export interface ServeOptions {
   readonly watchConfig?: boolean;
   /** Run the ledger on its own thread (default: when running compiled JavaScript). */
   readonly storeThread?: boolean;
+  /** Checks the gateway runs on each request before forwarding it (budgets plug in here). */
+  readonly gatewayChecks?: () => readonly PreForwardCheck[];
 }
 
 export interface RunningServer {
@@ -151,8 +154,16 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
     rateCard: () => current.rateCard,
     keys,
     config: () => current.config,
-    logger: opts.logger === undefined ? { level: "info", redact: ["req.headers.authorization"] } : opts.logger,
+    logger:
+      opts.logger === undefined
+        ? {
+            level: "info",
+            redact: ["req.headers.authorization", 'req.headers["x-api-key"]', 'req.headers["api-key"]', 'req.headers["x-costtrail-key"]'],
+          }
+        : opts.logger,
     isShuttingDown: () => shuttingDown,
+    env: opts.env ?? process.env,
+    ...(opts.gatewayChecks && { gatewayChecks: opts.gatewayChecks }),
   });
   let address: string;
   try {

@@ -59,7 +59,7 @@ servr: {}
       message = (e as Error).message;
     }
     expect(message.split("\n")).toEqual([
-      "costtrail.yaml:8:1 servr: is not a known section; expected one of version, server, projects, api_keys, pricing",
+      "costtrail.yaml:8:1 servr: is not a known section; expected one of version, server, projects, api_keys, pricing, gateway",
       "costtrail.yaml:5:11 api_keys[0].hash: must be sha256:<64 hex digits>; `costtrail keys hash <key>` prints it",
       "costtrail.yaml:6:13 api_keys[0].scopes: must be a non-empty list of ingest, read, admin",
       'costtrail.yaml:7:16 api_keys[0].projects[0]: names no project declared under projects: "b"',
@@ -153,5 +153,56 @@ servr: {}
     });
     await writeFile(join(dir, "ok.json"), '{"version": 1}');
     await expect(loadConfig(join(dir, "ok.json"))).resolves.toMatchObject({ api_keys: [] });
+  });
+});
+
+describe("the gateway section", () => {
+  it("reads upstreams, timeout, limits and virtual keys, with defaults for the rest", () => {
+    const c = parseConfig(
+      `gateway:
+  upstreams: { openai: "http://127.0.0.1:9000/v1/" }
+  timeout: 30s
+  virtual_keys:
+    - { name: bot, hash: ${HASH}, provider: openai, provider_key_env: OPENAI_API_KEY, project: support-bot, team: support }
+`,
+      "costtrail.yaml",
+    );
+    expect(c.gateway).toEqual({
+      upstreams: { openai: "http://127.0.0.1:9000/v1", anthropic: "https://api.anthropic.com" },
+      timeout_ms: 30_000,
+      max_body_bytes: 32 * 1024 * 1024,
+      default_max_output_tokens: 4096,
+      virtual_keys: [
+        { name: "bot", hash: HASH, provider: "openai", provider_key_env: "OPENAI_API_KEY", project: "support-bot", team: "support" },
+      ],
+    });
+  });
+
+  it("names the field and the reason of each problem", () => {
+    let message = "";
+    try {
+      parseConfig(
+        `gateway:
+  upstreams: { openai: "ftp://x", gemini: "https://x" }
+  timeout: forever
+  virtual_keys:
+    - { name: bot, hash: sha256:abc, provider: cohere, provider_key_env: "1BAD", colour: red }
+`,
+        "costtrail.yaml",
+      );
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    for (const expected of [
+      'gateway.upstreams.openai: must be an http or https URL, got "ftp://x"',
+      "gateway.upstreams.gemini: is not a known provider; expected openai, anthropic",
+      'gateway.timeout: must be a duration from 1ms to 60m, e.g. "600s"',
+      "gateway.virtual_keys[0].colour: is not a known field",
+      "gateway.virtual_keys[0].hash: must be sha256:<64 hex digits>",
+      "gateway.virtual_keys[0].provider: must be one of openai, anthropic",
+      "gateway.virtual_keys[0].provider_key_env: must name an environment variable",
+    ]) {
+      expect(message).toContain(expected);
+    }
   });
 });

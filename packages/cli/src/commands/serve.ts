@@ -56,7 +56,12 @@ export async function serve(flags: ServeFlags): Promise<RunningServer> {
     host: flags.host,
     dataDir: flags.dataDir,
     ...(flags.config && { configFile: flags.config }),
-    logger: flags.quiet ? false : { level: flags.logLevel, redact: ["req.headers.authorization"] },
+    logger: flags.quiet
+      ? false
+      : {
+          level: flags.logLevel,
+          redact: ["req.headers.authorization", 'req.headers["x-api-key"]', 'req.headers["api-key"]', 'req.headers["x-costtrail-key"]'],
+        },
   });
   process.stderr.write(`Costtrail listening on ${server.url} — ledger in ${server.dataDir}\n`);
   let stopping = false;

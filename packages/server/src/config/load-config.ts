@@ -11,6 +11,7 @@ import {
   validatePricingConfig,
 } from "@costtrail/core";
 import { LineCounter, parseDocument } from "yaml";
+import { type GatewaySettings, checkGateway } from "./gateway-config.js";
 
 export const SCOPES = ["ingest", "read", "admin"] as const;
 export type Scope = (typeof SCOPES)[number];
@@ -30,6 +31,7 @@ export interface CosttrailConfig {
   readonly api_keys: readonly ConfiguredKey[];
   readonly pricing: PricingConfig;
   readonly server: ServerSettings;
+  readonly gateway: GatewaySettings;
 }
 
 export interface ServerSettings {
@@ -98,7 +100,7 @@ const DURATION_UNITS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as co
 /** Ten years: past that a skew bound protects nothing. */
 const MAX_SKEW_MS = 3650 * 86_400_000;
 const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2}))?$/;
-const TOP_LEVEL_KEYS = ["version", "server", "projects", "api_keys", "pricing"] as const;
+const TOP_LEVEL_KEYS = ["version", "server", "projects", "api_keys", "pricing", "gateway"] as const;
 const HASH_RE = /^sha256:[0-9a-f]{64}$/;
 
 /** An issue located in the file: `costtrail.yaml:12:7 pricing.models[0].rates.input_mtok: must be …`. */
@@ -284,10 +286,11 @@ function checkConfig(value: unknown): { config: CosttrailConfig | null; issues: 
   const projects = checkProjects(v.projects, issues);
   const api_keys = checkKeys(v.api_keys, new Set(projects.map((p) => p.name)), issues);
   const server = checkServer(v.server, issues);
+  const gateway = checkGateway(v.gateway, issues);
   const pricing = validatePricingConfig(v.pricing, ["pricing"]);
   if (!pricing.ok) issues.push(...pricing.issues);
   if (issues.length > 0 || !pricing.ok) return { config: null, issues };
-  return { config: deepFreeze({ projects, api_keys, pricing: pricing.value, server }), issues: [] };
+  return { config: deepFreeze({ projects, api_keys, pricing: pricing.value, server, gateway }), issues: [] };
 }
 
 /** The configuration used when no file is given. */
