@@ -144,6 +144,23 @@ describe("the gateway, OpenAI side", () => {
     expect(row?.ttft_ms).toEqual(expect.any(Number));
   });
 
+  it("passes tool calls through, plain and streamed", async () => {
+    const { client, feature } = openai();
+    const tools = [{ type: "function" as const, function: { name: "lookup_order", parameters: { type: "object", properties: {} } } }];
+    const messages = [{ role: "user" as const, content: "Where is order 4412?" }];
+    const plain = await client.chat.completions.create({ model: "gpt-4o-mini", messages, tools });
+    expect(plain.choices[0]?.message.tool_calls?.[0]).toMatchObject({
+      function: { name: "lookup_order", arguments: '{"order_id":"4412"}' },
+    });
+    let args = "";
+    for await (const c of await client.chat.completions.create({ model: "gpt-4o-mini", messages, tools, stream: true })) {
+      args += c.choices[0]?.delta.tool_calls?.[0]?.function?.arguments ?? "";
+    }
+    expect(args).toBe('{"order_id":"4412"}');
+    // 85 input × $0.15 + 18 output × $0.60, per million, each.
+    expect((await rows(feature)).map((r) => r.cost_usd)).toEqual(["0.00002355", "0.00002355"]);
+  });
+
   it("records Responses calls and embeddings, and lists models without recording", async () => {
     const { client, feature } = openai();
     await client.responses.create({ model: "gpt-5-mini", input: "When?" });
@@ -264,11 +281,11 @@ describe("the gateway, OpenAI side", () => {
       checks = [];
     }
     expect(fake.requests.length).toBe(before);
-    // 400 characters ≈ 100 input tokens × $2.50 + 100 output × $10, per million.
+    // 400 x's are 50 o200k tokens, plus 7 of message framing: 57 input × $2.50 + 100 output × $10, per million.
     expect(seen[0]).toMatchObject({
       provider: "openai",
       model: "gpt-4o",
-      estimate: { inputTokens: 101, maxOutputTokens: 100, costUsd: "0.0012525" },
+      estimate: { inputTokens: 57, maxOutputTokens: 100, costUsd: "0.0011425", method: "tokenizer" },
     });
     const [row] = await rows(feature);
     expect(row).toMatchObject({ status: "blocked", cost_usd: "0", error_type: "blocked by search-daily" });
@@ -318,6 +335,43 @@ describe("the gateway, OpenAI side", () => {
     await expect.poll(async () => (await rows(feature)).length, { timeout: 5000 }).toBe(200);
     const recorded = await rows(feature);
     expect(new Set(recorded.map((r) => r.cost_usd))).toEqual(new Set(["0.00472"]));
+  });
+});
+
+describe("an unreachable upstream", () => {
+  it("answers 502 in the provider's error shape and records the failed call", async () => {
+    const d = await mkdtemp(join(tmpdir(), "costtrail-gateway-down-"));
+    await writeFile(join(d, "costtrail.yaml"), "gateway:\n  upstreams:\n    openai: http://127.0.0.1:9/v1\n");
+    const down = await startServer({
+      port: 0,
+      host: "127.0.0.1",
+      dataDir: join(d, "data"),
+      configFile: join(d, "costtrail.yaml"),
+      watchConfig: false,
+      logger: false,
+      env: { COSTTRAIL_ADMIN_KEY: ADMIN },
+    });
+    try {
+      const client = new OpenAI({
+        apiKey: UPSTREAM_SECRET,
+        baseURL: `${down.url}/openai/v1`,
+        maxRetries: 0,
+        defaultHeaders: { "x-costtrail-key": ADMIN, "x-costtrail-feature": "gw-down" },
+      });
+      const err = await client.chat.completions.create({ model: "gpt-4o", messages: [{ role: "user", content: "hi" }] }).catch((e) => e);
+      expect(err.status).toBe(502);
+      expect(err.error).toMatchObject({ type: "server_error" });
+      expect(err.message).toContain("The openai upstream could not be reached");
+      expect(err.message).not.toContain(UPSTREAM_SECRET);
+      await new Promise((r) => setTimeout(r, 100));
+      const res = await fetch(`${down.url}/v1/events?feature=gw-down`, { headers: { authorization: `Bearer ${ADMIN}` } });
+      const { events } = (await res.json()) as { events: Array<Record<string, unknown>> };
+      expect(events).toHaveLength(1);
+      expect(events[0]).toMatchObject({ status: "error", error_type: "upstream_unreachable", cost_usd: "0" });
+    } finally {
+      await down.close();
+      await rm(d, { recursive: true, force: true });
+    }
   });
 });
 

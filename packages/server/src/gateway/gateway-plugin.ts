@@ -21,6 +21,7 @@ import { type HeaderAttribution, HeaderError, attributionFromHeaders } from "./a
 import { type Dialect, anthropicDialect, openaiDialect } from "./dialects.js";
 import { type PreForwardCheck, estimateCall } from "./pre-forward-check.js";
 import { type RelayEnd, relayStream } from "./stream-relay.js";
+import { loadTokenizers } from "./token-estimate.js";
 
 export interface GatewayOptions {
   readonly config: () => CosttrailConfig;
@@ -96,6 +97,8 @@ function virtualKeyFor(settings: GatewaySettings, presented: string): VirtualKey
  * answers in that provider's error shape and a body parser that keeps the request's bytes.
  */
 export async function gatewayPlugin(app: FastifyInstance, opts: GatewayOptions): Promise<void> {
+  // Checks need estimates, and estimates the tokenizers: load them before the first request.
+  if (opts.checks) await loadTokenizers();
   const groups: Array<{ prefix: string; dialect: Dialect; routes: Array<[string, CallReader | null]> }> = [
     {
       prefix: "/openai/v1",
@@ -253,9 +256,10 @@ async function handle(
         }
       : undefined;
 
-  if (call && body) {
+  const checks = opts.checks?.() ?? [];
+  if (call && body && checks.length > 0) {
     const estimate = estimateCall(reader as CallReader, body, opts.rateCard(), dialect.provider, settings.default_max_output_tokens);
-    for (const check of opts.checks?.() ?? []) {
+    for (const check of checks) {
       const decision = check({
         provider: dialect.provider,
         api: call.reader.api,

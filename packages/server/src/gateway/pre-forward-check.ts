@@ -1,6 +1,7 @@
 import type { Api, CallReader, RateCard } from "@costtrail/core";
 import type { GatewayProvider } from "../config/gateway-config.js";
 import type { HeaderAttribution } from "./attribution-headers.js";
+import { type CountMethod, countInputTokens } from "./token-estimate.js";
 
 /** What a request may cost, before it is sent. */
 export interface CallEstimate {
@@ -9,8 +10,11 @@ export interface CallEstimate {
   readonly maxOutputTokens: number;
   /** The estimate priced at the rate card in force, as a decimal string; null for an unpriced model. */
   readonly costUsd: string | null;
-  /** How the input was counted. */
-  readonly method: "characters";
+  /**
+   * How the input was counted: OpenAI's tokenizer, a calibrated count for Claude, or four
+   * characters a token while the tokenizers load or for other models.
+   */
+  readonly method: CountMethod;
 }
 
 export interface CheckInput {
@@ -34,29 +38,10 @@ export type CheckDecision =
  */
 export type PreForwardCheck = (input: CheckInput) => CheckDecision;
 
-/** Every string in a request's prompt, wherever the API keeps it. */
-function promptCharacters(value: unknown, depth = 0): number {
-  if (depth > 20) return 0;
-  if (typeof value === "string") return value.length;
-  if (Array.isArray(value)) return value.reduce((n: number, v) => n + promptCharacters(v, depth + 1), 0);
-  if (value && typeof value === "object") {
-    let n = 0;
-    for (const [k, v] of Object.entries(value)) {
-      // Images and audio are priced by the provider from their size, not their base64 text.
-      if (k === "image_url" || k === "input_audio" || k === "source" || k === "data") continue;
-      n += promptCharacters(v, depth + 1);
-    }
-    return n;
-  }
-  return 0;
-}
-
-/** English prose runs about four characters a token with OpenAI's and Anthropic's tokenizers. */
-const CHARACTERS_PER_TOKEN = 4;
-
 /**
- * A rough estimate of a request's cost: input from the characters of its prompt, output at its
- * maximum. Deliberately on the high side for output (the maximum is rarely reached).
+ * What a request may cost: its input counted as exactly as the model allows, its output at
+ * the most it allows. Deliberately on the high side (the maximum output is rarely reached), so
+ * that a budget check refuses before the money is spent rather than after.
  */
 export function estimateCall(
   reader: CallReader,
@@ -65,11 +50,7 @@ export function estimateCall(
   provider: GatewayProvider,
   defaultMaxOutput: number,
 ): CallEstimate {
-  const prompt = body.messages ?? body.input ?? body.prompt;
-  const system = body.system ?? body.instructions;
-  const inputTokens = Math.ceil(
-    (promptCharacters(prompt) + promptCharacters(system) + promptCharacters(body.tools)) / CHARACTERS_PER_TOKEN,
-  );
+  const { tokens: inputTokens, method } = countInputTokens(provider, reader.api, body);
   const declared = [body.max_tokens, body.max_completion_tokens, body.max_output_tokens].find(
     (v): v is number => typeof v === "number" && Number.isInteger(v) && v > 0,
   );
@@ -81,5 +62,5 @@ export function estimateCall(
     timestamp: Date.now(),
     usage: { buckets: { input_tokens: inputTokens, output_tokens: maxOutputTokens }, units: {} },
   });
-  return { inputTokens, maxOutputTokens, costUsd: priced.status === "priced" ? priced.cost.toString() : null, method: "characters" };
+  return { inputTokens, maxOutputTokens, costUsd: priced.status === "priced" ? priced.cost.toString() : null, method };
 }
