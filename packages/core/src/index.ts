@@ -26,7 +26,7 @@ export type { NormalizedUsage, TokenBucket, UnitKind, Units, UsageBuckets } from
 export { isApi, normalizeUsage } from "./usage/normalize-usage.js";
 export { accumulateAnthropicStreamUsage } from "./usage/anthropic.js";
 export { OTEL_USAGE_ATTRIBUTES } from "./usage/otel.js";
-export { StreamReaderBase, isRecord, parseJson, stringOf } from "./usage/call-reader.js";
+export { StreamReaderBase, encodeSseMessage, isRecord, parseJson, stringOf } from "./usage/call-reader.js";
 export type { CallReader, RequestPlan, SseMessage, StreamReader, UsageReading } from "./usage/call-reader.js";
 export { openaiChatReader, openaiEmbeddingsReader, openaiResponsesReader } from "./usage/openai-call-readers.js";
 export { anthropicMessagesReader } from "./usage/anthropic-call-reader.js";

@@ -97,3 +97,11 @@ export function parseJson(text: string): unknown {
     return undefined;
   }
 }
+
+/** One event in server-sent event framing, as a stream rewritten on a client's behalf sends it on. */
+export function encodeSseMessage(m: SseMessage): string {
+  let text = m.event ? `event: ${m.event}\n` : "";
+  if (m.id) text += `id: ${m.id}\n`;
+  for (const line of m.data.split("\n")) text += `data: ${line}\n`;
+  return `${text}\n`;
+}

@@ -1,5 +1,5 @@
 import { createParser } from "eventsource-parser";
-import type { SseMessage, StreamReader } from "@costtrail/core";
+import { type StreamReader, encodeSseMessage } from "@costtrail/core";
 
 export type StreamEnd = { readonly kind: "done" } | { readonly kind: "aborted" } | { readonly kind: "failed"; readonly error: unknown };
 
@@ -8,14 +8,6 @@ export interface RelayHooks {
   onFirstContent(): void;
   /** Called once, however the stream ends. */
   onEnd(end: StreamEnd): void;
-}
-
-function encodeMessage(m: SseMessage): string {
-  let text = "";
-  if (m.event) text += `event: ${m.event}\n`;
-  if (m.id) text += `id: ${m.id}\n`;
-  for (const line of m.data.split("\n")) text += `data: ${line}\n`;
-  return `${text}\n`;
 }
 
 export function isAbortError(err: unknown): boolean {
@@ -59,7 +51,7 @@ export function relaySse(
         firstContent = false;
         hooks.onFirstContent();
       }
-      if (rewrite && passed) out += encodeMessage(passed);
+      if (rewrite && passed) out += encodeSseMessage(passed);
     },
   });
 

@@ -1,16 +1,9 @@
 import { once } from "node:events";
 import type { ServerResponse } from "node:http";
-import type { SseMessage, StreamReader } from "@costtrail/core";
+import { type StreamReader, encodeSseMessage } from "@costtrail/core";
 import { createParser } from "eventsource-parser";
 
 export type RelayEnd = "done" | "aborted" | "failed";
-
-function encode(m: SseMessage): string {
-  let text = m.event ? `event: ${m.event}\n` : "";
-  if (m.id) text += `id: ${m.id}\n`;
-  for (const line of m.data.split("\n")) text += `data: ${line}\n`;
-  return `${text}\n`;
-}
 
 /**
  * Copies an upstream event stream to the client chunk by chunk as it arrives, showing each event
@@ -36,7 +29,7 @@ export async function relayStream(
         first = false;
         onFirstContent();
       }
-      if (rewrite && passed) out += encode(passed);
+      if (rewrite && passed) out += encodeSseMessage(passed);
     },
   });
   try {
