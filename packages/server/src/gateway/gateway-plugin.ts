@@ -278,7 +278,9 @@ async function handle(
     }
   }
 
-  const url = `${settings.upstreams[dialect.provider]}${dialect.provider === "openai" ? path : path}${request.url.includes("?") ? request.url.slice(request.url.indexOf("?")) : ""}`;
+  // The route's path below its prefix, under the upstream's base URL, with the client's query.
+  const query = request.url.includes("?") ? request.url.slice(request.url.indexOf("?")) : "";
+  const url = `${settings.upstreams[dialect.provider]}${path}${query}`;
   const abort = new AbortController();
   const clientGone = () => {
     if (!reply.raw.writableFinished) abort.abort();
