@@ -129,7 +129,8 @@ export class DuckDBDriver implements LedgerDriver {
   async execute(statement: Statement): Promise<void> {
     const conn = await this.connect();
     try {
-      await this.segments.guard(() => conn.run(statement.sql, [...statement.params]));
+      // A write to the main file commits with no scan running (see Segments.exclusive).
+      await this.segments.exclusive(() => conn.run(statement.sql, [...statement.params]));
     } finally {
       conn.closeSync();
     }
