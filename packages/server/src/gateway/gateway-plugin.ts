@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import {
   type CallReader,
+  type PreparedEvent,
   type RateCard,
   type UsageReading,
   anthropicMessagesReader,
@@ -96,7 +97,53 @@ function virtualKeyFor(settings: GatewaySettings, presented: string): VirtualKey
  * Each provider's routes live in their own encapsulated context, with an error handler that
  * answers in that provider's error shape and a body parser that keeps the request's bytes.
  */
+/**
+ * Calls recorded since the last append, written together: one append per call would cost the
+ * ledger a commit each (measured: about 5k events/s at batch 1 against 30k+ batched).
+ */
+class RecordBatcher {
+  private pending: PreparedEvent[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly store: LedgerStore,
+    private readonly log: FastifyInstance["log"],
+  ) {}
+
+  add(event: PreparedEvent): void {
+    this.pending.push(event);
+    if (this.pending.length >= RECORD_BATCH) void this.flush();
+    else if (!this.timer) {
+      this.timer = setTimeout(() => void this.flush(), RECORD_WAIT_MS);
+      this.timer.unref();
+    }
+  }
+
+  flush(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const batch = this.pending;
+    this.pending = [];
+    if (batch.length > 0) {
+      this.flushing = this.flushing.then(() =>
+        this.store.append(batch).then(
+          () => {},
+          (err: Error) => this.log.error({ cause: err.message, calls: batch.length }, "gateway calls could not be recorded"),
+        ),
+      );
+    }
+    return this.flushing;
+  }
+}
+
+/** Calls written together at most, and the longest a recorded call waits to be written. */
+const RECORD_BATCH = 500;
+const RECORD_WAIT_MS = 20;
+
 export async function gatewayPlugin(app: FastifyInstance, opts: GatewayOptions): Promise<void> {
+  const recorder = new RecordBatcher(opts.store, app.log);
+  app.addHook("onClose", () => recorder.flush());
   // Checks need estimates, and estimates the tokenizers: load them before the first request.
   if (opts.checks) await loadTokenizers();
   const groups: Array<{ prefix: string; dialect: Dialect; routes: Array<[string, CallReader | null]> }> = [
@@ -141,13 +188,13 @@ export async function gatewayPlugin(app: FastifyInstance, opts: GatewayOptions):
           return sendError(reply, group.dialect, 500, "The Costtrail gateway failed on this request");
         });
         for (const [path, reader] of group.routes) {
-          scope.post(path, (request, reply) => handle(opts, group.dialect, reader, path, request, reply));
+          scope.post(path, (request, reply) => handle(opts, recorder, group.dialect, reader, path, request, reply));
         }
         // Listing models is free and unrecorded, but still authenticated.
         if (group.dialect.provider === "openai") {
-          scope.get("/models", (request, reply) => handle(opts, group.dialect, null, "/models", request, reply));
+          scope.get("/models", (request, reply) => handle(opts, recorder, group.dialect, null, "/models", request, reply));
           scope.get("/models/:model", (request, reply) =>
-            handle(opts, group.dialect, null, `/models/${(request.params as { model: string }).model}`, request, reply),
+            handle(opts, recorder, group.dialect, null, `/models/${(request.params as { model: string }).model}`, request, reply),
           );
         }
       },
@@ -224,6 +271,7 @@ function copyResponseHeaders(from: Headers): Record<string, string> {
 
 async function handle(
   opts: GatewayOptions,
+  recorder: RecordBatcher,
   dialect: Dialect,
   reader: CallReader | null,
   path: string,
@@ -268,7 +316,7 @@ async function handle(
         estimate,
       });
       if (decision.action === "refuse") {
-        record(opts, call, { reading: {}, status: "blocked", errorType: `blocked by ${decision.budget}`, latencyMs: 0 }, request);
+        record(opts, recorder, call, { reading: {}, status: "blocked", errorType: `blocked by ${decision.budget}`, latencyMs: 0 }, request);
         return sendError(reply, dialect, 429, `Refused by Costtrail budget ${JSON.stringify(decision.budget)}: ${decision.message}`);
       }
       if (decision.action === "rewrite") {
@@ -302,6 +350,7 @@ async function handle(
       const status = reply.raw.destroyed && !timedOut ? "aborted" : "error";
       record(
         opts,
+        recorder,
         call,
         {
           reading: {},
@@ -339,6 +388,7 @@ async function handle(
     const reading: UsageReading = { rawUsage: streamReader.rawUsage, model: streamReader.model, serviceTier: streamReader.serviceTier };
     record(
       opts,
+      recorder,
       call,
       {
         reading,
@@ -363,6 +413,7 @@ async function handle(
     if (call)
       record(
         opts,
+        recorder,
         call,
         {
           reading: {},
@@ -380,12 +431,19 @@ async function handle(
   if (call) {
     const parsed = parseJson(bytes.toString("utf8"));
     if (upstream.ok)
-      record(opts, call, { reading: call.reader.readBody(parsed), status: "ok", latencyMs: performance.now() - call.t0 }, request);
+      record(
+        opts,
+        recorder,
+        call,
+        { reading: call.reader.readBody(parsed), status: "ok", latencyMs: performance.now() - call.t0 },
+        request,
+      );
     else {
       const err = isRecord(parsed) && isRecord(parsed.error) ? parsed.error : undefined;
       const named = err ? (stringOf(err.type) ?? stringOf(err.code)) : undefined;
       record(
         opts,
+        recorder,
         call,
         {
           reading: {},
@@ -410,7 +468,7 @@ interface Outcome {
 }
 
 /** The call as a usage event, priced by core and appended to the ledger; failures are logged, never thrown at the client. */
-function record(opts: GatewayOptions, call: Call, outcome: Outcome, request: FastifyRequest): void {
+function record(opts: GatewayOptions, recorder: RecordBatcher, call: Call, outcome: Outcome, request: FastifyRequest): void {
   const { tags, ...columns } = call.caller.attribution;
   const r = outcome.reading;
   const event: Record<string, unknown> = {
@@ -441,7 +499,5 @@ function record(opts: GatewayOptions, call: Call, outcome: Outcome, request: Fas
     request.log.error({ issues: prepared.issues }, "gateway call could not be recorded");
     return;
   }
-  opts.store
-    .append([prepared.value])
-    .catch((err: Error) => request.log.error({ cause: err.message }, "gateway call could not be recorded"));
+  recorder.add(prepared.value);
 }
