@@ -1,7 +1,5 @@
-import { randomUUID } from "node:crypto";
 import {
   type CallReader,
-  type PreparedEvent,
   type RateCard,
   type UsageReading,
   anthropicMessagesReader,
@@ -10,15 +8,14 @@ import {
   openaiEmbeddingsReader,
   openaiResponsesReader,
   parseJson,
-  prepareEvent,
   stringOf,
 } from "@costtrail/core";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { type ApiKeyRecord, type KeyRing, hasScope, hashApiKey } from "../auth/api-keys.js";
-import type { GatewaySettings, VirtualKey } from "../config/gateway-config.js";
+import type { KeyRing } from "../auth/api-keys.js";
 import type { CosttrailConfig } from "../config/load-config.js";
 import type { LedgerStore } from "../store/ledger-store.js";
-import { type HeaderAttribution, HeaderError, attributionFromHeaders } from "./attribution-headers.js";
+import { type Call, CallRecorder, type Caller } from "./call-recorder.js";
+import { GatewayError, authenticate } from "./caller-auth.js";
 import { type Dialect, anthropicDialect, openaiDialect } from "./dialects.js";
 import { type PreForwardCheck, estimateCall } from "./pre-forward-check.js";
 import { type RelayEnd, relayStream } from "./stream-relay.js";
@@ -33,17 +30,6 @@ export interface GatewayOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** Checks run on each request's estimate before anything is sent upstream; in memory, no I/O. */
   readonly checks?: () => readonly PreForwardCheck[];
-}
-
-/** A gateway error, answered in the provider's error shape. */
-class GatewayError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly param?: string,
-  ) {
-    super(message);
-  }
 }
 
 /** Request headers never sent upstream: hop-by-hop, ours, and what fetch sets itself. */
@@ -62,87 +48,8 @@ const DROP_REQUEST = new Set([
 /** Response headers not copied back: fetch has decoded and de-chunked the body. */
 const DROP_RESPONSE = new Set(["content-encoding", "content-length", "transfer-encoding", "connection", "keep-alive"]);
 
-interface Caller {
-  readonly keyId: string;
-  readonly attribution: HeaderAttribution;
-  /** The provider key to send instead of the client's credential (virtual keys). */
-  readonly providerKey?: string;
-}
-
-interface Call {
-  readonly dialect: Dialect;
-  readonly reader: CallReader;
-  readonly caller: Caller;
-  readonly requestedModel: string | undefined;
-  readonly streamed: boolean;
-  readonly attempt: number;
-  readonly startedAt: number;
-  readonly t0: number;
-}
-
-const virtualKeyMaps = new WeakMap<GatewaySettings, Map<string, VirtualKey>>();
-
-function virtualKeyFor(settings: GatewaySettings, presented: string): VirtualKey | undefined {
-  let map = virtualKeyMaps.get(settings);
-  if (!map) {
-    map = new Map(settings.virtual_keys.map((k) => [k.hash, k]));
-    virtualKeyMaps.set(settings, map);
-  }
-  return map.get(hashApiKey(presented));
-}
-
-/**
- * The OpenAI- and Anthropic-compatible gateway: an app changes only its base URL, and every
- * call is attributed, checked before it is sent, passed through as it streams, and recorded.
- * Each provider's routes live in their own encapsulated context, with an error handler that
- * answers in that provider's error shape and a body parser that keeps the request's bytes.
- */
-/**
- * Calls recorded since the last append, written together: one append per call would cost the
- * ledger a commit each (measured: about 5k events/s at batch 1 against 30k+ batched).
- */
-class RecordBatcher {
-  private pending: PreparedEvent[] = [];
-  private timer: NodeJS.Timeout | undefined;
-  private flushing: Promise<void> = Promise.resolve();
-
-  constructor(
-    private readonly store: LedgerStore,
-    private readonly log: FastifyInstance["log"],
-  ) {}
-
-  add(event: PreparedEvent): void {
-    this.pending.push(event);
-    if (this.pending.length >= RECORD_BATCH) void this.flush();
-    else if (!this.timer) {
-      this.timer = setTimeout(() => void this.flush(), RECORD_WAIT_MS);
-      this.timer.unref();
-    }
-  }
-
-  flush(): Promise<void> {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    const batch = this.pending;
-    this.pending = [];
-    if (batch.length > 0) {
-      this.flushing = this.flushing.then(() =>
-        this.store.append(batch).then(
-          () => {},
-          (err: Error) => this.log.error({ cause: err.message, calls: batch.length }, "gateway calls could not be recorded"),
-        ),
-      );
-    }
-    return this.flushing;
-  }
-}
-
-/** Calls written together at most, and the longest a recorded call waits to be written. */
-const RECORD_BATCH = 500;
-const RECORD_WAIT_MS = 20;
-
 export async function gatewayPlugin(app: FastifyInstance, opts: GatewayOptions): Promise<void> {
-  const recorder = new RecordBatcher(opts.store, app.log);
+  const recorder = new CallRecorder(opts.store, opts.rateCard, app.log);
   app.addHook("onClose", () => recorder.flush());
   // Checks need estimates, and estimates the tokenizers: load them before the first request.
   if (opts.checks) await loadTokenizers();
@@ -210,47 +117,6 @@ function sendError(reply: FastifyReply, dialect: Dialect, status: number, messag
     .send(dialect.errorBody(status, message, param));
 }
 
-function authenticate(opts: GatewayOptions, dialect: Dialect, request: FastifyRequest): Caller {
-  const settings = opts.config().gateway;
-  let attribution: HeaderAttribution;
-  try {
-    attribution = attributionFromHeaders(request.headers);
-  } catch (err) {
-    if (err instanceof HeaderError) throw new GatewayError(400, `Invalid Costtrail header ${err.message}`, err.header);
-    throw err;
-  }
-  const presented = request.headers["x-costtrail-key"];
-  if (presented !== undefined) {
-    const key: ApiKeyRecord | null = typeof presented === "string" ? opts.keys.find(presented) : null;
-    if (!key) throw new GatewayError(401, "x-costtrail-key: the Costtrail key is not known, or was revoked");
-    if (!hasScope(key, "ingest"))
-      throw new GatewayError(403, `x-costtrail-key: the key ${JSON.stringify(key.name)} lacks the ingest scope`);
-    opts.keys.recordUse(key.id);
-    const project = attribution.project ?? (key.projects?.length === 1 ? key.projects[0] : undefined);
-    if (key.projects && (project === undefined || !key.projects.includes(project)))
-      throw new GatewayError(403, `x-costtrail-project: this key may only record into ${key.projects.join(", ")}`);
-    return { keyId: key.id, attribution: { ...attribution, ...(project !== undefined && { project }) } };
-  }
-  const credential = dialect.credential(request.headers);
-  const virtual = credential === undefined ? undefined : virtualKeyFor(settings, credential);
-  if (!virtual || virtual.provider !== dialect.provider) {
-    throw new GatewayError(
-      401,
-      "Costtrail needs a key: send x-costtrail-key with an ingest key (your provider key then passes through), or use a Costtrail virtual key as the provider key",
-    );
-  }
-  const providerKey = (opts.env ?? process.env)[virtual.provider_key_env];
-  if (!providerKey)
-    throw new GatewayError(502, `The gateway has no ${dialect.provider} key: ${virtual.provider_key_env} is not set where it runs`);
-  const defaults: HeaderAttribution = {
-    ...(virtual.project !== undefined && { project: virtual.project }),
-    ...(virtual.team !== undefined && { team: virtual.team }),
-    ...(virtual.cost_center !== undefined && { cost_center: virtual.cost_center }),
-    ...(virtual.environment !== undefined && { environment: virtual.environment }),
-  };
-  return { keyId: `virtual:${virtual.name}`, attribution: { ...defaults, ...attribution }, providerKey };
-}
-
 function upstreamHeaders(request: FastifyRequest, dialect: Dialect, caller: Caller): Headers {
   const headers = new Headers();
   for (const [name, value] of Object.entries(request.headers)) {
@@ -271,7 +137,7 @@ function copyResponseHeaders(from: Headers): Record<string, string> {
 
 async function handle(
   opts: GatewayOptions,
-  recorder: RecordBatcher,
+  recorder: CallRecorder,
   dialect: Dialect,
   reader: CallReader | null,
   path: string,
@@ -316,7 +182,7 @@ async function handle(
         estimate,
       });
       if (decision.action === "refuse") {
-        record(opts, recorder, call, { reading: {}, status: "blocked", errorType: `blocked by ${decision.budget}`, latencyMs: 0 }, request);
+        recorder.record(call, { reading: {}, status: "blocked", errorType: `blocked by ${decision.budget}`, latencyMs: 0 });
         return sendError(reply, dialect, 429, `Refused by Costtrail budget ${JSON.stringify(decision.budget)}: ${decision.message}`);
       }
       if (decision.action === "rewrite") {
@@ -348,18 +214,12 @@ async function handle(
     const timedOut = (abort.signal.reason as { name?: string } | undefined)?.name === "TimeoutError";
     if (call) {
       const status = reply.raw.destroyed && !timedOut ? "aborted" : "error";
-      record(
-        opts,
-        recorder,
-        call,
-        {
-          reading: {},
-          status,
-          errorType: timedOut ? "upstream_timeout" : status === "aborted" ? "aborted" : "upstream_unreachable",
-          latencyMs: performance.now() - call.t0,
-        },
-        request,
-      );
+      recorder.record(call, {
+        reading: {},
+        status,
+        errorType: timedOut ? "upstream_timeout" : status === "aborted" ? "aborted" : "upstream_unreachable",
+        latencyMs: performance.now() - call.t0,
+      });
     }
     if (timedOut) throw new GatewayError(504, `The ${dialect.provider} upstream did not answer within ${settings.timeout_ms} ms`);
     throw new GatewayError(
@@ -386,22 +246,16 @@ async function handle(
     if (end !== "done") abort.abort();
     if (!reply.raw.destroyed) reply.raw.end();
     const reading: UsageReading = { rawUsage: streamReader.rawUsage, model: streamReader.model, serviceTier: streamReader.serviceTier };
-    record(
-      opts,
-      recorder,
-      call,
-      {
-        reading,
-        ...(reading.rawUsage === undefined && streamReader.contentEvents > 0 && { estimatedOutputTokens: streamReader.contentEvents }),
-        status: end === "aborted" ? "aborted" : end === "failed" || streamReader.streamError ? "error" : "ok",
-        ...(end !== "done" || streamReader.streamError
-          ? { errorType: end === "aborted" ? "aborted" : end === "failed" ? "stream_interrupted" : streamReader.streamError }
-          : {}),
-        latencyMs: performance.now() - call.t0,
-        ...(ttftMs !== undefined && { ttftMs }),
-      },
-      request,
-    );
+    recorder.record(call, {
+      reading,
+      ...(reading.rawUsage === undefined && streamReader.contentEvents > 0 && { estimatedOutputTokens: streamReader.contentEvents }),
+      status: end === "aborted" ? "aborted" : end === "failed" || streamReader.streamError ? "error" : "ok",
+      ...(end !== "done" || streamReader.streamError
+        ? { errorType: end === "aborted" ? "aborted" : end === "failed" ? "stream_interrupted" : streamReader.streamError }
+        : {}),
+      latencyMs: performance.now() - call.t0,
+      ...(ttftMs !== undefined && { ttftMs }),
+    });
     return reply;
   }
 
@@ -411,18 +265,12 @@ async function handle(
   } catch (err) {
     const timedOut = (abort.signal.reason as { name?: string } | undefined)?.name === "TimeoutError";
     if (call)
-      record(
-        opts,
-        recorder,
-        call,
-        {
-          reading: {},
-          status: "error",
-          errorType: timedOut ? "upstream_timeout" : "stream_interrupted",
-          latencyMs: performance.now() - call.t0,
-        },
-        request,
-      );
+      recorder.record(call, {
+        reading: {},
+        status: "error",
+        errorType: timedOut ? "upstream_timeout" : "stream_interrupted",
+        latencyMs: performance.now() - call.t0,
+      });
     if (timedOut) throw new GatewayError(504, `The ${dialect.provider} upstream did not finish within ${settings.timeout_ms} ms`);
     throw new GatewayError(502, `The ${dialect.provider} upstream broke off its answer: ${(err as Error).message}`);
   } finally {
@@ -430,74 +278,17 @@ async function handle(
   }
   if (call) {
     const parsed = parseJson(bytes.toString("utf8"));
-    if (upstream.ok)
-      record(
-        opts,
-        recorder,
-        call,
-        { reading: call.reader.readBody(parsed), status: "ok", latencyMs: performance.now() - call.t0 },
-        request,
-      );
+    if (upstream.ok) recorder.record(call, { reading: call.reader.readBody(parsed), status: "ok", latencyMs: performance.now() - call.t0 });
     else {
       const err = isRecord(parsed) && isRecord(parsed.error) ? parsed.error : undefined;
       const named = err ? (stringOf(err.type) ?? stringOf(err.code)) : undefined;
-      record(
-        opts,
-        recorder,
-        call,
-        {
-          reading: {},
-          status: "error",
-          errorType: named ? `${upstream.status} ${named}` : `http_${upstream.status}`,
-          latencyMs: performance.now() - call.t0,
-        },
-        request,
-      );
+      recorder.record(call, {
+        reading: {},
+        status: "error",
+        errorType: named ? `${upstream.status} ${named}` : `http_${upstream.status}`,
+        latencyMs: performance.now() - call.t0,
+      });
     }
   }
   return reply.code(upstream.status).headers(copyResponseHeaders(upstream.headers)).send(bytes);
-}
-
-interface Outcome {
-  readonly reading: UsageReading;
-  readonly estimatedOutputTokens?: number;
-  readonly status: "ok" | "error" | "blocked" | "aborted";
-  readonly errorType?: string;
-  readonly latencyMs: number;
-  readonly ttftMs?: number;
-}
-
-/** The call as a usage event, priced by core and appended to the ledger; failures are logged, never thrown at the client. */
-function record(opts: GatewayOptions, recorder: RecordBatcher, call: Call, outcome: Outcome, request: FastifyRequest): void {
-  const { tags, ...columns } = call.caller.attribution;
-  const r = outcome.reading;
-  const event: Record<string, unknown> = {
-    id: `gw_${randomUUID().replaceAll("-", "")}`,
-    timestamp: new Date(call.startedAt).toISOString(),
-    provider: call.dialect.provider,
-    model: r.model ?? call.requestedModel ?? "unknown",
-    api: call.reader.api,
-    operation: call.reader.operation,
-    ...columns,
-    api_key_id: call.caller.keyId,
-    tags: { ...tags, ...(call.requestedModel && { requested_model: call.requestedModel }) },
-    status: outcome.status,
-    attempt: call.attempt,
-    latency_ms: Math.round(outcome.latencyMs),
-    streamed: call.streamed,
-  };
-  if (r.rawUsage) event.raw_usage = r.rawUsage;
-  else if (outcome.estimatedOutputTokens !== undefined) {
-    event.usage = { output_tokens: outcome.estimatedOutputTokens };
-    (event.tags as Record<string, string>).usage_estimated = "output_from_stream_events";
-  } else event.usage = {};
-  if (outcome.errorType) event.error_type = outcome.errorType.slice(0, 128);
-  if (outcome.ttftMs !== undefined) event.ttft_ms = Math.round(outcome.ttftMs);
-  if (r.serviceTier) event.service_tier = r.serviceTier;
-  const prepared = prepareEvent(event, opts.rateCard(), ["gateway"], { nowMs: Date.now() });
-  if (!prepared.ok) {
-    request.log.error({ issues: prepared.issues }, "gateway call could not be recorded");
-    return;
-  }
-  recorder.add(prepared.value);
 }
