@@ -30,6 +30,8 @@ export { StreamReaderBase, encodeSseMessage, isRecord, parseJson, stringOf } fro
 export type { CallReader, RequestPlan, SseMessage, StreamReader, UsageReading } from "./usage/call-reader.js";
 export { openaiChatReader, openaiEmbeddingsReader, openaiResponsesReader } from "./usage/openai-call-readers.js";
 export { anthropicMessagesReader } from "./usage/anthropic-call-reader.js";
+export { CALL_TAGS, callEventFields, providerErrorType, streamOutcome } from "./usage/call-event.js";
+export type { MeasuredCall, StreamEnd } from "./usage/call-event.js";
 
 export { RateCard, DEFAULT_BATCH_MULTIPLIERS, DEFAULT_SERVICE_TIERS, listingEntryAt } from "./pricing/rate-card.js";
 export type {

@@ -1,7 +1,16 @@
 import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Api, type Result, type UsageBuckets, type UsageEvent, type Units, validateEvent } from "@costtrail/core";
+import {
+  type Api,
+  CALL_TAGS,
+  type Result,
+  callEventFields,
+  type UsageBuckets,
+  type UsageEvent,
+  type Units,
+  validateEvent,
+} from "@costtrail/core";
 import { AgentRun, type AgentRunOptions } from "./context/agent-run.js";
 import { type Attribution, type CallScope, attributionFields, currentScope, mergeAttribution, runInScope } from "./context/attribution.js";
 import { BatchProcessor, type BatchProcessorOptions, type ExportStats } from "./exporter/batch-processor.js";
@@ -50,12 +59,7 @@ export interface TrackInput extends Attribution {
 export type TrackResult = Result<{ readonly id: string }>;
 
 /** Tags the SDK sets itself. */
-export const SDK_TAGS = {
-  requestedModel: "requested_model",
-  agent: "agent",
-  agentStep: "agent_step",
-  usageEstimated: "usage_estimated",
-} as const;
+export const SDK_TAGS = { ...CALL_TAGS, agent: "agent", agentStep: "agent_step" } as const;
 
 /**
  * One spool per collector and project: a rotated key still sends what the old one left, and
@@ -188,30 +192,8 @@ export class Costtrail {
   }
 
   private recordCall(call: CallRecord): void {
-    const r = call.reading;
-    const tags: Record<string, string> = {};
-    if (call.requestedModel) tags[SDK_TAGS.requestedModel] = call.requestedModel;
-    const event: Record<string, unknown> = {
-      id: newEventId(),
-      timestamp: new Date(call.startedAt).toISOString(),
-      provider: call.provider,
-      model: r.model ?? call.requestedModel ?? "unknown",
-      ...(call.api !== undefined && { api: call.api }),
-      operation: call.operation,
-      status: call.status,
-      attempt: call.attempt,
-      latency_ms: Math.round(call.latencyMs),
-      streamed: call.streamed,
-    };
-    if (r.rawUsage && call.api !== undefined) event.raw_usage = r.rawUsage;
-    else if (call.usage) event.usage = call.usage;
-    else if (call.estimatedOutputTokens !== undefined) {
-      event.usage = { output_tokens: call.estimatedOutputTokens };
-      tags[SDK_TAGS.usageEstimated] = "output_from_stream_events";
-    } else event.usage = {};
-    if (call.errorType) event.error_type = call.errorType;
-    if (call.ttftMs !== undefined) event.ttft_ms = Math.round(call.ttftMs);
-    if (r.serviceTier) event.service_tier = r.serviceTier;
+    const { fields, tags } = callEventFields(call);
+    const event = { id: newEventId(), provider: call.provider, ...fields };
     this.processor.enqueue(this.buildEvent(call.scope, { tags }, call.attempt, event, call.step) as unknown as UsageEvent);
   }
 

@@ -1,20 +1,21 @@
-import type { EventStatus } from "@costtrail/core";
-import { type CallScope, currentScope } from "../context/attribution.js";
-import type { CallRecord, CallSink } from "./call-record.js";
 import {
   type CallReader,
+  type EventStatus,
   type RequestPlan,
+  type StreamEnd,
   type StreamReader,
-  type UsageReading,
   anthropicMessagesReader,
   isRecord,
   openaiChatReader,
   openaiEmbeddingsReader,
   openaiResponsesReader,
   parseJson,
-  stringOf,
+  providerErrorType,
+  streamOutcome,
 } from "@costtrail/core";
-import { type StreamEnd, isAbortError, relaySse } from "./sse-relay.js";
+import { type CallScope, currentScope } from "../context/attribution.js";
+import type { CallRecord, CallSink } from "./call-record.js";
+import { isAbortError, relaySse } from "./sse-relay.js";
 
 export type ClientFamily = "openai" | "anthropic";
 
@@ -71,14 +72,6 @@ function prepare(family: ClientFamily, input: unknown, init: RequestInit | undef
     scope,
     step: scope?.run?.step(attempt),
   };
-}
-
-/** Provider error bodies name the error: OpenAI `error.type`/`error.code`, Anthropic `error.type`. */
-function errorTypeOf(status: number, text: string): string {
-  const body = parseJson(text);
-  const err = isRecord(body) && isRecord(body.error) ? body.error : undefined;
-  const named = err ? (stringOf(err.type) ?? stringOf(err.code)) : undefined;
-  return named ? `${status} ${named}`.slice(0, 128) : `http_${status}`;
 }
 
 /**
@@ -157,7 +150,7 @@ function observe(response: Response, p: Prepared, base: Base, t0: number, emit: 
       .clone()
       .text()
       .then(
-        (text) => errorTypeOf(response.status, text),
+        (text) => providerErrorType(response.status, parseJson(text)),
         () => `http_${response.status}`,
       )
       .then((errorType) => emit({ ...base, reading: {}, status: "error", errorType, latencyMs: performance.now() - t0 }));
@@ -192,18 +185,7 @@ function observeStream(response: Response, p: Prepared, base: Base, t0: number, 
       ttftMs = performance.now() - t0;
     },
     onEnd(end: StreamEnd) {
-      const reading: UsageReading = { rawUsage: reader.rawUsage, model: reader.model, serviceTier: reader.serviceTier };
-      const status: EventStatus = end.kind === "aborted" ? "aborted" : end.kind === "failed" || reader.streamError ? "error" : "ok";
-      const errorType = end.kind === "aborted" ? "aborted" : end.kind === "failed" ? "stream_interrupted" : reader.streamError;
-      emit({
-        ...base,
-        reading,
-        ...(reading.rawUsage === undefined && reader.contentEvents > 0 && { estimatedOutputTokens: reader.contentEvents }),
-        status,
-        ...(errorType !== undefined && { errorType }),
-        latencyMs: performance.now() - t0,
-        ...(ttftMs !== undefined && { ttftMs }),
-      });
+      emit({ ...base, ...streamOutcome(end, reader), latencyMs: performance.now() - t0, ...(ttftMs !== undefined && { ttftMs }) });
     },
   });
   const headers = new Headers(response.headers);

@@ -1,7 +1,5 @@
 import { createParser } from "eventsource-parser";
-import { type StreamReader, encodeSseMessage } from "@costtrail/core";
-
-export type StreamEnd = { readonly kind: "done" } | { readonly kind: "aborted" } | { readonly kind: "failed"; readonly error: unknown };
+import { type StreamEnd, type StreamReader, encodeSseMessage } from "@costtrail/core";
 
 export interface RelayHooks {
   /** The first event that carried content arrived. */
@@ -65,7 +63,7 @@ export function relaySse(
             parser.feed(decoder.decode());
             if (rewrite && out) controller.enqueue(encoder.encode(out));
             out = "";
-            end({ kind: "done" });
+            end("done");
             controller.close();
             return;
           }
@@ -81,12 +79,12 @@ export function relaySse(
           }
         }
       } catch (err) {
-        end(reader.finished ? { kind: "done" } : isAbortError(err) ? { kind: "aborted" } : { kind: "failed", error: err });
+        end(reader.finished ? "done" : isAbortError(err) ? "aborted" : "failed");
         controller.error(err);
       }
     },
     async cancel(reason) {
-      end(reader.finished ? { kind: "done" } : { kind: "aborted" });
+      end(reader.finished ? "done" : "aborted");
       await source.cancel(reason);
     },
   });

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { type CallReader, type PreparedEvent, type RateCard, type UsageReading, prepareEvent } from "@costtrail/core";
+import { type CallReader, type MeasuredCall, type PreparedEvent, type RateCard, callEventFields, prepareEvent } from "@costtrail/core";
 import type { FastifyBaseLogger } from "fastify";
 import type { LedgerStore } from "../store/ledger-store.js";
 import type { HeaderAttribution } from "./attribution-headers.js";
@@ -30,14 +30,7 @@ export interface Call {
 }
 
 /** How a call ended, and what it used. */
-export interface Outcome {
-  readonly reading: UsageReading;
-  readonly estimatedOutputTokens?: number;
-  readonly status: "ok" | "error" | "blocked" | "aborted";
-  readonly errorType?: string;
-  readonly latencyMs: number;
-  readonly ttftMs?: number;
-}
+export type Outcome = Pick<MeasuredCall, "reading" | "estimatedOutputTokens" | "status" | "errorType" | "latencyMs" | "ttftMs">;
 
 /**
  * Turns each call into a usage event, priced by core, and appends them in batches: one append
@@ -58,30 +51,23 @@ export class CallRecorder {
   /** The call as a usage event, priced by core and appended to the ledger; failures are logged, never thrown at the client. */
   record(call: Call, outcome: Outcome): void {
     const { tags, ...columns } = call.caller.attribution;
-    const r = outcome.reading;
-    const event: Record<string, unknown> = {
-      id: `gw_${randomUUID().replaceAll("-", "")}`,
-      timestamp: new Date(call.startedAt).toISOString(),
-      provider: call.dialect.provider,
-      model: r.model ?? call.requestedModel ?? "unknown",
+    const measured = callEventFields({
       api: call.reader.api,
       operation: call.reader.operation,
+      requestedModel: call.requestedModel,
+      attempt: call.attempt,
+      startedAt: call.startedAt,
+      streamed: call.streamed,
+      ...outcome,
+    });
+    const event = {
+      id: `gw_${randomUUID().replaceAll("-", "")}`,
+      provider: call.dialect.provider,
+      ...measured.fields,
       ...columns,
       api_key_id: call.caller.keyId,
-      tags: { ...tags, ...(call.requestedModel && { requested_model: call.requestedModel }) },
-      status: outcome.status,
-      attempt: call.attempt,
-      latency_ms: Math.round(outcome.latencyMs),
-      streamed: call.streamed,
+      tags: { ...tags, ...measured.tags },
     };
-    if (r.rawUsage) event.raw_usage = r.rawUsage;
-    else if (outcome.estimatedOutputTokens !== undefined) {
-      event.usage = { output_tokens: outcome.estimatedOutputTokens };
-      (event.tags as Record<string, string>).usage_estimated = "output_from_stream_events";
-    } else event.usage = {};
-    if (outcome.errorType) event.error_type = outcome.errorType.slice(0, 128);
-    if (outcome.ttftMs !== undefined) event.ttft_ms = Math.round(outcome.ttftMs);
-    if (r.serviceTier) event.service_tier = r.serviceTier;
     const prepared = prepareEvent(event, this.rateCard(), ["gateway"], { nowMs: Date.now() });
     if (!prepared.ok) {
       this.log.error({ issues: prepared.issues }, "gateway call could not be recorded");

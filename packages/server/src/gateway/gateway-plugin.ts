@@ -1,14 +1,15 @@
 import {
   type CallReader,
   type RateCard,
-  type UsageReading,
+  type StreamEnd,
   anthropicMessagesReader,
   isRecord,
   openaiChatReader,
   openaiEmbeddingsReader,
   openaiResponsesReader,
   parseJson,
-  stringOf,
+  providerErrorType,
+  streamOutcome,
 } from "@costtrail/core";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { KeyRing } from "../auth/api-keys.js";
@@ -18,7 +19,7 @@ import { type Call, CallRecorder, type Caller } from "./call-recorder.js";
 import { GatewayError, authenticate } from "./caller-auth.js";
 import { type Dialect, anthropicDialect, openaiDialect } from "./dialects.js";
 import { type PreForwardCheck, estimateCall } from "./pre-forward-check.js";
-import { type RelayEnd, relayStream } from "./stream-relay.js";
+import { relayStream } from "./stream-relay.js";
 import { loadTokenizers } from "./token-estimate.js";
 
 export interface GatewayOptions {
@@ -235,7 +236,7 @@ async function handle(
     reply.raw.writeHead(upstream.status, headers);
     const streamReader = call.reader.streamReader(plan as NonNullable<typeof plan>);
     let ttftMs: number | undefined;
-    let end: RelayEnd;
+    let end: StreamEnd;
     try {
       end = await relayStream(upstream.body, reply.raw, streamReader, plan?.usageInjected ?? false, () => {
         ttftMs = performance.now() - call.t0;
@@ -245,14 +246,8 @@ async function handle(
     }
     if (end !== "done") abort.abort();
     if (!reply.raw.destroyed) reply.raw.end();
-    const reading: UsageReading = { rawUsage: streamReader.rawUsage, model: streamReader.model, serviceTier: streamReader.serviceTier };
     recorder.record(call, {
-      reading,
-      ...(reading.rawUsage === undefined && streamReader.contentEvents > 0 && { estimatedOutputTokens: streamReader.contentEvents }),
-      status: end === "aborted" ? "aborted" : end === "failed" || streamReader.streamError ? "error" : "ok",
-      ...(end !== "done" || streamReader.streamError
-        ? { errorType: end === "aborted" ? "aborted" : end === "failed" ? "stream_interrupted" : streamReader.streamError }
-        : {}),
+      ...streamOutcome(end, streamReader),
       latencyMs: performance.now() - call.t0,
       ...(ttftMs !== undefined && { ttftMs }),
     });
@@ -279,16 +274,13 @@ async function handle(
   if (call) {
     const parsed = parseJson(bytes.toString("utf8"));
     if (upstream.ok) recorder.record(call, { reading: call.reader.readBody(parsed), status: "ok", latencyMs: performance.now() - call.t0 });
-    else {
-      const err = isRecord(parsed) && isRecord(parsed.error) ? parsed.error : undefined;
-      const named = err ? (stringOf(err.type) ?? stringOf(err.code)) : undefined;
+    else
       recorder.record(call, {
         reading: {},
         status: "error",
-        errorType: named ? `${upstream.status} ${named}` : `http_${upstream.status}`,
+        errorType: providerErrorType(upstream.status, parsed),
         latencyMs: performance.now() - call.t0,
       });
-    }
   }
   return reply.code(upstream.status).headers(copyResponseHeaders(upstream.headers)).send(bytes);
 }

@@ -1,9 +1,7 @@
 import { once } from "node:events";
 import type { ServerResponse } from "node:http";
-import { type StreamReader, encodeSseMessage } from "@costtrail/core";
+import { type StreamEnd, type StreamReader, encodeSseMessage } from "@costtrail/core";
 import { createParser } from "eventsource-parser";
-
-export type RelayEnd = "done" | "aborted" | "failed";
 
 /**
  * Copies an upstream event stream to the client chunk by chunk as it arrives, showing each event
@@ -18,7 +16,7 @@ export async function relayStream(
   reader: StreamReader,
   rewrite: boolean,
   onFirstContent: () => void,
-): Promise<RelayEnd> {
+): Promise<StreamEnd> {
   const decoder = new TextDecoder();
   let out = "";
   let first = true;
