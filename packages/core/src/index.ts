@@ -88,3 +88,25 @@ export type {
   QueryFilter,
   QuerySpec,
 } from "./query/query-spec.js";
+
+export { isTimeZone, localToInstant, offsetAt, offsetSegments } from "./time/time-zone.js";
+export type { OffsetSegment } from "./time/time-zone.js";
+
+export { BUDGET_ACTION_KINDS, BUDGET_PERIODS, isBudgetKey, validateBudgets } from "./budget/budget.js";
+export type { Budget, BudgetAction, BudgetActionKind, BudgetKey, BudgetPeriod, UnpricedPolicy } from "./budget/budget.js";
+export { ROLLING_BUCKET_MS, ROLLING_MS, budgetBucket, budgetWindow } from "./budget/budget-period.js";
+export type { BudgetWindow } from "./budget/budget-period.js";
+export { budgetScope } from "./budget/budget-scope.js";
+export type { BudgetSubject } from "./budget/budget-scope.js";
+export { NANO_SCALE, fallbackNanoUsd, nanoToDecimal, toNanoUsd } from "./budget/budget-money.js";
+export {
+  budgetState,
+  crossedAlerts,
+  forecastExhaustion,
+  hardCapNano,
+  judgeBudget,
+  limitNano,
+  percentOfLimit,
+  thresholdNano,
+} from "./budget/budget-decision.js";
+export type { BudgetLevel, BudgetState, BudgetVerdict } from "./budget/budget-decision.js";

@@ -1,6 +1,7 @@
 import { type Issue, type IssuePath, type Result, issue } from "../errors.js";
 import { isPlainObject } from "../event/fields.js";
 import { ATTRIBUTION_COLUMNS } from "../event/usage-event.js";
+import { isTimeZone } from "../time/time-zone.js";
 import { TOKEN_BUCKETS } from "../usage/buckets.js";
 
 /** Columns besides attribution that queries can group and filter by. */
@@ -98,15 +99,6 @@ const TAG_KEY_RE = /^tag\.[A-Za-z_][\w.-]{0,63}$/;
 
 export function isDimension(v: unknown): v is Dimension {
   return typeof v === "string" && ((DIMENSION_COLUMNS as readonly string[]).includes(v) || TAG_KEY_RE.test(v));
-}
-
-function isTimeZone(tz: string): boolean {
-  try {
-    new Intl.DateTimeFormat("en-US", { timeZone: tz });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function dimension(v: unknown, path: IssuePath, issues: Issue[]): Dimension | undefined {

@@ -17,7 +17,7 @@ import type {
   ReadScope,
   StoredApiKey,
 } from "./ledger-store.js";
-import { localToInstant } from "./time-zone.js";
+import { localToInstant } from "@costtrail/core";
 
 /** Columns whose stored text is JSON, parsed on the way out. */
 const JSON_COLUMNS = new Set(["units", "raw_usage"]);

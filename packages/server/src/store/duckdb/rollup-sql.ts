@@ -1,7 +1,7 @@
 import { ADDITIVE_METRICS, type Dimension, MONEY_METRICS, OTHER_GROUP, type QuerySpec, TOKEN_BUCKETS } from "@costtrail/core";
 import type { PlainValue, RollupRow, RunStatement, Statement } from "../ledger-driver.js";
 import type { ReadScope } from "../ledger-store.js";
-import { offsetSegments } from "../time-zone.js";
+import { offsetSegments } from "@costtrail/core";
 import { SUM_COST } from "./schema.js";
 import {
   eventPartSums,

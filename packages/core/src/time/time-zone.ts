@@ -9,6 +9,16 @@ export interface OffsetSegment {
   readonly offsetMin: number;
 }
 
+/** Whether the runtime knows an IANA zone name. */
+export function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
 /** The zone's offset from UTC at an instant, in minutes (Berlin in summer: 120). */
