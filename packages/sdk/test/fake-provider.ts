@@ -53,6 +53,8 @@ export class FakeProvider {
   /** Streams whose client went away before the last event. */
   cancelledStreams = 0;
   eventDelayMs = 2;
+  /** How long a plain (not streamed) answer is held, so that many calls are in flight at once. */
+  answerDelayMs = 0;
   private readonly scripts = new Map<string, Scripted[]>();
   private readonly server: Server;
   private port = 0;
@@ -121,7 +123,8 @@ export class FakeProvider {
     }
   }
 
-  private json(res: ServerResponse, fixture: string): void {
+  private async json(res: ServerResponse, fixture: string): Promise<void> {
+    if (this.answerDelayMs > 0) await new Promise((r) => setTimeout(r, this.answerDelayMs));
     res.writeHead(200, { "content-type": "application/json", "x-request-id": `req_${this.requests.length}` });
     res.end(fixtureText(fixture));
   }

@@ -3,6 +3,9 @@ import { CosttrailError, ERROR_CODES, type ErrorCode, type RateCard } from "@cos
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions, LogController } from "fastify";
 import type { KeyRing } from "./auth/api-keys.js";
 import { keysPlugin } from "./auth/keys-plugin.js";
+import { budgetGatewayCheck } from "./budgets/budget-gateway-check.js";
+import type { BudgetService } from "./budgets/budget-service.js";
+import { budgetsPlugin } from "./budgets/budgets-plugin.js";
 import { collectorPlugin } from "./collector/collector-plugin.js";
 import type { CosttrailConfig } from "./config/load-config.js";
 import { gatewayPlugin } from "./gateway/gateway-plugin.js";
@@ -23,8 +26,10 @@ export interface AppOptions {
   readonly logSummaryMs?: number;
   /** Where the gateway reads provider keys for virtual keys (default process.env). */
   readonly env?: NodeJS.ProcessEnv;
-  /** Checks the gateway runs on each request before forwarding it. */
+  /** Checks the gateway runs on each request before forwarding it, after the budgets'. */
   readonly gatewayChecks?: () => readonly PreForwardCheck[];
+  /** Budgets: their API, and their check before the gateway forwards a call. */
+  readonly budgets?: BudgetService;
 }
 
 /** Fastify's own error codes → ours, so every error body is `{code, message, path}`. */
@@ -190,13 +195,16 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(queryPlugin, { store: opts.store, keys: opts.keys, rateCard: opts.rateCard });
   await app.register(keysPlugin, { store: opts.store, keys: opts.keys });
   await app.register(repricePlugin, { store: opts.store, keys: opts.keys, rateCard: opts.rateCard });
+  const budgets = opts.budgets;
+  if (budgets) await app.register(budgetsPlugin, { keys: opts.keys, budgets });
+  const budgetCheck = budgets ? [budgetGatewayCheck(budgets)] : [];
   await app.register(gatewayPlugin, {
     config: opts.config,
     keys: opts.keys,
     store: opts.store,
     rateCard: opts.rateCard,
     ...(opts.env && { env: opts.env }),
-    ...(opts.gatewayChecks && { checks: opts.gatewayChecks }),
+    checks: () => [...(budgets?.active() ? budgetCheck : []), ...(opts.gatewayChecks?.() ?? [])],
   });
   return app;
 }

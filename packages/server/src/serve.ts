@@ -10,6 +10,10 @@ import { type ApiKeyRecord, KeyRing, hashApiKey } from "./auth/api-keys.js";
 import { ADMIN_KEY_FILE, bootstrapAdminKey } from "./auth/bootstrap-key.js";
 import { type CosttrailConfig, defaultConfig, loadConfig, memoryPlan } from "./config/load-config.js";
 import { buildApp } from "./app.js";
+import { BudgetService } from "./budgets/budget-service.js";
+import { observeAppends } from "./budgets/observe-appends.js";
+import type { CounterStore } from "./counters/counter-store.js";
+import { MemoryCounterStore } from "./counters/memory/memory-counter-store.js";
 import type { PreForwardCheck } from "./gateway/pre-forward-check.js";
 import type { Scope } from "./config/load-config.js";
 import { openDuckDBLedger } from "./store/duckdb/open-ledger.js";
@@ -38,6 +42,7 @@ export interface ServeOptions {
 export interface RunningServer {
   readonly app: FastifyInstance;
   readonly store: LedgerStore;
+  readonly budgets: BudgetService;
   readonly url: string;
   readonly adminKey: string;
   /** Where the admin key is kept; null when it came from COSTTRAIL_ADMIN_KEY. */
@@ -146,10 +151,27 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
     idempotency: { windowMs: config.server.idempotency_window_ms, maxIds: config.server.idempotency_window_events },
   };
   // Compiled, the ledger runs on its own thread; from TypeScript sources (tests) it runs inline.
-  const store: LedgerStore = await openDuckDBLedger({ ...storeOptions, thread: opts.storeThread ?? import.meta.url.endsWith(".js") });
+  const ledger: LedgerStore = await openDuckDBLedger({ ...storeOptions, thread: opts.storeThread ?? import.meta.url.endsWith(".js") });
+  let app: FastifyInstance | undefined;
+  const counters: CounterStore = new MemoryCounterStore();
+  const budgets = new BudgetService({
+    budgets: () => current.config.budgets,
+    rateCard: () => current.rateCard,
+    counters,
+    reservationTtlMs: () => current.config.counters.reservation_ttl_ms,
+    log: () => app?.log,
+  });
+  // Every append, whichever door it came through, is counted in the budgets it falls in.
+  const store = observeAppends(
+    ledger,
+    (events, result) => budgets.observe(events, result),
+    () => app?.log,
+  );
+  // Counters are a cache of the ledger: seeded from it before the first call can be checked.
+  await budgets.sync(store, false);
   let shuttingDown = false;
   const keys = await keyRing(config, store, admin.key);
-  const app = await buildApp({
+  app = await buildApp({
     store,
     rateCard: () => current.rateCard,
     keys,
@@ -164,6 +186,7 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
     isShuttingDown: () => shuttingDown,
     env: opts.env ?? process.env,
     ...(opts.gatewayChecks && { gatewayChecks: opts.gatewayChecks }),
+    budgets,
   });
   let address: string;
   try {
@@ -171,6 +194,7 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
   } catch (e) {
     // Release the ledger's file lock so the caller can report the error and exit cleanly.
     await app.close().catch(() => {});
+    budgets.close();
     await store.close().catch(() => {});
     throw e;
   }
@@ -196,6 +220,8 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
       current = { config: next, rateCard };
       // Only the file's keys change: created keys, their revocations and every last-used time stay as they are.
       keys.replaceSource("config", configuredKeys(next));
+      // Budgets whose definition changed get fresh counters, read from the ledger.
+      await budgets.sync(store, false);
       if (JSON.stringify(next.server) !== JSON.stringify(config.server)) {
         app.log.warn({ file: opts.configFile }, "server settings change on restart only");
       }
@@ -216,6 +242,7 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
   return {
     app,
     store,
+    budgets,
     url: address,
     adminKey: admin.key,
     adminKeyFile: admin.file,
@@ -235,6 +262,8 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
           clearInterval(usageTimer);
         }
         await saveKeyUsage();
+        budgets.close();
+        await counters.close();
         await store.close();
       })();
       return closing;

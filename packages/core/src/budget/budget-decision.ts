@@ -46,7 +46,12 @@ export function hardCapNano(b: Pick<Budget, "actions" | "limit_usd">, overrideNa
  * reservations and this estimate together would pass decides. A call that ends exactly at a
  * threshold still fits.
  */
-export function judgeBudget(b: Pick<Budget, "actions" | "limit_usd">, level: BudgetLevel, estimate: bigint, overrideNano = 0n): BudgetVerdict {
+export function judgeBudget(
+  b: Pick<Budget, "actions" | "limit_usd">,
+  level: BudgetLevel,
+  estimate: bigint,
+  overrideNano = 0n,
+): BudgetVerdict {
   const limit = limitNano(b, overrideNano);
   const projected = level.spent + level.reserved + estimate;
   const actions = enforcing(b);

@@ -22,7 +22,12 @@ export function nanoToDecimal(n: bigint): Decimal {
 }
 
 /** Buckets charged at a fallback's output rate; every other bucket is input. */
-const OUTPUT_BUCKETS: ReadonlySet<TokenBucket> = new Set(["output_tokens", "reasoning_tokens", "output_audio_tokens", "output_image_tokens"]);
+const OUTPUT_BUCKETS: ReadonlySet<TokenBucket> = new Set([
+  "output_tokens",
+  "reasoning_tokens",
+  "output_audio_tokens",
+  "output_image_tokens",
+]);
 
 /** What an unpriced call counts as under a fallback policy, in nano-dollars. */
 export function fallbackNanoUsd(
@@ -36,9 +41,6 @@ export function fallbackNanoUsd(
     if (OUTPUT_BUCKETS.has(k as TokenBucket)) output += n;
     else input += n;
   }
-  const cost = Decimal.parse(policy.input_mtok)
-    .mulInt(input)
-    .add(Decimal.parse(policy.output_mtok).mulInt(output))
-    .shift(6);
+  const cost = Decimal.parse(policy.input_mtok).mulInt(input).add(Decimal.parse(policy.output_mtok).mulInt(output)).shift(6);
   return toNanoUsd(cost);
 }

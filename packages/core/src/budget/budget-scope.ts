@@ -6,7 +6,7 @@ export interface BudgetSubject {
   readonly tags: Readonly<Record<string, string>>;
 }
 
-function valueOf(subject: BudgetSubject, key: string): string | undefined {
+function attributedValue(subject: BudgetSubject, key: string): string | undefined {
   const v = key.startsWith("tag.") ? subject.tags[key.slice(4)] : subject.columns[key];
   return v === null || v === undefined ? undefined : v;
 }
@@ -17,9 +17,9 @@ function valueOf(subject: BudgetSubject, key: string): string | undefined {
  */
 export function budgetScope(b: Pick<Budget, "match" | "each_value_of">, subject: BudgetSubject): string | null {
   for (const key in b.match) {
-    const v = valueOf(subject, key);
+    const v = attributedValue(subject, key);
     if (v === undefined || !(b.match[key] as readonly string[]).includes(v)) return null;
   }
   if (b.each_value_of === null) return "";
-  return valueOf(subject, b.each_value_of) ?? null;
+  return attributedValue(subject, b.each_value_of) ?? null;
 }

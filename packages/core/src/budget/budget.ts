@@ -71,14 +71,20 @@ export function isBudgetKey(v: unknown): v is BudgetKey {
 
 function checkKey(v: unknown, path: IssuePath, issues: Issue[]): BudgetKey | null {
   if (isBudgetKey(v)) return v;
-  issues.push(issue("invalid_value", path, `must be an attribution column (${MATCH_COLUMNS.join(", ")}) or tag.<key>, got ${JSON.stringify(v)}`));
+  issues.push(
+    issue("invalid_value", path, `must be an attribution column (${MATCH_COLUMNS.join(", ")}) or tag.<key>, got ${JSON.stringify(v)}`),
+  );
   return null;
 }
 
 function checkMoney(v: unknown, path: IssuePath, issues: Issue[], what: string): string | null {
   if (typeof v !== "string") {
     issues.push(
-      issue("invalid_type", path, `must be ${what} as a quoted decimal string such as "5.00" (money is never a binary float), got ${JSON.stringify(v)}`),
+      issue(
+        "invalid_type",
+        path,
+        `must be ${what} as a quoted decimal string such as "5.00" (money is never a binary float), got ${JSON.stringify(v)}`,
+      ),
     );
     return null;
   }
@@ -135,12 +141,18 @@ function checkActions(v: unknown, path: IssuePath, issues: Issue[]): BudgetActio
     const pct = a.at_percent;
     if (typeof pct !== "number" || !Number.isFinite(pct) || pct <= 0 || pct > MAX_PERCENT || Math.round(pct * 100) !== pct * 100) {
       issues.push(
-        issue("invalid_value", [...p, "at_percent"], `must be a percent above 0 and at most ${MAX_PERCENT}, with at most 2 decimals, got ${JSON.stringify(pct)}`),
+        issue(
+          "invalid_value",
+          [...p, "at_percent"],
+          `must be a percent above 0 and at most ${MAX_PERCENT}, with at most 2 decimals, got ${JSON.stringify(pct)}`,
+        ),
       );
     }
     const kind = a.action;
     if (!(BUDGET_ACTION_KINDS as readonly unknown[]).includes(kind)) {
-      issues.push(issue("invalid_value", [...p, "action"], `must be one of ${BUDGET_ACTION_KINDS.join(", ")}, got ${JSON.stringify(kind)}`));
+      issues.push(
+        issue("invalid_value", [...p, "action"], `must be one of ${BUDGET_ACTION_KINDS.join(", ")}, got ${JSON.stringify(kind)}`),
+      );
     } else if (kind === "downgrade" && (typeof a.model !== "string" || a.model === "")) {
       issues.push(issue("required", [...p, "model"], "is required for a downgrade: the cheaper model to send the call to"));
     } else if (kind !== "downgrade" && a.model !== undefined) {
@@ -179,7 +191,11 @@ function checkUnpriced(v: unknown, path: IssuePath, issues: Issue[]): UnpricedPo
     return { mode: "block" };
   }
   issues.push(
-    issue("invalid_value", path, 'must be "block" or fallback rates { input_mtok: "10.00", output_mtok: "30.00" }, so that an unpriced call never counts as $0'),
+    issue(
+      "invalid_value",
+      path,
+      'must be "block" or fallback rates { input_mtok: "10.00", output_mtok: "30.00" }, so that an unpriced call never counts as $0',
+    ),
   );
   return { mode: "block" };
 }
@@ -201,14 +217,18 @@ function checkBudget(b: unknown, path: IssuePath, issues: Issue[]): Budget | nul
   if (eachValueOf !== null && match[eachValueOf] !== undefined && (match[eachValueOf] as string[]).length === 1)
     issues.push(issue("inconsistent", [...path, "each_value_of"], `is ${eachValueOf}, which match already pins to one value`));
   if (!(BUDGET_PERIODS as readonly unknown[]).includes(b.period))
-    issues.push(issue("invalid_value", [...path, "period"], `must be one of ${BUDGET_PERIODS.join(", ")}, got ${JSON.stringify(b.period)}`));
+    issues.push(
+      issue("invalid_value", [...path, "period"], `must be one of ${BUDGET_PERIODS.join(", ")}, got ${JSON.stringify(b.period)}`),
+    );
   if (b.rolling !== undefined && typeof b.rolling !== "boolean")
     issues.push(issue("invalid_type", [...path, "rolling"], "must be true or false"));
   if (b.cut_streams !== undefined && typeof b.cut_streams !== "boolean")
     issues.push(issue("invalid_type", [...path, "cut_streams"], "must be true or false"));
   const timeZone = b.time_zone ?? "UTC";
   if (typeof timeZone !== "string" || !isTimeZone(timeZone))
-    issues.push(issue("invalid_value", [...path, "time_zone"], `must be an IANA time zone such as "Europe/Berlin", got ${JSON.stringify(timeZone)}`));
+    issues.push(
+      issue("invalid_value", [...path, "time_zone"], `must be an IANA time zone such as "Europe/Berlin", got ${JSON.stringify(timeZone)}`),
+    );
   else if (b.rolling === true && b.time_zone !== undefined)
     issues.push(issue("inconsistent", [...path, "time_zone"], "has no effect on a rolling budget; remove it or set rolling: false"));
   const limit = checkMoney(b.limit_usd, [...path, "limit_usd"], issues, "the limit in USD");
@@ -239,7 +259,8 @@ export function validateBudgets(v: unknown, path: IssuePath = ["budgets"]): Resu
   v.forEach((b, i) => {
     const budget = checkBudget(b, [...path, i], issues);
     if (!budget) return;
-    if (seen.has(budget.name)) issues.push(issue("invalid_value", [...path, i, "name"], `duplicates budget ${JSON.stringify(budget.name)}`));
+    if (seen.has(budget.name))
+      issues.push(issue("invalid_value", [...path, i, "name"], `duplicates budget ${JSON.stringify(budget.name)}`));
     seen.add(budget.name);
     budgets.push(budget);
   });

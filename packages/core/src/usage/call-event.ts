@@ -46,6 +46,8 @@ export function callEventFields(call: MeasuredCall): { fields: Record<string, un
     fields.usage = { output_tokens: call.estimatedOutputTokens };
     tags[CALL_TAGS.usageEstimated] = "output_from_stream_events";
   } else fields.usage = {};
+  // A refused call spent nothing, also when its model has no price.
+  if (call.status === "blocked") fields.cost_usd = "0";
   if (call.errorType) fields.error_type = call.errorType.slice(0, 128);
   if (call.ttftMs !== undefined) fields.ttft_ms = Math.round(call.ttftMs);
   if (r.serviceTier) fields.service_tier = r.serviceTier;

@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import {
+  type Budget,
   CosttrailError,
   DEFAULT_MAX_FUTURE_SKEW_MS,
   DEFAULT_MIN_TIMESTAMP,
@@ -8,9 +9,11 @@ import {
   type PricingConfig,
   formatIssue,
   isPlainObject,
+  validateBudgets,
   validatePricingConfig,
 } from "@costtrail/core";
 import { LineCounter, parseDocument } from "yaml";
+import { type CounterSettings, checkCounters } from "./counters-config.js";
 import { type GatewaySettings, checkGateway } from "./gateway-config.js";
 
 export const SCOPES = ["ingest", "read", "admin"] as const;
@@ -32,6 +35,8 @@ export interface CosttrailConfig {
   readonly pricing: PricingConfig;
   readonly server: ServerSettings;
   readonly gateway: GatewaySettings;
+  readonly budgets: readonly Budget[];
+  readonly counters: CounterSettings;
 }
 
 export interface ServerSettings {
@@ -100,7 +105,7 @@ const DURATION_UNITS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as co
 /** Ten years: past that a skew bound protects nothing. */
 const MAX_SKEW_MS = 3650 * 86_400_000;
 const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2}))?$/;
-const TOP_LEVEL_KEYS = ["version", "server", "projects", "api_keys", "pricing", "gateway"] as const;
+const TOP_LEVEL_KEYS = ["version", "server", "projects", "api_keys", "pricing", "gateway", "budgets", "counters"] as const;
 const HASH_RE = /^sha256:[0-9a-f]{64}$/;
 
 /** An issue located in the file: `costtrail.yaml:12:7 pricing.models[0].rates.input_mtok: must be …`. */
@@ -287,10 +292,16 @@ function checkConfig(value: unknown): { config: CosttrailConfig | null; issues: 
   const api_keys = checkKeys(v.api_keys, new Set(projects.map((p) => p.name)), issues);
   const server = checkServer(v.server, issues);
   const gateway = checkGateway(v.gateway, issues);
+  const counters = checkCounters(v.counters, issues);
   const pricing = validatePricingConfig(v.pricing, ["pricing"]);
   if (!pricing.ok) issues.push(...pricing.issues);
-  if (issues.length > 0 || !pricing.ok) return { config: null, issues };
-  return { config: deepFreeze({ projects, api_keys, pricing: pricing.value, server, gateway }), issues: [] };
+  const budgets = validateBudgets(v.budgets, ["budgets"]);
+  if (!budgets.ok) issues.push(...budgets.issues);
+  if (issues.length > 0 || !pricing.ok || !budgets.ok) return { config: null, issues };
+  return {
+    config: deepFreeze({ projects, api_keys, pricing: pricing.value, server, gateway, budgets: budgets.value, counters }),
+    issues: [],
+  };
 }
 
 /** The configuration used when no file is given. */

@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import { type CallReader, type MeasuredCall, type PreparedEvent, type RateCard, callEventFields, prepareEvent } from "@costtrail/core";
 import type { FastifyBaseLogger } from "fastify";
 import type { LedgerStore } from "../store/ledger-store.js";
@@ -19,6 +18,8 @@ export interface Caller {
 
 /** One call through the gateway, as far as it is known when it is sent. */
 export interface Call {
+  /** The usage event's id, known before the call is sent so that a budget can reserve under it. */
+  readonly id: string;
   readonly dialect: Dialect;
   readonly reader: CallReader;
   readonly caller: Caller;
@@ -61,7 +62,7 @@ export class CallRecorder {
       ...outcome,
     });
     const event = {
-      id: `gw_${randomUUID().replaceAll("-", "")}`,
+      id: call.id,
       provider: call.dialect.provider,
       ...measured.fields,
       ...columns,

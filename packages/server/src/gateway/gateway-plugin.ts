@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import {
   type CallReader,
   type RateCard,
@@ -52,8 +53,9 @@ const DROP_RESPONSE = new Set(["content-encoding", "content-length", "transfer-e
 export async function gatewayPlugin(app: FastifyInstance, opts: GatewayOptions): Promise<void> {
   const recorder = new CallRecorder(opts.store, opts.rateCard, app.log);
   app.addHook("onClose", () => recorder.flush());
-  // Checks need estimates, and estimates the tokenizers: load them before the first request.
-  if (opts.checks) await loadTokenizers();
+  // Checks need estimates, and estimates the tokenizers: load them before the first request
+  // when there are checks already (a reload that adds the first budget loads them then).
+  if ((opts.checks?.() ?? []).length > 0) await loadTokenizers();
   const groups: Array<{ prefix: string; dialect: Dialect; routes: Array<[string, CallReader | null]> }> = [
     {
       prefix: "/openai/v1",
@@ -160,6 +162,7 @@ async function handle(
   const call: Call | undefined =
     reader && plan
       ? {
+          id: `gw_${randomUUID().replaceAll("-", "")}`,
           dialect,
           reader,
           caller,
@@ -173,9 +176,12 @@ async function handle(
 
   const checks = opts.checks?.() ?? [];
   if (call && body && checks.length > 0) {
+    await loadTokenizers();
     const estimate = estimateCall(reader as CallReader, body, opts.rateCard(), dialect.provider, settings.default_max_output_tokens);
     for (const check of checks) {
-      const decision = check({
+      const decision = await check({
+        eventId: call.id,
+        apiKeyId: caller.keyId,
         provider: dialect.provider,
         api: call.reader.api,
         model: call.requestedModel,

@@ -18,6 +18,10 @@ export interface CallEstimate {
 }
 
 export interface CheckInput {
+  /** The id the call's usage event will carry; a budget's reservation is settled by it. */
+  readonly eventId: string;
+  /** The key the caller authenticated with: an ingest key's or a virtual key's id. */
+  readonly apiKeyId: string;
   readonly provider: GatewayProvider;
   readonly api: Api;
   readonly model: string | undefined;
@@ -33,10 +37,10 @@ export type CheckDecision =
   | { readonly action: "rewrite"; readonly model: string };
 
 /**
- * A check on each request before it is forwarded. It runs in memory on the request's path:
- * it must not wait on the network (budgets keep their counters locally).
+ * A check on each request before it is forwarded, on the request's path: budgets answer from
+ * their counters (in memory, or one Redis round trip), never from a ledger query.
  */
-export type PreForwardCheck = (input: CheckInput) => CheckDecision;
+export type PreForwardCheck = (input: CheckInput) => CheckDecision | Promise<CheckDecision>;
 
 /**
  * What a request may cost: its input counted as exactly as the model allows, its output at

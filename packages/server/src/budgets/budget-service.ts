@@ -1,0 +1,388 @@
+import { createHash } from "node:crypto";
+import {
+  type Budget,
+  type BudgetState,
+  type BudgetSubject,
+  Decimal,
+  type PreparedEvent,
+  type RateCard,
+  TOKEN_BUCKETS,
+  type TokenBucket,
+  budgetBucket,
+  budgetScope,
+  budgetState,
+  budgetWindow,
+  fallbackNanoUsd,
+  forecastExhaustion,
+  hardCapNano,
+  judgeBudget,
+  limitNano,
+  nanoToDecimal,
+  percentOfLimit,
+  toNanoUsd,
+} from "@costtrail/core";
+import type { FastifyBaseLogger } from "fastify";
+import type { CounterRef, CounterStore, ReserveLine, SpendEntry } from "../counters/counter-store.js";
+import type { AppendResult, LedgerStore, QueryRow } from "../store/ledger-store.js";
+
+/** A call about to be made, as a budget check sees it. */
+export interface BudgetCheckRequest {
+  /** The id its usage event will carry: the reservation is settled when that event arrives. */
+  readonly id: string;
+  readonly provider: string;
+  readonly model: string;
+  readonly subject: BudgetSubject;
+  readonly inputTokens: number;
+  readonly maxOutputTokens: number;
+}
+
+export type BudgetCheckResult =
+  | {
+      readonly action: "allow";
+      /** The model to call: the one asked for, or a downgrade's cheaper one. */
+      readonly model: string;
+      readonly downgraded_by: string | null;
+      /** Budgets the call falls in; a reservation is held in each until its event arrives. */
+      readonly budgets: readonly string[];
+      readonly reserved_usd: string | null;
+    }
+  | {
+      readonly action: "refuse";
+      readonly budget: string;
+      readonly reason: "block" | "require_override" | "unpriced";
+      readonly message: string;
+    };
+
+export interface BudgetStatus {
+  readonly name: string;
+  /** The value of `each_value_of` this row is for; null for a budget with one scope. */
+  readonly scope: string | null;
+  readonly period: Budget["period"];
+  readonly rolling: boolean;
+  readonly time_zone: string;
+  readonly window: { readonly from: string; readonly to: string };
+  readonly limit_usd: string;
+  readonly spent_usd: string;
+  readonly reserved_usd: string;
+  readonly percent: number;
+  readonly state: BudgetState;
+  /** When the limit runs out at the burn rate so far; null while nothing is spent. */
+  readonly forecast_exhausted_at: string | null;
+  /** True when that falls before the period ends. */
+  readonly forecast_exhausts_in_period: boolean;
+}
+
+export interface BudgetServiceOptions {
+  readonly budgets: () => readonly Budget[];
+  readonly rateCard: () => RateCard;
+  readonly counters: CounterStore;
+  readonly reservationTtlMs: () => number;
+  /** The server's logger (it exists only once the app is built). */
+  readonly log: () => FastifyBaseLogger | undefined;
+  readonly now?: () => number;
+  /** Nano-dollars an approved override adds to a scope's limit now. */
+  readonly override?: (budget: string, scope: string, nowMs: number) => bigint;
+}
+
+const SEP = "\u001f";
+
+/**
+ * Which spend a budget counts is fixed by its match, scope, period and unpriced rule; its
+ * counters are keyed by those, so changing only a limit or an action keeps them, and a
+ * changed definition starts fresh counters, seeded from the ledger.
+ */
+function counterPrefix(b: Budget): string {
+  const defining = JSON.stringify([b.match, b.each_value_of, b.period, b.rolling, b.time_zone, b.unpriced]);
+  return `${b.name}#${createHash("sha256").update(defining).digest("hex").slice(0, 12)}`;
+}
+
+function subjectOf(e: PreparedEvent): BudgetSubject {
+  return { columns: e.event as unknown as Record<string, string | undefined>, tags: e.event.tags ?? {} };
+}
+
+/**
+ * Budgets over the ledger: checks calls before they are made (reserving their estimate),
+ * counts every event the ledger takes in, and reports each scope's standing.
+ */
+export class BudgetService {
+  private readonly now: () => number;
+  private prefixes = new Map<string, string>();
+  private seeding: Promise<void> = Promise.resolve();
+  private readonly pruneTimer: NodeJS.Timeout;
+
+  constructor(private readonly opts: BudgetServiceOptions) {
+    this.now = opts.now ?? Date.now;
+    this.pruneTimer = setInterval(() => void this.prune(), 3_600_000);
+    this.pruneTimer.unref();
+  }
+
+  /** Whether any budget is configured: without one, calls are not checked at all. */
+  active(): boolean {
+    return this.opts.budgets().length > 0;
+  }
+
+  get counters(): CounterStore {
+    return this.opts.counters;
+  }
+
+  private key(b: Budget, scope: string): string {
+    return `${this.prefixes.get(b.name) ?? counterPrefix(b)}${SEP}${scope}`;
+  }
+
+  private ref(b: Budget, scope: string, nowMs: number): CounterRef {
+    const w = budgetWindow(b, nowMs);
+    // A calendar period's spend sits in one bucket, its start; a rolling window's in its hours.
+    return { key: this.key(b, scope), fromMs: w.startMs, toMs: b.rolling ? w.endMs + 1 : w.startMs + 1 };
+  }
+
+  private overrideNano(b: Budget, scope: string, nowMs: number): bigint {
+    return this.opts.override?.(b.name, scope, nowMs) ?? 0n;
+  }
+
+  /**
+   * Seeds the counters of budgets whose definition is new (all of them at start) from the
+   * ledger. At start this runs before the server listens, so nothing is counted twice.
+   */
+  sync(store: LedgerStore, onlyIfAbsent: boolean): Promise<void> {
+    const fresh: Budget[] = [];
+    const next = new Map<string, string>();
+    for (const b of this.opts.budgets()) {
+      const prefix = counterPrefix(b);
+      next.set(b.name, prefix);
+      if (this.prefixes.get(b.name) !== prefix) fresh.push(b);
+    }
+    this.prefixes = next;
+    this.seeding = this.seeding.then(async () => {
+      for (const b of fresh) {
+        try {
+          await this.seed(store, b, onlyIfAbsent);
+        } catch (e) {
+          this.opts.log()?.error({ budget: b.name, cause: (e as Error).message }, "budget counters could not be read from the ledger");
+        }
+      }
+    });
+    return this.seeding;
+  }
+
+  private async seed(store: LedgerStore, b: Budget, onlyIfAbsent: boolean): Promise<void> {
+    const nowMs = this.now();
+    const w = budgetWindow(b, nowMs);
+    const filters = Object.entries(b.match).map(([column, values]) => ({
+      column: column as never,
+      op: "in" as const,
+      value: values,
+    }));
+    const base = {
+      group_by: b.each_value_of ? [b.each_value_of as never] : [],
+      grain: b.rolling ? ("hour" as const) : null,
+      time_zone: "UTC",
+      from: w.startMs,
+      // Events stamped a little ahead of the clock count in this period too.
+      to: b.rolling ? nowMs + 86_400_000 : w.endMs,
+      order_by: [],
+      limit: null,
+      other: false,
+      distribution: null,
+      pricing: "current" as const,
+    };
+    const all = { projects: null };
+    const priced = await store.query({ ...base, metrics: ["cost_usd"], filters }, all);
+    const unpriced =
+      b.unpriced.mode === "fallback"
+        ? await store.query(
+            { ...base, metrics: [...TOKEN_BUCKETS], filters: [...filters, { column: "price_status", op: "eq", value: "unpriced" }] },
+            all,
+          )
+        : [];
+    const perScope = new Map<string, Map<number, bigint>>();
+    const add = (row: QueryRow, amount: bigint) => {
+      if (amount === 0n) return;
+      const scope = b.each_value_of ? row[b.each_value_of] : "";
+      if (scope === null || scope === undefined) return;
+      const bucket = b.rolling ? Date.parse(String(row.bucket)) : w.startMs;
+      let m = perScope.get(String(scope));
+      if (!m) perScope.set(String(scope), (m = new Map()));
+      m.set(bucket, (m.get(bucket) ?? 0n) + amount);
+    };
+    for (const row of priced) if (row.cost_usd !== null) add(row, toNanoUsd(Decimal.parse(String(row.cost_usd))));
+    if (b.unpriced.mode === "fallback") {
+      for (const row of unpriced) {
+        const buckets: Partial<Record<TokenBucket, number>> = {};
+        for (const t of TOKEN_BUCKETS) if (typeof row[t] === "number") buckets[t] = row[t] as number;
+        add(row, fallbackNanoUsd(b.unpriced, buckets));
+      }
+    }
+    for (const [scope, buckets] of perScope) await this.opts.counters.seed(this.key(b, scope), buckets, onlyIfAbsent);
+    this.opts.log()?.info({ budget: b.name, scopes: perScope.size }, "budget counters read from the ledger");
+  }
+
+  /** What an estimate costs under a budget: priced by the rate card, or at its fallback rates; null to refuse. */
+  private estimateNano(
+    b: Budget,
+    provider: string,
+    model: string,
+    inputTokens: number,
+    outputTokens: number,
+    nowMs: number,
+  ): bigint | null {
+    const buckets = { input_tokens: inputTokens, output_tokens: outputTokens };
+    const price = this.opts.rateCard().price({ provider, model, timestamp: nowMs, usage: { buckets, units: {} } });
+    if (price.status === "priced") return toNanoUsd(price.cost);
+    return b.unpriced.mode === "fallback" ? fallbackNanoUsd(b.unpriced, buckets) : null;
+  }
+
+  /**
+   * Checks a call against every budget it falls in, and reserves its estimate in each. The
+   * reservation is atomic over all of them and only taken while each stays at or under its
+   * hard cap, so calls in flight together cannot pass a cap by more than their actual costs
+   * exceed their estimates.
+   */
+  async check(req: BudgetCheckRequest): Promise<BudgetCheckResult> {
+    const nowMs = this.now();
+    const matching: Array<{ budget: Budget; scope: string }> = [];
+    for (const budget of this.opts.budgets()) {
+      const scope = budgetScope(budget, req.subject);
+      if (scope !== null) matching.push({ budget, scope });
+    }
+    if (matching.length === 0) return { action: "allow", model: req.model, downgraded_by: null, budgets: [], reserved_usd: null };
+    const refs = matching.map((m) => this.ref(m.budget, m.scope, nowMs));
+    const levels = await this.opts.counters.levels(refs);
+    let model = req.model;
+    let downgradedBy: string | null = null;
+    let amounts: bigint[] = [];
+    for (let round = 0; round < 2; round++) {
+      amounts = [];
+      for (const [i, { budget, scope }] of matching.entries()) {
+        const amount = this.estimateNano(budget, req.provider, model, req.inputTokens, req.maxOutputTokens, nowMs);
+        if (amount === null)
+          return {
+            action: "refuse",
+            budget: budget.name,
+            reason: "unpriced",
+            message: `Model ${JSON.stringify(model)} of ${req.provider} has no price, and budget ${JSON.stringify(budget.name)} blocks unpriced models`,
+          };
+        amounts.push(amount);
+        const verdict = judgeBudget(budget, levels[i] as (typeof levels)[number], amount, this.overrideNano(budget, scope, nowMs));
+        if (verdict.kind === "refuse") return this.refusal(budget, scope, verdict.action, verdict.at_percent);
+        if (verdict.kind === "downgrade" && round === 0 && verdict.model !== model) {
+          model = verdict.model;
+          downgradedBy = budget.name;
+        }
+      }
+      if (downgradedBy === null || round === 1) break;
+    }
+    const lines: ReserveLine[] = matching.map(({ budget, scope }, i) => ({
+      ref: refs[i] as CounterRef,
+      amount: amounts[i] as bigint,
+      cap: hardCapNano(budget, this.overrideNano(budget, scope, nowMs)),
+    }));
+    const reserved = await this.opts.counters.reserve(req.id, lines, this.opts.reservationTtlMs());
+    if (!reserved.ok) {
+      const { budget, scope } = matching[reserved.line] as (typeof matching)[number];
+      const cap = budget.actions.find((a) => a.action === "block" || a.action === "require_override");
+      return this.refusal(budget, scope, cap?.action === "require_override" ? "require_override" : "block", cap?.at_percent ?? 100);
+    }
+    return {
+      action: "allow",
+      model,
+      downgraded_by: downgradedBy,
+      budgets: matching.map((m) => m.budget.name),
+      reserved_usd: nanoToDecimal(amounts[0] as bigint).toString(),
+    };
+  }
+
+  private refusal(budget: Budget, scope: string, action: "block" | "require_override", atPercent: number): BudgetCheckResult {
+    const who = scope === "" ? "" : ` for ${budget.each_value_of} ${JSON.stringify(scope)}`;
+    const limit = `$${budget.limit_usd} per ${budget.rolling ? "rolling " : ""}${budget.period}`;
+    const message =
+      action === "require_override"
+        ? `Budget ${JSON.stringify(budget.name)}${who} has reached ${atPercent}% of its ${limit}; an approved override is required to go on`
+        : `Budget ${JSON.stringify(budget.name)}${who} has reached ${atPercent}% of its ${limit}`;
+    return { action: "refuse", budget: budget.name, reason: action, message };
+  }
+
+  /** Releases a reservation whose call was not made after all. */
+  release(id: string): Promise<void> {
+    return this.opts.counters.release([id]);
+  }
+
+  /**
+   * Counts the events an append took in (not its duplicates or conflicts) in every budget they
+   * fall in, and settles the reservations of every event of the append.
+   */
+  async observe(events: readonly PreparedEvent[], result: AppendResult): Promise<void> {
+    const budgets = this.opts.budgets();
+    // Without budgets nothing is reserved (a reservation left by a removed budget expires).
+    if (budgets.length === 0) return;
+    const skipped = new Set<number>(result.duplicates);
+    for (const c of result.conflicts) skipped.add(c.index);
+    const spend: SpendEntry[] = [];
+    for (const [i, e] of events.entries()) {
+      if (skipped.has(i)) continue;
+      const subject = subjectOf(e);
+      for (const b of budgets) {
+        const scope = budgetScope(b, subject);
+        if (scope === null) continue;
+        let amount: bigint;
+        if (e.price.status === "priced") amount = toNanoUsd(e.price.cost);
+        else if (b.unpriced.mode === "fallback") amount = fallbackNanoUsd(b.unpriced, e.usage.buckets);
+        else continue;
+        if (amount > 0n) spend.push({ key: this.key(b, scope), bucketMs: budgetBucket(b, e.timestampMs), amount });
+      }
+    }
+    await this.opts.counters.record(
+      spend,
+      events.map((e) => e.event.id),
+    );
+  }
+
+  /** Every scope of every budget that has spend or reservations now, and each single-scope budget. */
+  async status(filter?: (b: Budget) => boolean): Promise<BudgetStatus[]> {
+    const nowMs = this.now();
+    const out: BudgetStatus[] = [];
+    for (const b of this.opts.budgets()) {
+      if (filter && !filter(b)) continue;
+      const scopes = b.each_value_of === null ? [""] : await this.scopesOf(b);
+      const levels = await this.opts.counters.levels(scopes.map((s) => this.ref(b, s, nowMs)));
+      const w = budgetWindow(b, nowMs);
+      for (const [i, scope] of scopes.entries()) {
+        const level = levels[i] as (typeof levels)[number];
+        const override = this.overrideNano(b, scope, nowMs);
+        const limit = limitNano(b, override);
+        const forecast = forecastExhaustion(limit, level.spent, w, nowMs, b.rolling);
+        out.push({
+          name: b.name,
+          scope: b.each_value_of === null ? null : scope,
+          period: b.period,
+          rolling: b.rolling,
+          time_zone: b.time_zone,
+          window: { from: new Date(w.startMs).toISOString(), to: new Date(w.endMs).toISOString() },
+          limit_usd: nanoToDecimal(limit).toFixed(2),
+          spent_usd: nanoToDecimal(level.spent).toString(),
+          reserved_usd: nanoToDecimal(level.reserved).toString(),
+          percent: percentOfLimit(level.spent + level.reserved, limit),
+          state: budgetState(b, level, override),
+          forecast_exhausted_at: forecast === null ? null : new Date(forecast).toISOString(),
+          forecast_exhausts_in_period: forecast !== null && !b.rolling && forecast < w.endMs,
+        });
+      }
+    }
+    return out;
+  }
+
+  private async scopesOf(b: Budget): Promise<string[]> {
+    const prefix = `${this.prefixes.get(b.name) ?? counterPrefix(b)}${SEP}`;
+    return (await this.opts.counters.keys(prefix)).map((k) => k.slice(prefix.length)).sort();
+  }
+
+  private async prune(): Promise<void> {
+    const live = new Set(this.prefixes.values());
+    // The oldest bucket any budget can still count: a rolling month's, with a day to spare.
+    const before = this.now() - 32 * 86_400_000;
+    await this.opts.counters.prune(before, (key) => live.has(key.slice(0, key.indexOf(SEP))));
+  }
+
+  close(): void {
+    clearInterval(this.pruneTimer);
+  }
+}

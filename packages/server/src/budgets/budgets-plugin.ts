@@ -1,0 +1,110 @@
+import { ATTRIBUTION_COLUMNS, type Budget, CosttrailError, type Issue, LIMITS, MAX_COUNT, isPlainObject } from "@costtrail/core";
+import type { FastifyInstance } from "fastify";
+import type { ApiKeyRecord, KeyRing } from "../auth/api-keys.js";
+import { requireScope } from "../auth/authenticate.js";
+import type { BudgetCheckRequest, BudgetService } from "./budget-service.js";
+
+export interface BudgetsPluginOptions {
+  readonly keys: KeyRing;
+  readonly budgets: BudgetService;
+}
+
+/** Columns a check may carry; api_key_id is the key's own. */
+const CHECK_COLUMNS = ATTRIBUTION_COLUMNS.filter((c) => c !== "api_key_id");
+const CHECK_FIELDS = ["id", "provider", "model", "input_tokens", "max_output_tokens", "tags", ...CHECK_COLUMNS];
+const ID_RE = /^[\w.:-]{1,128}$/;
+
+function invalid(issues: Issue[]): CosttrailError {
+  return new CosttrailError("CT_INVALID_BODY", issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "), { issues });
+}
+
+/** A read key limited to projects sees the budgets that only count spend of those projects. */
+function visibleTo(key: ApiKeyRecord): (b: Budget) => boolean {
+  const projects = key.projects;
+  if (projects === null) return () => true;
+  return (b) => b.match.project?.every((p) => projects.includes(p)) === true;
+}
+
+function checkRequest(body: unknown, key: ApiKeyRecord): BudgetCheckRequest {
+  const issues: Issue[] = [];
+  if (!isPlainObject(body)) throw invalid([{ code: "invalid_type", path: ["body"], message: "must be a JSON object" }]);
+  for (const k of Object.keys(body)) {
+    if (!CHECK_FIELDS.includes(k))
+      issues.push({ code: "unknown_field", path: [k], message: `is not a known field; expected ${CHECK_FIELDS.join(", ")}` });
+  }
+  const text = (k: string, max: number, required: boolean): string | undefined => {
+    const v = body[k];
+    if (v === undefined) {
+      if (required) issues.push({ code: "required", path: [k], message: "is required" });
+      return undefined;
+    }
+    if (typeof v !== "string" || v === "" || v.length > max) {
+      issues.push({ code: "invalid_value", path: [k], message: `must be a string of 1 to ${max} characters` });
+      return undefined;
+    }
+    return v;
+  };
+  const count = (k: string): number => {
+    const v = body[k];
+    if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > MAX_COUNT) {
+      issues.push({ code: "invalid_value", path: [k], message: `must be a whole number of tokens from 0 to ${MAX_COUNT}` });
+      return 0;
+    }
+    return v;
+  };
+  const id = text("id", LIMITS.idChars, true);
+  if (id !== undefined && !ID_RE.test(id))
+    issues.push({ code: "invalid_format", path: ["id"], message: "must be the usage event's id: letters, digits, '_', '.', ':' or '-'" });
+  const provider = text("provider", 64, true);
+  const model = text("model", LIMITS.modelChars, true);
+  const inputTokens = count("input_tokens");
+  const maxOutputTokens = count("max_output_tokens");
+  const columns: Record<string, string | undefined> = {};
+  for (const c of CHECK_COLUMNS) columns[c] = text(c, LIMITS.attributionChars, false);
+  const tags: Record<string, string> = {};
+  if (body.tags !== undefined) {
+    if (!isPlainObject(body.tags) || !Object.values(body.tags).every((v) => typeof v === "string"))
+      issues.push({ code: "invalid_type", path: ["tags"], message: "must be an object of string values" });
+    else Object.assign(tags, body.tags);
+  }
+  const projects = key.projects;
+  if (projects !== null) {
+    if (columns.project === undefined && projects.length === 1) columns.project = projects[0];
+    if (columns.project === undefined || !projects.includes(columns.project))
+      issues.push({ code: "invalid_value", path: ["project"], message: `this key may only spend in ${projects.join(", ")}` });
+  }
+  if (issues.length > 0) throw invalid(issues);
+  return {
+    id: id as string,
+    provider: provider as string,
+    model: model as string,
+    subject: { columns: { ...columns, provider, model, api_key_id: key.id }, tags },
+    inputTokens,
+    maxOutputTokens,
+  };
+}
+
+/**
+ * Budgets over HTTP: their standing for readers, and the check the SDK's guard makes before a
+ * call (reserving its estimate), with the release of a reservation whose call was not made.
+ */
+export async function budgetsPlugin(app: FastifyInstance, opts: BudgetsPluginOptions): Promise<void> {
+  const read = requireScope(opts.keys, "read");
+  const ingest = requireScope(opts.keys, "ingest");
+
+  app.get("/v1/budgets", { onRequest: read }, async (request) => {
+    const key = request.apiKey as ApiKeyRecord;
+    return { budgets: await opts.budgets.status(visibleTo(key)) };
+  });
+
+  app.post("/v1/budgets/check", { onRequest: ingest }, async (request) => {
+    return opts.budgets.check(checkRequest(request.body, request.apiKey as ApiKeyRecord));
+  });
+
+  app.delete("/v1/budgets/reservations/:id", { onRequest: ingest }, async (request, reply) => {
+    const { id } = request.params as { id: string };
+    if (!ID_RE.test(id)) throw invalid([{ code: "invalid_format", path: ["id"], message: "must be a usage event's id" }]);
+    await opts.budgets.release(id);
+    return reply.code(204).send();
+  });
+}

@@ -1,0 +1,335 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Decimal, nanoToDecimal, openaiChatReader, toNanoUsd } from "@costtrail/core";
+import { loadDefaultRateCard } from "@costtrail/core/default-rate-card";
+import OpenAI from "openai";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FakeProvider } from "../../sdk/test/fake-provider.js";
+import { defaultConfig } from "../src/config/load-config.js";
+import { estimateCall } from "../src/gateway/pre-forward-check.js";
+import { loadTokenizers } from "../src/gateway/token-estimate.js";
+import { type RunningServer, startServer } from "../src/serve.js";
+
+const ADMIN = `budgets-admin-${"k".repeat(32)}`;
+let fake: FakeProvider;
+let server: RunningServer;
+let dir: string;
+let configFile: string;
+
+const GATEWAY = (url: string) => ["gateway:", "  upstreams:", `    openai: ${url}/v1`, `    anthropic: ${url}`, ""].join("\n");
+
+async function start(): Promise<RunningServer> {
+  return startServer({
+    port: 0,
+    host: "127.0.0.1",
+    dataDir: join(dir, "data"),
+    configFile,
+    watchConfig: false,
+    logger: false,
+    env: { COSTTRAIL_ADMIN_KEY: ADMIN },
+  });
+}
+
+/** Writes the budgets section and reloads, as an operator editing costtrail.yaml would. */
+async function setBudgets(yaml: string): Promise<void> {
+  await writeFile(configFile, `${GATEWAY(fake.url)}budgets:\n${yaml}`);
+  const r = await server.reload();
+  if (!r.ok) throw new Error(r.error);
+}
+
+beforeAll(async () => {
+  fake = await FakeProvider.start();
+  dir = await mkdtemp(join(tmpdir(), "costtrail-budgets-"));
+  configFile = join(dir, "costtrail.yaml");
+  await writeFile(configFile, GATEWAY(fake.url));
+  server = await start();
+});
+afterAll(async () => {
+  await server?.close();
+  await fake?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+function client(feature: string, headers: Record<string, string> = {}): OpenAI {
+  return new OpenAI({
+    apiKey: "sk-test",
+    baseURL: `${server.url}/openai/v1`,
+    maxRetries: 0,
+    defaultHeaders: { "x-costtrail-key": ADMIN, "x-costtrail-feature": feature, ...headers },
+  });
+}
+
+const BODY = { model: "gpt-4o", messages: [{ role: "user" as const, content: "Where is my refund?" }] };
+
+/** The gateway's estimate of a request, in nano-dollars: what a budget reserves for it. */
+async function estimateNano(body: Record<string, unknown>): Promise<bigint> {
+  await loadTokenizers();
+  const card = await loadDefaultRateCard(defaultConfig().pricing);
+  const e = estimateCall(openaiChatReader, body, card, "openai", 4096);
+  return toNanoUsd(Decimal.parse(e.costUsd as string));
+}
+
+async function api<T>(path: string, init: RequestInit = {}): Promise<T> {
+  const res = await fetch(`${server.url}${path}`, {
+    ...init,
+    headers: { authorization: `Bearer ${ADMIN}`, ...(init.body !== undefined && { "content-type": "application/json" }), ...init.headers },
+  });
+  return (res.status === 204 ? null : await res.json()) as T;
+}
+
+interface Status {
+  name: string;
+  scope: string | null;
+  spent_usd: string;
+  reserved_usd: string;
+  limit_usd: string;
+  percent: number;
+  state: string;
+  forecast_exhausted_at: string | null;
+  forecast_exhausts_in_period: boolean;
+}
+const budgets = async () => (await api<{ budgets: Status[] }>("/v1/budgets")).budgets;
+
+async function eventsOf(feature: string, want: number): Promise<Array<Record<string, unknown>>> {
+  for (let i = 0; i < 100; i++) {
+    const page = await api<{ events: Array<Record<string, unknown>> }>(`/v1/events?feature=${feature}&limit=1000`);
+    if (page.events.length >= want) return page.events;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`fewer than ${want} events for ${feature}`);
+}
+
+/** Sends calls all at once; each ends as the HTTP status the client saw. */
+async function burst(c: OpenAI, n: number, body: Record<string, unknown>): Promise<number[]> {
+  return Promise.all(
+    Array.from({ length: n }, () =>
+      c.chat.completions.create(body as never).then(
+        () => 200,
+        (e: { status?: number }) => e.status ?? 0,
+      ),
+    ),
+  );
+}
+
+describe("budgets on the gateway", () => {
+  it("lets 50 of 200 concurrent calls through a budget with room for 50, refuses the rest before they are sent, and spends within the limit", async () => {
+    const body = { ...BODY, max_tokens: 500 };
+    const estimate = await estimateNano(body);
+    // The answer costs $0.00472 (1,200 input of which 1,024 cached, 300 output); the estimate
+    // of 500 output tokens is higher, so the reservation covers each call's actual cost.
+    expect(estimate).toBeGreaterThan(toNanoUsd(Decimal.parse("0.00472")));
+    const limit = nanoToDecimal(estimate * 50n + estimate / 2n).toString();
+    await setBudgets(
+      [
+        "  - name: burst",
+        "    match: { feature: burst }",
+        "    period: day",
+        `    limit_usd: "${limit}"`,
+        "    actions: [{ at_percent: 100, action: block }]",
+        "",
+      ].join("\n"),
+    );
+    fake.answerDelayMs = 300;
+    const upstreamBefore = fake.requests.length;
+    const statuses = await burst(client("burst"), 200, body).finally(() => {
+      fake.answerDelayMs = 0;
+    });
+    expect(statuses.filter((s) => s === 200)).toHaveLength(50);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(150);
+    expect(fake.requests.length - upstreamBefore).toBe(50);
+    const events = await eventsOf("burst", 200);
+    expect(events.filter((e) => e.status === "blocked")).toHaveLength(150);
+    expect(events.filter((e) => e.status === "blocked").every((e) => e.cost_usd === "0")).toBe(true);
+    const [status] = (await budgets()).filter((b) => b.name === "burst");
+    // Spend is the 50 calls' actual cost; every reservation was settled by its event.
+    expect(status).toMatchObject({ spent_usd: "0.236", reserved_usd: "0", state: "ok" });
+    expect(Decimal.parse(status?.spent_usd as string).cmp(Decimal.parse(limit))).toBeLessThanOrEqual(0);
+  });
+
+  it("bounds the overshoot by what admitted calls cost beyond their reservations", async () => {
+    // max_tokens 10 makes the estimate far below the actual $0.00472: the limit is passed,
+    // by no more than the 50 admitted calls' (actual − estimate), and the next call is refused.
+    const body = { ...BODY, max_tokens: 10 };
+    const estimate = await estimateNano(body);
+    const limitNano = estimate * 50n;
+    await setBudgets(
+      [
+        "  - name: underestimated",
+        "    match: { feature: underestimated }",
+        "    period: day",
+        `    limit_usd: "${nanoToDecimal(limitNano).toString()}"`,
+        "    actions: [{ at_percent: 100, action: block }]",
+        "",
+      ].join("\n"),
+    );
+    fake.answerDelayMs = 300;
+    const statuses = await burst(client("underestimated"), 200, body).finally(() => {
+      fake.answerDelayMs = 0;
+    });
+    expect(statuses.filter((s) => s === 200)).toHaveLength(50);
+    await eventsOf("underestimated", 200);
+    const [status] = (await budgets()).filter((b) => b.name === "underestimated");
+    const spent = toNanoUsd(Decimal.parse(status?.spent_usd as string));
+    const actual = toNanoUsd(Decimal.parse("0.00472"));
+    const overshoot = spent - limitNano;
+    expect(overshoot).toBeGreaterThan(0n);
+    expect(overshoot).toBeLessThanOrEqual(50n * (actual - estimate));
+    expect(status?.state).toBe("blocked");
+    expect(await burst(client("underestimated"), 1, body)).toEqual([429]);
+  });
+
+  it("sends the call to the cheaper model past a soft cap", async () => {
+    await setBudgets(
+      [
+        "  - name: soft",
+        "    match: { feature: soft }",
+        "    period: month",
+        '    limit_usd: "0.01"',
+        "    actions:",
+        "      - { at_percent: 40, action: downgrade, model: gpt-4o-mini }",
+        "      - { at_percent: 100, action: block }",
+        "",
+      ].join("\n"),
+    );
+    const c = client("soft");
+    const before = fake.requests.length;
+    // $0.00472 spent: 47% of the limit, past the soft cap for the next call.
+    await c.chat.completions.create({ ...BODY, max_tokens: 100 });
+    await eventsOf("soft", 1);
+    await c.chat.completions.create({ ...BODY, max_tokens: 100 });
+    expect(fake.requests.slice(before).map((r) => r.body.model)).toEqual(["gpt-4o", "gpt-4o-mini"]);
+  });
+
+  it("refuses an unpriced model under a blocking budget, and charges the fallback rate under another", async () => {
+    await setBudgets(
+      [
+        "  - name: strict",
+        "    match: { feature: unpriced-strict }",
+        "    period: day",
+        '    limit_usd: "100"',
+        "    actions: [{ at_percent: 100, action: block }]",
+        "  - name: lenient",
+        "    match: { feature: unpriced-lenient }",
+        "    period: day",
+        '    limit_usd: "100"',
+        "    actions: [{ at_percent: 100, action: block }]",
+        '    unpriced: { input_mtok: "10", output_mtok: "30" }',
+        "",
+      ].join("\n"),
+    );
+    const body = { ...BODY, model: "house-model-7b", max_tokens: 100 };
+    const strict = await burst(client("unpriced-strict"), 1, body);
+    expect(strict).toEqual([429]);
+    expect(await burst(client("unpriced-lenient"), 1, body)).toEqual([200]);
+    await eventsOf("unpriced-lenient", 1);
+    const lenient = (await budgets()).find((b) => b.name === "lenient");
+    // The upstream answers as gpt-4o-2024-08-06 (priced): the fallback only covers the estimate.
+    expect(lenient?.spent_usd).toBe("0.00472");
+    const [refused] = await eventsOf("unpriced-strict", 1);
+    expect(refused).toMatchObject({ status: "blocked", cost_usd: "0" });
+  });
+});
+
+describe("budgets over the API", () => {
+  it("keeps one counter per customer for an each-value-of budget, checked and settled through the API", async () => {
+    await setBudgets(
+      [
+        "  - name: per-customer",
+        "    match: { feature: api-checked }",
+        "    each_value_of: customer_id",
+        "    period: day",
+        '    limit_usd: "0.01"',
+        "    actions: [{ at_percent: 80, action: alert }, { at_percent: 100, action: block }]",
+        "",
+      ].join("\n"),
+    );
+    const check = (id: string, customer: string) =>
+      api<{ action: string; budgets?: string[]; reserved_usd?: string; message?: string }>("/v1/budgets/check", {
+        method: "POST",
+        body: JSON.stringify({
+          id,
+          provider: "openai",
+          model: "gpt-4o",
+          input_tokens: 1000,
+          max_output_tokens: 500,
+          feature: "api-checked",
+          customer_id: customer,
+        }),
+      });
+    // 1,000 × $2.50 + 500 × $10 per million: $0.0075 reserved for each call.
+    expect(await check("evt_acme_1", "acme")).toMatchObject({ action: "allow", budgets: ["per-customer"], reserved_usd: "0.0075" });
+    expect(await check("evt_acme_2", "acme")).toMatchObject({ action: "refuse" });
+    expect(await check("evt_globex_1", "globex")).toMatchObject({ action: "allow" });
+    let rows = await budgets();
+    expect(rows.filter((b) => b.name === "per-customer").map((b) => [b.scope, b.reserved_usd])).toEqual([
+      ["acme", "0.0075"],
+      ["globex", "0.0075"],
+    ]);
+    // The SDK sends the call's event under the id it reserved with; sent twice, it counts once.
+    const event = {
+      id: "evt_acme_1",
+      timestamp: new Date().toISOString(),
+      provider: "openai",
+      model: "gpt-4o-2024-08-06",
+      api: "openai.chat",
+      raw_usage: { prompt_tokens: 1000, completion_tokens: 100 },
+      feature: "api-checked",
+      customer_id: "acme",
+    };
+    for (let i = 0; i < 2; i++) await api("/v1/events", { method: "POST", body: JSON.stringify([event]) });
+    rows = await budgets();
+    expect(rows.find((b) => b.name === "per-customer" && b.scope === "acme")).toMatchObject({
+      spent_usd: "0.0035",
+      reserved_usd: "0",
+      percent: 35,
+    });
+    await api("/v1/budgets/reservations/evt_globex_1", { method: "DELETE" });
+    expect((await budgets()).find((b) => b.scope === "globex")?.reserved_usd).toBe("0");
+  });
+
+  it("names the field and the reason for a bad check", async () => {
+    const res = await fetch(`${server.url}/v1/budgets/check`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
+      body: JSON.stringify({ id: "x", provider: "openai", input_tokens: -1, max_output_tokens: 10, colour: "red" }),
+    });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { issues: Array<{ path: string[]; message: string }> };
+    expect(body.issues.map((i) => i.path.join("."))).toEqual(["colour", "model", "input_tokens"]);
+  });
+
+  it("refuses an invalid budgets section with every error and keeps the budgets in force", async () => {
+    await setBudgets(
+      ["  - name: kept", "    period: week", '    limit_usd: "5"', "    actions: [{ at_percent: 100, action: block }]", ""].join("\n"),
+    );
+    await writeFile(configFile, `${GATEWAY(fake.url)}budgets:\n  - name: broken\n    period: year\n    limit_usd: 5\n    actions: []\n`);
+    const r = await server.reload();
+    expect(r.ok).toBe(false);
+    const error = (r as { error: string }).error;
+    expect(error).toContain("budgets[0].period: must be one of day, week, month");
+    expect(error).toContain('budgets[0].limit_usd: must be the limit in USD as a quoted decimal string such as "5.00"');
+    expect(error).toContain("budgets[0].actions: must be a non-empty list");
+    expect((await budgets()).map((b) => b.name)).toEqual(["kept"]);
+  });
+
+  it("reads its counters back from the ledger when the server starts again", async () => {
+    await setBudgets(
+      [
+        "  - name: survives",
+        "    match: { feature: burst }",
+        "    period: day",
+        '    limit_usd: "1"',
+        "    actions: [{ at_percent: 100, action: block }]",
+        "",
+      ].join("\n"),
+    );
+    const before = (await budgets()).find((b) => b.name === "survives");
+    expect(before?.spent_usd).toBe("0.236");
+    await server.close();
+    server = await start();
+    const after = (await budgets()).find((b) => b.name === "survives");
+    expect(after).toMatchObject({ spent_usd: "0.236", reserved_usd: "0", percent: 23.6 });
+    expect(after?.forecast_exhausted_at).not.toBeNull();
+  });
+});
