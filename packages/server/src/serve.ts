@@ -14,6 +14,7 @@ import { BudgetService } from "./budgets/budget-service.js";
 import { observeAppends } from "./budgets/observe-appends.js";
 import type { CounterStore } from "./counters/counter-store.js";
 import { MemoryCounterStore } from "./counters/memory/memory-counter-store.js";
+import { RedisCounterStore } from "./counters/redis/redis-counter-store.js";
 import type { PreForwardCheck } from "./gateway/pre-forward-check.js";
 import type { Scope } from "./config/load-config.js";
 import { openDuckDBLedger } from "./store/duckdb/open-ledger.js";
@@ -153,12 +154,22 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
   // Compiled, the ledger runs on its own thread; from TypeScript sources (tests) it runs inline.
   const ledger: LedgerStore = await openDuckDBLedger({ ...storeOptions, thread: opts.storeThread ?? import.meta.url.endsWith(".js") });
   let app: FastifyInstance | undefined;
-  const counters: CounterStore = new MemoryCounterStore();
+  const counterSettings = config.counters;
+  const counters: CounterStore =
+    counterSettings.store === "redis"
+      ? await RedisCounterStore.connect({ url: counterSettings.redis_url as string, keyPrefix: counterSettings.key_prefix }, (err) =>
+          app?.log.warn({ cause: err.message }, "redis counters: connection error"),
+        ).catch(async (e) => {
+          await ledger.close().catch(() => {});
+          throw e;
+        })
+      : new MemoryCounterStore();
   const budgets = new BudgetService({
     budgets: () => current.config.budgets,
     rateCard: () => current.rateCard,
     counters,
     reservationTtlMs: () => current.config.counters.reservation_ttl_ms,
+    onUnavailable: () => current.config.counters.on_unavailable,
     log: () => app?.log,
   });
   // Every append, whichever door it came through, is counted in the budgets it falls in.
@@ -168,7 +179,8 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
     () => app?.log,
   );
   // Counters are a cache of the ledger: seeded from it before the first call can be checked.
-  await budgets.sync(store, false);
+  // Replicas sharing Redis seed a budget once: the first to start reads its ledger.
+  await budgets.sync(store, counters.kind === "redis");
   let shuttingDown = false;
   const keys = await keyRing(config, store, admin.key);
   app = await buildApp({
@@ -221,9 +233,12 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
       // Only the file's keys change: created keys, their revocations and every last-used time stay as they are.
       keys.replaceSource("config", configuredKeys(next));
       // Budgets whose definition changed get fresh counters, read from the ledger.
-      await budgets.sync(store, false);
-      if (JSON.stringify(next.server) !== JSON.stringify(config.server)) {
-        app.log.warn({ file: opts.configFile }, "server settings change on restart only");
+      await budgets.sync(store, counters.kind === "redis");
+      if (
+        JSON.stringify(next.server) !== JSON.stringify(config.server) ||
+        ["store", "redis_url", "key_prefix"].some((k) => next.counters[k as "store"] !== config.counters[k as "store"])
+      ) {
+        app.log.warn({ file: opts.configFile }, "server and counters settings change on restart only");
       }
       app.log.info({ file: opts.configFile }, "configuration reloaded");
       return { ok: true };

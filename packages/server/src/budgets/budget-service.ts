@@ -49,7 +49,7 @@ export type BudgetCheckResult =
   | {
       readonly action: "refuse";
       readonly budget: string;
-      readonly reason: "block" | "require_override" | "unpriced";
+      readonly reason: "block" | "require_override" | "unpriced" | "counters_unavailable";
       readonly message: string;
     };
 
@@ -77,6 +77,8 @@ export interface BudgetServiceOptions {
   readonly rateCard: () => RateCard;
   readonly counters: CounterStore;
   readonly reservationTtlMs: () => number;
+  /** What a check answers while the counters cannot be reached. */
+  readonly onUnavailable: () => "allow" | "refuse";
   /** The server's logger (it exists only once the app is built). */
   readonly log: () => FastifyBaseLogger | undefined;
   readonly now?: () => number;
@@ -238,6 +240,26 @@ export class BudgetService {
    * exceed their estimates.
    */
   async check(req: BudgetCheckRequest): Promise<BudgetCheckResult> {
+    try {
+      return await this.checkCounters(req);
+    } catch (e) {
+      this.unavailable++;
+      this.opts.log()?.error({ cause: (e as Error).message, event_id: req.id }, "budget counters unavailable");
+      if (this.opts.onUnavailable() === "allow")
+        return { action: "allow", model: req.model, downgraded_by: null, budgets: [], reserved_usd: null };
+      return {
+        action: "refuse",
+        budget: "(counters)",
+        reason: "counters_unavailable",
+        message: "The budget counters cannot be reached, and counters.on_unavailable is refuse",
+      };
+    }
+  }
+
+  /** Checks that could not reach the counters since start. */
+  unavailable = 0;
+
+  private async checkCounters(req: BudgetCheckRequest): Promise<BudgetCheckResult> {
     const nowMs = this.now();
     const matching: Array<{ budget: Budget; scope: string }> = [];
     for (const budget of this.opts.budgets()) {

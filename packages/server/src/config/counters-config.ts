@@ -8,6 +8,11 @@ export interface CounterSettings {
   readonly key_prefix: string;
   /** How long a reservation holds if its call's event never arrives (a crashed app). */
   readonly reservation_ttl_ms: number;
+  /**
+   * What a budget check does while the counters cannot be reached: `allow` keeps the app
+   * working (and logs each failure), `refuse` holds every budgeted call until they are back.
+   */
+  readonly on_unavailable: "allow" | "refuse";
 }
 
 export const DEFAULT_COUNTER_SETTINGS: CounterSettings = {
@@ -15,9 +20,10 @@ export const DEFAULT_COUNTER_SETTINGS: CounterSettings = {
   redis_url: null,
   key_prefix: "costtrail:",
   reservation_ttl_ms: 15 * 60_000,
+  on_unavailable: "allow",
 };
 
-const KEYS = ["store", "redis_url", "key_prefix", "reservation_ttl"] as const;
+const KEYS = ["store", "redis_url", "key_prefix", "reservation_ttl", "on_unavailable"] as const;
 const TTL_RE = /^(\d{1,5})(s|m|h)$/;
 const TTL_UNITS = { s: 1000, m: 60_000, h: 3_600_000 } as const;
 
@@ -36,6 +42,9 @@ export function checkCounters(v: unknown, issues: Issue[]): CounterSettings {
     if (k === "store") {
       if (val === "memory" || val === "redis") out.store = val;
       else issues.push({ code: "invalid_value", path: ["counters", k], message: `must be memory or redis, got ${JSON.stringify(val)}` });
+    } else if (k === "on_unavailable") {
+      if (val === "allow" || val === "refuse") out.on_unavailable = val;
+      else issues.push({ code: "invalid_value", path: ["counters", k], message: `must be allow or refuse, got ${JSON.stringify(val)}` });
     } else if (k === "redis_url") {
       const ok = typeof val === "string" && /^rediss?:\/\/[^\s]+$/.test(val) && URL.canParse(val);
       if (ok) out.redis_url = val;
