@@ -56,9 +56,12 @@ describe.skipIf(!REDIS_AVAILABLE)("budgets shared by two server processes throug
   });
 
   it("lets 50 of 200 concurrent calls through, 100 sent to each server, and both servers report the same spend", async () => {
-    fake.answerDelayMs = 300;
+    // The provider holds its answers until every call is admitted or refused: all are in flight at once.
+    const release = fake.holdAnswers();
+    const before = fake.requests.length;
+    let refused = 0;
     const body = JSON.stringify({ model: "gpt-4o", max_tokens: 500, messages: [{ role: "user", content: "Where is my refund?" }] });
-    const statuses = await Promise.all(
+    const sent = Promise.all(
       Array.from({ length: 200 }, async (_, i) => {
         const res = await fetch(`${(servers[i % 2] as ServerProcess).url}/openai/v1/chat/completions`, {
           method: "POST",
@@ -71,11 +74,13 @@ describe.skipIf(!REDIS_AVAILABLE)("budgets shared by two server processes throug
           body,
         });
         await res.arrayBuffer();
+        if (res.status === 429) refused++;
         return res.status;
       }),
-    ).finally(() => {
-      fake.answerDelayMs = 0;
-    });
+    );
+    for (let i = 0; i < 1000 && fake.requests.length - before + refused < 200; i++) await new Promise((r) => setTimeout(r, 10));
+    release();
+    const statuses = await sent;
     expect(statuses.filter((s) => s === 200)).toHaveLength(50);
     expect(statuses.filter((s) => s === 429)).toHaveLength(150);
     // Each server settles its own calls' reservations as their events reach its ledger.

@@ -110,3 +110,5 @@ export {
   thresholdNano,
 } from "./budget/budget-decision.js";
 export type { BudgetLevel, BudgetState, BudgetVerdict } from "./budget/budget-decision.js";
+export { ceilingBreach, validateAgentCeilings } from "./budget/agent-ceilings.js";
+export type { AgentCeilings, CeilingBreach, CeilingName, RunTally } from "./budget/agent-ceilings.js";

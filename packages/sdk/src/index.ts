@@ -1,8 +1,10 @@
 export { Costtrail, SDK_TAGS } from "./costtrail.js";
 export type { CosttrailOptions, TrackInput, TrackResult } from "./costtrail.js";
 export type { Attribution } from "./context/attribution.js";
-export { AgentRun } from "./context/agent-run.js";
-export type { AgentRunOptions } from "./context/agent-run.js";
+export { AgentRun, AgentRunStoppedError } from "./context/agent-run.js";
+export type { AgentRunOptions, RunCeilings, RunStop } from "./context/agent-run.js";
+export { REFUSAL_TYPES, isCosttrailRefusal } from "./guard/refusal.js";
+export type { GuardOptions } from "./guard/budget-guard.js";
 export type { WrapOptions } from "./wrap/wrap-client.js";
 export type { AiSdkMiddleware, AiSdkModel } from "./wrap/ai-sdk-middleware.js";
 export type { LangchainHandler } from "./wrap/langchain-handler.js";

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type RunningServer, startServer } from "@costtrail/server";
@@ -15,10 +15,17 @@ export class Collector {
   private port = 0;
   readonly adminKey = `test-admin-key-${"x".repeat(32)}`;
 
+  private configFile: string | undefined;
+
   private constructor(readonly dataDir: string) {}
 
-  static async start(): Promise<Collector> {
+  /** A collector; with `config`, the text of its costtrail.yaml (budgets, agent-run ceilings). */
+  static async start(config?: string): Promise<Collector> {
     const c = new Collector(await mkdtemp(join(tmpdir(), "costtrail-sdk-collector-")));
+    if (config !== undefined) {
+      c.configFile = join(c.dataDir, "costtrail.yaml");
+      await writeFile(c.configFile, config);
+    }
     await c.restart();
     return c;
   }
@@ -35,6 +42,7 @@ export class Collector {
       logger: false,
       watchConfig: false,
       env: { COSTTRAIL_ADMIN_KEY: this.adminKey },
+      ...(this.configFile && { configFile: this.configFile }),
     });
     this.port = Number(new URL(this.server.url).port);
   }

@@ -55,6 +55,7 @@ export class FakeProvider {
   eventDelayMs = 2;
   /** How long a plain (not streamed) answer is held, so that many calls are in flight at once. */
   answerDelayMs = 0;
+  private gate: Promise<void> | null = null;
   private readonly scripts = new Map<string, Scripted[]>();
   private readonly server: Server;
   private port = 0;
@@ -74,6 +75,21 @@ export class FakeProvider {
 
   get url(): string {
     return `http://127.0.0.1:${this.port}`;
+  }
+
+  /**
+   * Holds every plain answer until the returned function is called: calls stay in flight
+   * together for as long as a test needs, however slowly they arrive.
+   */
+  holdAnswers(): () => void {
+    let release = () => {};
+    this.gate = new Promise<void>((r) => {
+      release = r;
+    });
+    return () => {
+      this.gate = null;
+      release();
+    };
   }
 
   /** The next requests to `path` (e.g. "/v1/chat/completions") get these answers, in order. */
@@ -124,6 +140,7 @@ export class FakeProvider {
   }
 
   private async json(res: ServerResponse, fixture: string): Promise<void> {
+    if (this.gate) await this.gate;
     if (this.answerDelayMs > 0) await new Promise((r) => setTimeout(r, this.answerDelayMs));
     res.writeHead(200, { "content-type": "application/json", "x-request-id": `req_${this.requests.length}` });
     res.end(fixtureText(fixture));

@@ -10,6 +10,7 @@ import { type ApiKeyRecord, KeyRing, hashApiKey } from "./auth/api-keys.js";
 import { ADMIN_KEY_FILE, bootstrapAdminKey } from "./auth/bootstrap-key.js";
 import { type CosttrailConfig, defaultConfig, loadConfig, memoryPlan } from "./config/load-config.js";
 import { buildApp } from "./app.js";
+import { AgentRunTracker } from "./budgets/agent-run-tracker.js";
 import { BudgetService } from "./budgets/budget-service.js";
 import { observeAppends } from "./budgets/observe-appends.js";
 import type { CounterStore } from "./counters/counter-store.js";
@@ -170,6 +171,7 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
     counters,
     reservationTtlMs: () => current.config.counters.reservation_ttl_ms,
     onUnavailable: () => current.config.counters.on_unavailable,
+    runs: new AgentRunTracker(() => current.config.agent_runs),
     log: () => app?.log,
   });
   // Every append, whichever door it came through, is counted in the budgets it falls in.

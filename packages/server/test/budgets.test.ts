@@ -112,6 +112,31 @@ async function burst(c: OpenAI, n: number, body: Record<string, unknown>): Promi
   );
 }
 
+/**
+ * Sends `n` calls at once while the provider holds its answers, and releases them once every
+ * call has either reached the provider or been refused: all admitted calls are in flight
+ * together, whatever the machine's speed.
+ */
+async function heldBurst(c: OpenAI, n: number, body: Record<string, unknown>): Promise<number[]> {
+  const release = fake.holdAnswers();
+  const before = fake.requests.length;
+  let refused = 0;
+  const all = Promise.all(
+    Array.from({ length: n }, () =>
+      c.chat.completions.create(body as never).then(
+        () => 200,
+        (e: { status?: number }) => {
+          refused++;
+          return e.status ?? 0;
+        },
+      ),
+    ),
+  );
+  for (let i = 0; i < 500 && fake.requests.length - before + refused < n; i++) await new Promise((r) => setTimeout(r, 10));
+  release();
+  return all;
+}
+
 describe("budgets on the gateway", () => {
   it("lets 50 of 200 concurrent calls through a budget with room for 50, refuses the rest before they are sent, and spends within the limit", async () => {
     const body = { ...BODY, max_tokens: 500 };
@@ -130,11 +155,8 @@ describe("budgets on the gateway", () => {
         "",
       ].join("\n"),
     );
-    fake.answerDelayMs = 300;
     const upstreamBefore = fake.requests.length;
-    const statuses = await burst(client("burst"), 200, body).finally(() => {
-      fake.answerDelayMs = 0;
-    });
+    const statuses = await heldBurst(client("burst"), 200, body);
     expect(statuses.filter((s) => s === 200)).toHaveLength(50);
     expect(statuses.filter((s) => s === 429)).toHaveLength(150);
     expect(fake.requests.length - upstreamBefore).toBe(50);
@@ -163,10 +185,7 @@ describe("budgets on the gateway", () => {
         "",
       ].join("\n"),
     );
-    fake.answerDelayMs = 300;
-    const statuses = await burst(client("underestimated"), 200, body).finally(() => {
-      fake.answerDelayMs = 0;
-    });
+    const statuses = await heldBurst(client("underestimated"), 200, body);
     expect(statuses.filter((s) => s === 200)).toHaveLength(50);
     await eventsOf("underestimated", 200);
     const [status] = (await budgets()).filter((b) => b.name === "underestimated");
@@ -228,6 +247,30 @@ describe("budgets on the gateway", () => {
     expect(lenient?.spent_usd).toBe("0.00472");
     const [refused] = await eventsOf("unpriced-strict", 1);
     expect(refused).toMatchObject({ status: "blocked", cost_usd: "0" });
+  });
+});
+
+describe("agent-run ceilings on the gateway", () => {
+  it("refuses a run's calls once it passes its agent's ceiling, while the run goes on", async () => {
+    await writeFile(configFile, `${GATEWAY(fake.url)}agent_runs:\n  - agent: gw-looper\n    max_llm_calls: 3\n    max_cost_usd: "1.00"\n`);
+    expect(await server.reload()).toEqual({ ok: true });
+    const c = client("agent-loop", { "x-costtrail-agent-run": "run_gw_1", "x-costtrail-tags": "agent=gw-looper" });
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) statuses.push(...(await burst(c, 1, { ...BODY, max_tokens: 100 })));
+    expect(statuses).toEqual([200, 200, 200, 429, 429]);
+    // Another run of the same agent is not stopped.
+    const other = client("agent-loop", { "x-costtrail-agent-run": "run_gw_2", "x-costtrail-tags": "agent=gw-looper" });
+    expect(await burst(other, 1, BODY)).toEqual([200]);
+    await eventsOf("agent-loop", 6);
+    const standing = await api<Record<string, unknown>>("/v1/agent-runs/run_gw_1");
+    expect(standing).toMatchObject({
+      agent: "gw-looper",
+      llm_calls: 3,
+      cost_usd: "0.01416",
+      stopped: { ceiling: "max_llm_calls", used: "4", max: "3" },
+    });
+    const stopped = await api<{ runs: Array<{ agent_run_id: string }> }>("/v1/agent-runs/stopped");
+    expect(stopped.runs.map((r) => r.agent_run_id)).toEqual(["run_gw_1"]);
   });
 });
 

@@ -6,6 +6,8 @@ import type { CallScope } from "../context/attribution.js";
  * into one usage event.
  */
 export interface CallRecord extends MeasuredCall {
+  /** The event id, when it had to be known before the call (a budget reserved under it). */
+  readonly id?: string;
   readonly provider: string;
   /** The app's context when the call was made. */
   readonly scope: CallScope | undefined;

@@ -14,6 +14,9 @@ import {
   streamOutcome,
 } from "@costtrail/core";
 import { type CallScope, currentScope } from "../context/attribution.js";
+import type { GuardDecision } from "../guard/budget-guard.js";
+import { REFUSAL_TYPES, refusalResponse } from "../guard/refusal.js";
+import { newEventId } from "../ids.js";
 import type { CallRecord, CallSink } from "./call-record.js";
 import { isAbortError, relaySse } from "./sse-relay.js";
 
@@ -39,10 +42,30 @@ interface Prepared {
   readonly step: number | undefined;
 }
 
+/** A call the guard is asked about before it is sent. */
+export interface GuardedCall {
+  readonly id: string;
+  readonly provider: string;
+  readonly model: string;
+  readonly operation: CallReader["operation"];
+  readonly body: Record<string, unknown>;
+  /** The request body's length: the input estimate when nothing better is known. */
+  readonly bodyChars: number;
+  readonly attempt: number;
+  readonly scope: CallScope | undefined;
+}
+
 export interface MeasureOptions {
   /** The client's own timeout, for requests without a per-request one. */
   readonly clientTimeoutMs: number | undefined;
   readonly askStreamUsage: boolean;
+  /** The budget check before each call, when the SDK's guard is on. */
+  readonly guard?: (call: GuardedCall) => Promise<GuardDecision>;
+}
+
+function refusalType(d: Extract<GuardDecision, { action: "refuse" }>): string {
+  if (d.reason === "agent_run_ceiling") return REFUSAL_TYPES.run;
+  return d.reason === "guard_unavailable" ? REFUSAL_TYPES.unavailable : REFUSAL_TYPES.budget;
 }
 
 function prepare(family: ClientFamily, input: unknown, init: RequestInit | undefined, options: MeasureOptions): Prepared | undefined {
@@ -105,7 +128,9 @@ export function instrumentFetch(
     const p = prepared;
     const startedAt = Date.now();
     const t0 = performance.now();
+    const id = newEventId();
     const base = {
+      id,
       provider,
       api: p.adapter.api,
       operation: p.adapter.operation,
@@ -117,11 +142,47 @@ export function instrumentFetch(
       ...(p.step !== undefined && { step: p.step }),
     };
 
+    // Refused before it is sent: recorded as blocked, answered in the provider's shape.
+    const refuse = (type: string, message: string, errorType: string) => {
+      emit({ ...base, reading: {}, status: "blocked", errorType, latencyMs: performance.now() - t0 });
+      return refusalResponse(family, type, message);
+    };
+    const run = p.scope?.run;
+    const runStop = run?.admitCall(p.attempt) ?? null;
+    if (runStop) return refuse(REFUSAL_TYPES.run, runStop.message, `agent run stopped: ${runStop.ceiling}`);
+    let sent = p.init;
+    if (options.guard && p.plan.requestedModel !== undefined) {
+      const body = parseJson(String(sent.body)) as Record<string, unknown>;
+      const decision = await options.guard({
+        id,
+        provider,
+        model: p.plan.requestedModel,
+        operation: p.adapter.operation,
+        body,
+        bodyChars: String(sent.body).length,
+        attempt: p.attempt,
+        scope: p.scope,
+      });
+      if (decision.action === "refuse") {
+        if (decision.reason === "agent_run_ceiling")
+          run?.halt({ ceiling: "server", used: "", max: "", source: "server", message: decision.message });
+        return refuse(refusalType(decision), decision.message, `blocked by ${decision.budget}`.slice(0, 128));
+      }
+      if (decision.model !== p.plan.requestedModel) sent = { ...sent, body: JSON.stringify({ ...body, model: decision.model }) };
+    }
+    // A run stopped at a ceiling cuts off its calls in flight.
+    if (run) sent = { ...sent, signal: sent.signal ? AbortSignal.any([sent.signal, run.signal]) : run.signal };
+
     let response: Response;
     try {
-      response = await original.call(undefined, input, p.init);
+      response = await original.call(undefined, input, sent);
     } catch (err) {
       const elapsed = performance.now() - t0;
+      const stop = run?.stop;
+      if (stop && run?.signal.aborted && !p.init.signal?.aborted) {
+        emit({ ...base, reading: {}, status: "aborted", errorType: `agent run stopped: ${stop.ceiling}`, latencyMs: elapsed });
+        return refusalResponse(family, REFUSAL_TYPES.run, stop.message);
+      }
       let errorType = "connection_error";
       let status: EventStatus = "error";
       if (isAbortError(err) || p.init.signal?.aborted) {

@@ -1,5 +1,5 @@
 import type { CallSink } from "./call-record.js";
-import { type ClientFamily, instrumentFetch } from "./instrumented-fetch.js";
+import { type ClientFamily, type MeasureOptions, instrumentFetch } from "./instrumented-fetch.js";
 
 export interface WrapOptions {
   /**
@@ -43,7 +43,7 @@ function familyOf(client: StainlessClient): ClientFamily | undefined {
  * A copy of an official OpenAI or Anthropic client, of the same class and options, whose
  * requests are measured. The caller's own client is left as it was.
  */
-export function wrapClient<T extends object>(client: T, sink: CallSink, options: WrapOptions = {}): T {
+export function wrapClient<T extends object>(client: T, sink: CallSink, options: WrapOptions = {}, guard?: MeasureOptions["guard"]): T {
   if (!isStainlessClient(client)) {
     throw new TypeError("costtrail.wrap: expected a client from the openai or @anthropic-ai/sdk package (it has no withOptions())");
   }
@@ -55,6 +55,7 @@ export function wrapClient<T extends object>(client: T, sink: CallSink, options:
   const measured = instrumentFetch(original, family, provider, sink, {
     clientTimeoutMs: typeof client.timeout === "number" ? client.timeout : undefined,
     askStreamUsage: options.askStreamUsage ?? true,
+    ...(guard && { guard }),
   });
   return client.withOptions({
     fetch: measured,

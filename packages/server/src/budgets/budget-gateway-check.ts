@@ -13,6 +13,7 @@ export function budgetGatewayCheck(service: BudgetService): PreForwardCheck {
       subject: { columns: { ...columns, provider: input.provider, model, api_key_id: input.apiKeyId }, tags: tags ?? {} },
       inputTokens: input.estimate.inputTokens,
       maxOutputTokens: input.estimate.maxOutputTokens,
+      attempt: input.attempt,
     });
     if (result.action === "refuse") return { action: "refuse", budget: result.budget, message: result.message };
     return result.model === model ? { action: "allow" } : { action: "rewrite", model: result.model };

@@ -24,6 +24,7 @@ import {
 import type { FastifyBaseLogger } from "fastify";
 import type { CounterRef, CounterStore, ReserveLine, SpendEntry } from "../counters/counter-store.js";
 import type { AppendResult, LedgerStore, QueryRow } from "../store/ledger-store.js";
+import { type AgentRunTracker, RUN_TAGS } from "./agent-run-tracker.js";
 
 /** A call about to be made, as a budget check sees it. */
 export interface BudgetCheckRequest {
@@ -34,6 +35,8 @@ export interface BudgetCheckRequest {
   readonly subject: BudgetSubject;
   readonly inputTokens: number;
   readonly maxOutputTokens: number;
+  /** 1 for a first attempt; retries count against an agent run's max_retries. */
+  readonly attempt?: number;
 }
 
 export type BudgetCheckResult =
@@ -49,7 +52,7 @@ export type BudgetCheckResult =
   | {
       readonly action: "refuse";
       readonly budget: string;
-      readonly reason: "block" | "require_override" | "unpriced" | "counters_unavailable";
+      readonly reason: "block" | "require_override" | "unpriced" | "counters_unavailable" | "agent_run_ceiling";
       readonly message: string;
     };
 
@@ -82,6 +85,8 @@ export interface BudgetServiceOptions {
   /** The server's logger (it exists only once the app is built). */
   readonly log: () => FastifyBaseLogger | undefined;
   readonly now?: () => number;
+  /** Agent-run ceilings; without it no run is tallied. */
+  readonly runs?: AgentRunTracker;
   /** Nano-dollars an approved override adds to a scope's limit now. */
   readonly override?: (budget: string, scope: string, nowMs: number) => bigint;
 }
@@ -118,9 +123,14 @@ export class BudgetService {
     this.pruneTimer.unref();
   }
 
-  /** Whether any budget is configured: without one, calls are not checked at all. */
+  /** Whether any budget or agent-run ceiling is configured: without one, calls are not checked at all. */
   active(): boolean {
-    return this.opts.budgets().length > 0;
+    return this.opts.budgets().length > 0 || this.opts.runs?.hasCeilings() === true;
+  }
+
+  /** The agent-run tally, when ceilings are tracked. */
+  get runs(): AgentRunTracker | undefined {
+    return this.opts.runs;
   }
 
   get counters(): CounterStore {
@@ -259,8 +269,40 @@ export class BudgetService {
   /** Checks that could not reach the counters since start. */
   unavailable = 0;
 
+  /** An agent run past a ceiling is refused before any budget is looked at. */
+  private checkRun(req: BudgetCheckRequest, nowMs: number): BudgetCheckResult | null {
+    const runId = req.subject.columns.agent_run_id;
+    const agent = req.subject.tags[RUN_TAGS.agent];
+    if (!this.opts.runs || !runId || agent === undefined) return null;
+    const price = this.opts.rateCard().price({
+      provider: req.provider,
+      model: req.model,
+      timestamp: nowMs,
+      usage: { buckets: { input_tokens: req.inputTokens, output_tokens: req.maxOutputTokens }, units: {} },
+    });
+    const depth = Number(req.subject.tags[RUN_TAGS.depth] ?? 0);
+    const breach = this.opts.runs.admit({
+      id: req.id,
+      runId,
+      agent,
+      depth: Number.isInteger(depth) ? depth : 0,
+      attempt: req.attempt ?? 1,
+      estimateNano: price.status === "priced" ? toNanoUsd(price.cost) : 0n,
+      inputTokens: req.inputTokens,
+    });
+    if (!breach) return null;
+    return {
+      action: "refuse",
+      budget: `agent ${agent}`,
+      reason: "agent_run_ceiling",
+      message: `Agent run ${JSON.stringify(runId)} of ${JSON.stringify(agent)} is stopped: ${breach.ceiling} is ${breach.max}, and the run is at ${breach.used}`,
+    };
+  }
+
   private async checkCounters(req: BudgetCheckRequest): Promise<BudgetCheckResult> {
     const nowMs = this.now();
+    const stopped = this.checkRun(req, nowMs);
+    if (stopped) return stopped;
     const matching: Array<{ budget: Budget; scope: string }> = [];
     for (const budget of this.opts.budgets()) {
       const scope = budgetScope(budget, req.subject);
@@ -334,10 +376,12 @@ export class BudgetService {
    */
   async observe(events: readonly PreparedEvent[], result: AppendResult): Promise<void> {
     const budgets = this.opts.budgets();
-    // Without budgets nothing is reserved (a reservation left by a removed budget expires).
-    if (budgets.length === 0) return;
     const skipped = new Set<number>(result.duplicates);
     for (const c of result.conflicts) skipped.add(c.index);
+    const runs = this.opts.runs;
+    if (runs) for (const [i, e] of events.entries()) if (!skipped.has(i) && e.event.agent_run_id !== undefined) runs.observe(e);
+    // Without budgets nothing is reserved (a reservation left by a removed budget expires).
+    if (budgets.length === 0) return;
     const spend: SpendEntry[] = [];
     for (const [i, e] of events.entries()) {
       if (skipped.has(i)) continue;

@@ -101,6 +101,21 @@ export async function budgetsPlugin(app: FastifyInstance, opts: BudgetsPluginOpt
     return opts.budgets.check(checkRequest(request.body, request.apiKey as ApiKeyRecord));
   });
 
+  // Runs carry no project in the tally: only keys that read every project see them.
+  app.get("/v1/agent-runs/stopped", { onRequest: read }, async (request) => {
+    const key = request.apiKey as ApiKeyRecord;
+    return { runs: key.projects === null ? (opts.budgets.runs?.stoppedRuns() ?? []) : [] };
+  });
+
+  app.get("/v1/agent-runs/:id", { onRequest: read }, async (request) => {
+    const key = request.apiKey as ApiKeyRecord;
+    const { id } = request.params as { id: string };
+    const standing = key.projects === null ? (opts.budgets.runs?.standing(id) ?? null) : null;
+    if (!standing)
+      throw new CosttrailError("CT_NOT_FOUND", `No agent run ${JSON.stringify(id)} with ceilings is being tallied`, { path: ["id"] });
+    return standing;
+  });
+
   app.delete("/v1/budgets/reservations/:id", { onRequest: ingest }, async (request, reply) => {
     const { id } = request.params as { id: string };
     if (!ID_RE.test(id)) throw invalid([{ code: "invalid_format", path: ["id"], message: "must be a usage event's id" }]);

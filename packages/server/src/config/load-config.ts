@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import {
+  type AgentCeilings,
   type Budget,
   CosttrailError,
   DEFAULT_MAX_FUTURE_SKEW_MS,
@@ -9,6 +10,7 @@ import {
   type PricingConfig,
   formatIssue,
   isPlainObject,
+  validateAgentCeilings,
   validateBudgets,
   validatePricingConfig,
 } from "@costtrail/core";
@@ -37,6 +39,8 @@ export interface CosttrailConfig {
   readonly gateway: GatewaySettings;
   readonly budgets: readonly Budget[];
   readonly counters: CounterSettings;
+  /** Ceilings per agent name on each of its runs. */
+  readonly agent_runs: readonly AgentCeilings[];
 }
 
 export interface ServerSettings {
@@ -105,7 +109,7 @@ const DURATION_UNITS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as co
 /** Ten years: past that a skew bound protects nothing. */
 const MAX_SKEW_MS = 3650 * 86_400_000;
 const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2}))?$/;
-const TOP_LEVEL_KEYS = ["version", "server", "projects", "api_keys", "pricing", "gateway", "budgets", "counters"] as const;
+const TOP_LEVEL_KEYS = ["version", "server", "projects", "api_keys", "pricing", "gateway", "budgets", "counters", "agent_runs"] as const;
 const HASH_RE = /^sha256:[0-9a-f]{64}$/;
 
 /** An issue located in the file: `costtrail.yaml:12:7 pricing.models[0].rates.input_mtok: must be …`. */
@@ -297,9 +301,20 @@ function checkConfig(value: unknown): { config: CosttrailConfig | null; issues: 
   if (!pricing.ok) issues.push(...pricing.issues);
   const budgets = validateBudgets(v.budgets, ["budgets"]);
   if (!budgets.ok) issues.push(...budgets.issues);
-  if (issues.length > 0 || !pricing.ok || !budgets.ok) return { config: null, issues };
+  const agentRuns = validateAgentCeilings(v.agent_runs, ["agent_runs"]);
+  if (!agentRuns.ok) issues.push(...agentRuns.issues);
+  if (issues.length > 0 || !pricing.ok || !budgets.ok || !agentRuns.ok) return { config: null, issues };
   return {
-    config: deepFreeze({ projects, api_keys, pricing: pricing.value, server, gateway, budgets: budgets.value, counters }),
+    config: deepFreeze({
+      projects,
+      api_keys,
+      pricing: pricing.value,
+      server,
+      gateway,
+      budgets: budgets.value,
+      counters,
+      agent_runs: agentRuns.value,
+    }),
     issues: [],
   };
 }

@@ -182,6 +182,7 @@ async function handle(
       const decision = await check({
         eventId: call.id,
         apiKeyId: caller.keyId,
+        attempt: call.attempt,
         provider: dialect.provider,
         api: call.reader.api,
         model: call.requestedModel,

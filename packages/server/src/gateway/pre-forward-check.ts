@@ -22,6 +22,8 @@ export interface CheckInput {
   readonly eventId: string;
   /** The key the caller authenticated with: an ingest key's or a virtual key's id. */
   readonly apiKeyId: string;
+  /** 1 for a first attempt (from the client's retry-count header). */
+  readonly attempt: number;
   readonly provider: GatewayProvider;
   readonly api: Api;
   readonly model: string | undefined;
