@@ -27,6 +27,7 @@ export const ERROR_CODES = {
     status: 409,
     message: "The key comes from costtrail.yaml or is the bootstrap admin key; it cannot be revoked or rotated through the API.",
   },
+  CT_CONFLICT: { status: 409, message: "The request conflicts with the resource's current state." },
   CT_REPRICE_RUNNING: { status: 409, message: "A re-pricing is already running; wait for it to finish." },
   CT_KEY_REVOKED: { status: 409, message: "The key is revoked, or a rotation has set when it stops working; it cannot be rotated again." },
   CT_PAYLOAD_TOO_LARGE: { status: 413, message: "The request body is larger than the server accepts." },

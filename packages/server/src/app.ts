@@ -5,6 +5,7 @@ import type { KeyRing } from "./auth/api-keys.js";
 import { keysPlugin } from "./auth/keys-plugin.js";
 import { budgetGatewayCheck } from "./budgets/budget-gateway-check.js";
 import type { BudgetService } from "./budgets/budget-service.js";
+import type { OverrideBook } from "./budgets/override-book.js";
 import { budgetsPlugin } from "./budgets/budgets-plugin.js";
 import { collectorPlugin } from "./collector/collector-plugin.js";
 import type { CosttrailConfig } from "./config/load-config.js";
@@ -30,6 +31,8 @@ export interface AppOptions {
   readonly gatewayChecks?: () => readonly PreForwardCheck[];
   /** Budgets: their API, and their check before the gateway forwards a call. */
   readonly budgets?: BudgetService;
+  /** Requests to exceed a budget, and their decisions (with budgets). */
+  readonly overrides?: OverrideBook;
 }
 
 /** Fastify's own error codes → ours, so every error body is `{code, message, path}`. */
@@ -196,7 +199,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(keysPlugin, { store: opts.store, keys: opts.keys });
   await app.register(repricePlugin, { store: opts.store, keys: opts.keys, rateCard: opts.rateCard });
   const budgets = opts.budgets;
-  if (budgets) await app.register(budgetsPlugin, { keys: opts.keys, budgets });
+  if (budgets && opts.overrides)
+    await app.register(budgetsPlugin, { keys: opts.keys, budgets, overrides: opts.overrides, store: opts.store });
   const budgetCheck = budgets ? [budgetGatewayCheck(budgets)] : [];
   await app.register(gatewayPlugin, {
     config: opts.config,

@@ -12,6 +12,7 @@ import { type CosttrailConfig, defaultConfig, loadConfig, memoryPlan } from "./c
 import { buildApp } from "./app.js";
 import { AgentRunTracker } from "./budgets/agent-run-tracker.js";
 import { BudgetService } from "./budgets/budget-service.js";
+import { OverrideBook } from "./budgets/override-book.js";
 import { observeAppends } from "./budgets/observe-appends.js";
 import type { CounterStore } from "./counters/counter-store.js";
 import { MemoryCounterStore } from "./counters/memory/memory-counter-store.js";
@@ -155,6 +156,8 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
   // Compiled, the ledger runs on its own thread; from TypeScript sources (tests) it runs inline.
   const ledger: LedgerStore = await openDuckDBLedger({ ...storeOptions, thread: opts.storeThread ?? import.meta.url.endsWith(".js") });
   let app: FastifyInstance | undefined;
+  const overrides = new OverrideBook(ledger);
+  await overrides.load();
   const counterSettings = config.counters;
   const counters: CounterStore =
     counterSettings.store === "redis"
@@ -172,6 +175,7 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
     reservationTtlMs: () => current.config.counters.reservation_ttl_ms,
     onUnavailable: () => current.config.counters.on_unavailable,
     runs: new AgentRunTracker(() => current.config.agent_runs),
+    override: (budget, scope, nowMs) => overrides.activeNano(budget, scope, nowMs),
     log: () => app?.log,
   });
   // Every append, whichever door it came through, is counted in the budgets it falls in.
@@ -201,6 +205,7 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
     env: opts.env ?? process.env,
     ...(opts.gatewayChecks && { gatewayChecks: opts.gatewayChecks }),
     budgets,
+    overrides,
   });
   let address: string;
   try {

@@ -6,6 +6,7 @@ import { loadDefaultRateCard } from "@costtrail/core/default-rate-card";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FakeProvider } from "../../sdk/test/fake-provider.js";
+import { hashApiKey } from "../src/auth/api-keys.js";
 import { defaultConfig } from "../src/config/load-config.js";
 import { estimateCall } from "../src/gateway/pre-forward-check.js";
 import { loadTokenizers } from "../src/gateway/token-estimate.js";
@@ -17,7 +18,19 @@ let server: RunningServer;
 let dir: string;
 let configFile: string;
 
-const GATEWAY = (url: string) => ["gateway:", "  upstreams:", `    openai: ${url}/v1`, `    anthropic: ${url}`, ""].join("\n");
+const READER = `budgets-reader-${"r".repeat(32)}`;
+const GATEWAY = (url: string) =>
+  [
+    "gateway:",
+    "  upstreams:",
+    `    openai: ${url}/v1`,
+    `    anthropic: ${url}`,
+    "api_keys:",
+    "  - name: finance-reader",
+    `    hash: ${hashApiKey(READER)}`,
+    "    scopes: [read]",
+    "",
+  ].join("\n");
 
 async function start(): Promise<RunningServer> {
   return startServer({
@@ -70,12 +83,16 @@ async function estimateNano(body: Record<string, unknown>): Promise<bigint> {
   return toNanoUsd(Decimal.parse(e.costUsd as string));
 }
 
-async function api<T>(path: string, init: RequestInit = {}): Promise<T> {
+async function call(path: string, init: RequestInit = {}, key = ADMIN): Promise<{ status: number; body: unknown }> {
   const res = await fetch(`${server.url}${path}`, {
     ...init,
-    headers: { authorization: `Bearer ${ADMIN}`, ...(init.body !== undefined && { "content-type": "application/json" }), ...init.headers },
+    headers: { authorization: `Bearer ${key}`, ...(init.body !== undefined && { "content-type": "application/json" }), ...init.headers },
   });
-  return (res.status === 204 ? null : await res.json()) as T;
+  return { status: res.status, body: res.status === 204 ? null : await res.json() };
+}
+
+async function api<T>(path: string, init: RequestInit = {}): Promise<T> {
+  return (await call(path, init)).body as T;
 }
 
 interface Status {
@@ -354,6 +371,64 @@ describe("budgets over the API", () => {
     expect(error).toContain('budgets[0].limit_usd: must be the limit in USD as a quoted decimal string such as "5.00"');
     expect(error).toContain("budgets[0].actions: must be a non-empty list");
     expect((await budgets()).map((b) => b.name)).toEqual(["kept"]);
+  });
+
+  it("raises a blocked scope's limit with an approved override, and keeps every step in the audit log", async () => {
+    await setBudgets(
+      [
+        "  - name: overridable",
+        "    match: { feature: overridable }",
+        "    period: day",
+        '    limit_usd: "0.005"',
+        "    actions: [{ at_percent: 100, action: require_override }]",
+        "",
+      ].join("\n"),
+    );
+    const c = client("overridable");
+    const body = { ...BODY, max_tokens: 100 };
+    expect(await burst(c, 1, body)).toEqual([200]);
+    await eventsOf("overridable", 1);
+    const refused = await c.chat.completions.create(body).catch((e: { status: number; message: string }) => e);
+    expect((refused as { message: string }).message).toContain("an approved override is required to go on");
+
+    const asked = await call(
+      "/v1/budgets/overridable/overrides",
+      { method: "POST", body: JSON.stringify({ amount_usd: "1.00", reason: "launch day traffic", expires_in: "24h" }) },
+      READER,
+    );
+    expect(asked.status).toBe(201);
+    const id = (asked.body as { id: string }).id;
+    expect(asked.body).toMatchObject({ state: "pending", requested_by: "finance-reader (config:finance-reader)", amount_usd: "1" });
+    expect(await burst(c, 1, body)).toEqual([429]);
+    // A read key may ask, not decide.
+    expect((await call(`/v1/budgets/overrides/${id}/approve`, { method: "POST", body: "{}" }, READER)).status).toBe(403);
+    const approved = await call(`/v1/budgets/overrides/${id}/approve`, { method: "POST", body: JSON.stringify({ note: "ok for today" }) });
+    expect(approved.body).toMatchObject({ state: "approved", decided_by: "bootstrap admin (bootstrap-admin)", note: "ok for today" });
+    expect(await burst(c, 1, body)).toEqual([200]);
+    expect((await budgets()).find((b) => b.name === "overridable")?.limit_usd).toBe("1.005");
+    // Decided once: approving again, or denying, conflicts.
+    expect(await call(`/v1/budgets/overrides/${id}/deny`, { method: "POST", body: "{}" })).toMatchObject({
+      status: 409,
+      body: { code: "CT_CONFLICT" },
+    });
+    const audit = await api<{ entries: Array<{ action: string; actor: string }> }>(`/v1/audit?subject=${id}`);
+    expect(audit.entries.map((e) => e.action)).toEqual(["override.approved", "override.requested"]);
+    expect(await api<{ overrides: unknown[] }>("/v1/budgets/overrides?state=approved")).toMatchObject({ overrides: [{ id }] });
+  });
+
+  it("names each field of a bad override request", async () => {
+    const r = await call("/v1/budgets/overridable/overrides", {
+      method: "POST",
+      body: JSON.stringify({ amount_usd: 5, expires_in: "1y", scope: "x" }),
+    });
+    expect(r.status).toBe(400);
+    expect((r.body as { issues: Array<{ path: string[] }> }).issues.map((i) => i.path.join("."))).toEqual([
+      "scope",
+      "amount_usd",
+      "reason",
+      "expires_in",
+    ]);
+    expect((await call("/v1/budgets/nope/overrides", { method: "POST", body: "{}" })).status).toBe(404);
   });
 
   it("reads its counters back from the ledger when the server starts again", async () => {

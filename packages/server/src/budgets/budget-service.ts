@@ -64,7 +64,10 @@ export interface BudgetStatus {
   readonly rolling: boolean;
   readonly time_zone: string;
   readonly window: { readonly from: string; readonly to: string };
+  /** The configured limit plus approved overrides in force. */
   readonly limit_usd: string;
+  /** What approved overrides add now. */
+  readonly override_usd: string;
   readonly spent_usd: string;
   readonly reserved_usd: string;
   readonly percent: number;
@@ -126,6 +129,11 @@ export class BudgetService {
   /** Whether any budget or agent-run ceiling is configured: without one, calls are not checked at all. */
   active(): boolean {
     return this.opts.budgets().length > 0 || this.opts.runs?.hasCeilings() === true;
+  }
+
+  /** The budget of this name in the configuration in force. */
+  budget(name: string): Budget | undefined {
+    return this.opts.budgets().find((b) => b.name === name);
   }
 
   /** The agent-run tally, when ceilings are tracked. */
@@ -423,7 +431,8 @@ export class BudgetService {
           rolling: b.rolling,
           time_zone: b.time_zone,
           window: { from: new Date(w.startMs).toISOString(), to: new Date(w.endMs).toISOString() },
-          limit_usd: nanoToDecimal(limit).toFixed(2),
+          limit_usd: nanoToDecimal(limit).toString(),
+          override_usd: nanoToDecimal(override).toString(),
           spent_usd: nanoToDecimal(level.spent).toString(),
           reserved_usd: nanoToDecimal(level.reserved).toString(),
           percent: percentOfLimit(level.spent + level.reserved, limit),

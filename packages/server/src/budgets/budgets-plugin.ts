@@ -2,11 +2,20 @@ import { ATTRIBUTION_COLUMNS, type Budget, CosttrailError, type Issue, LIMITS, M
 import type { FastifyInstance } from "fastify";
 import type { ApiKeyRecord, KeyRing } from "../auth/api-keys.js";
 import { requireScope } from "../auth/authenticate.js";
+import type { LedgerStore } from "../store/ledger-store.js";
 import type { BudgetCheckRequest, BudgetService } from "./budget-service.js";
+import { type OverrideBook, type OverrideState, checkOverrideBody } from "./override-book.js";
 
 export interface BudgetsPluginOptions {
   readonly keys: KeyRing;
   readonly budgets: BudgetService;
+  readonly overrides: OverrideBook;
+  readonly store: LedgerStore;
+}
+
+/** Who did it, as the audit log names them: the key's name and id. */
+function actorOf(key: ApiKeyRecord): string {
+  return `${key.name} (${key.id})`;
 }
 
 /** Columns a check may carry; api_key_id is the key's own. */
@@ -91,6 +100,7 @@ function checkRequest(body: unknown, key: ApiKeyRecord): BudgetCheckRequest {
 export async function budgetsPlugin(app: FastifyInstance, opts: BudgetsPluginOptions): Promise<void> {
   const read = requireScope(opts.keys, "read");
   const ingest = requireScope(opts.keys, "ingest");
+  const admin = requireScope(opts.keys, "admin");
 
   app.get("/v1/budgets", { onRequest: read }, async (request) => {
     const key = request.apiKey as ApiKeyRecord;
@@ -114,6 +124,58 @@ export async function budgetsPlugin(app: FastifyInstance, opts: BudgetsPluginOpt
     if (!standing)
       throw new CosttrailError("CT_NOT_FOUND", `No agent run ${JSON.stringify(id)} with ceilings is being tallied`, { path: ["id"] });
     return standing;
+  });
+
+  // Overrides: anyone who can read a budget may ask to exceed it; only an admin decides.
+  app.post("/v1/budgets/:name/overrides", { onRequest: read }, async (request, reply) => {
+    const key = request.apiKey as ApiKeyRecord;
+    const { name } = request.params as { name: string };
+    const budget = opts.budgets.budget(name);
+    if (!budget || !visibleTo(key)(budget))
+      throw new CosttrailError("CT_NOT_FOUND", `No budget is named ${JSON.stringify(name)}`, { path: ["name"] });
+    const override = await opts.overrides.request(checkOverrideBody(request.body, budget, Date.now()), actorOf(key));
+    return reply.code(201).send(override);
+  });
+
+  app.get("/v1/budgets/overrides", { onRequest: read }, async (request) => {
+    const key = request.apiKey as ApiKeyRecord;
+    const { state } = request.query as { state?: string };
+    const states = ["pending", "approved", "denied", "expired"];
+    if (state !== undefined && !states.includes(state))
+      throw invalid([{ code: "invalid_value", path: ["query", "state"], message: `must be one of ${states.join(", ")}` }]);
+    const visible = visibleTo(key);
+    return {
+      overrides: opts.overrides.list(state as OverrideState | "expired" | undefined).filter((o) => {
+        const b = opts.budgets.budget(o.budget);
+        return key.projects === null || (b !== undefined && visible(b));
+      }),
+    };
+  });
+
+  for (const [verb, approve] of [
+    ["approve", true],
+    ["deny", false],
+  ] as const) {
+    app.post(`/v1/budgets/overrides/:id/${verb}`, { onRequest: admin }, async (request) => {
+      const { id } = request.params as { id: string };
+      const body = (request.body ?? {}) as { note?: unknown };
+      if (body.note !== undefined && (typeof body.note !== "string" || body.note.length > 1000))
+        throw invalid([{ code: "invalid_value", path: ["note"], message: "must be a string of at most 1000 characters" }]);
+      return opts.overrides.decide(id, approve, actorOf(request.apiKey as ApiKeyRecord), (body.note as string | undefined) ?? null);
+    });
+  }
+
+  app.get("/v1/audit", { onRequest: admin }, async (request) => {
+    const q = request.query as { limit?: string; subject?: string };
+    const limit = q.limit === undefined ? 100 : Number(q.limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
+      throw invalid([{ code: "invalid_value", path: ["query", "limit"], message: "must be an integer from 1 to 1000" }]);
+    const records = await opts.store.listRecords("audit", { limit: q.subject === undefined ? limit : 10_000 });
+    const entries = records
+      .map((r) => ({ at: new Date(r.at_ms).toISOString(), ...r.body }))
+      .filter((e) => q.subject === undefined || (e as { subject?: unknown }).subject === q.subject)
+      .slice(0, limit);
+    return { entries };
   });
 
   app.delete("/v1/budgets/reservations/:id", { onRequest: ingest }, async (request, reply) => {

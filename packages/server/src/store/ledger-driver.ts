@@ -8,6 +8,8 @@ import type {
   ReadScope,
   RepriceSelection,
   StoredApiKey,
+  RecordKind,
+  StoredRecord,
 } from "./ledger-store.js";
 
 /**
@@ -80,6 +82,9 @@ export interface LedgerDialect {
    */
   modelUsage(req: { from: number; to: number }, scope: ReadScope): Statement;
   insertApiKey(key: StoredApiKey): Statement;
+  appendRecords(records: readonly StoredRecord[]): Statement;
+  /** Rows `kind`, `id`, `at_ms`, `body` (JSON text). */
+  listRecords(kind: RecordKind, opts: { sinceMs?: number; limit?: number; history?: string }): Statement;
   /** Rows with StoredApiKey's columns; `scopes` and `projects` as JSON text. */
   listApiKeys(): Statement;
   revokeApiKey(id: string, revokedMs: number): Statement;

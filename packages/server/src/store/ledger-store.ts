@@ -130,6 +130,21 @@ export interface StoredApiKey {
   readonly last_used_ms: number | null;
 }
 
+export const RECORD_KINDS = ["override", "alert", "audit"] as const;
+export type RecordKind = (typeof RECORD_KINDS)[number];
+
+/**
+ * Runtime state beside the ledger: override requests, alerts and the audit log. Records are
+ * only appended; the newest record of an id is its state, the older ones its history.
+ */
+export interface StoredRecord {
+  readonly kind: RecordKind;
+  readonly id: string;
+  readonly at_ms: number;
+  /** JSON-safe; money in it is decimal strings. */
+  readonly body: Readonly<Record<string, unknown>>;
+}
+
 /** The ledger. DuckDB (embedded default) and ClickHouse implement the same contract. */
 export interface LedgerStore {
   /** Appends durably: resolves only after the events are committed. Idempotent by id. */
@@ -162,6 +177,12 @@ export interface LedgerStore {
   touchApiKeys(lastUsed: ReadonlyMap<string, number>): Promise<void>;
   /** Last-used times of keys of every source (configured and bootstrap keys too), id → epoch ms. */
   keyUsage(): Promise<Map<string, number>>;
+  appendRecords(records: readonly StoredRecord[]): Promise<void>;
+  /** The newest record of each id of a kind, newest first; with `history`, every record of one id, oldest first. */
+  listRecords(
+    kind: RecordKind,
+    opts?: { readonly sinceMs?: number; readonly limit?: number; readonly history?: string },
+  ): Promise<StoredRecord[]>;
   /** Rows waiting to be written; the collector sheds load above its limit. */
   pendingRows(): number;
   close(): Promise<void>;

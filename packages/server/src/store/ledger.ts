@@ -15,6 +15,8 @@ import type {
   RepriceSelection,
   QueryRow,
   ReadScope,
+  RecordKind,
+  StoredRecord,
   StoredApiKey,
 } from "./ledger-store.js";
 import { localToInstant } from "@costtrail/core";
@@ -194,6 +196,20 @@ export class Ledger implements LedgerStore {
       // A compaction's or a key's write is under way: the next window checkpoints instead.
       if (!/other write transactions active/.test((e as Error).message)) throw storeFailure(e, null);
     }
+  }
+
+  async appendRecords(records: readonly StoredRecord[]): Promise<void> {
+    if (records.length > 0) await this.execute(this.driver.dialect.appendRecords(records));
+  }
+
+  async listRecords(kind: RecordKind, opts: { sinceMs?: number; limit?: number; history?: string } = {}): Promise<StoredRecord[]> {
+    const rows = await this.all(this.driver.dialect.listRecords(kind, opts));
+    return rows.map((r) => ({
+      kind,
+      id: String(r.id),
+      at_ms: Number(r.at_ms),
+      body: JSON.parse(String(r.body)) as Record<string, unknown>,
+    }));
   }
 
   saveApiKey(key: StoredApiKey): Promise<void> {

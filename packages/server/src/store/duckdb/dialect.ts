@@ -1,6 +1,6 @@
 import { TOKEN_BUCKETS } from "@costtrail/core";
 import type { EventCursor, LedgerDialect, Statement } from "../ledger-driver.js";
-import type { EventListRequest, ExportFormat, ReadScope, StoredApiKey } from "../ledger-store.js";
+import type { EventListRequest, ExportFormat, ReadScope, RecordKind, StoredApiKey, StoredRecord } from "../ledger-store.js";
 import { checkpointPrices, insertEventPrices, listPriceVersions, repriceEvents, repriceCounts, savePriceVersion } from "./reprice-sql.js";
 import { rollup, rollupJson } from "./rollup-sql.js";
 import { EVENT_LIST_COLUMNS, EXACT_COST } from "./schema.js";
@@ -151,7 +151,31 @@ function touchApiKeys(lastUsed: ReadonlyMap<string, number>): Statement {
   };
 }
 
+// ── Records (overrides, alerts, audit log) ─────────────────────────────────────────────────
+
+function appendRecords(records: readonly StoredRecord[]): Statement {
+  const p = new Params();
+  const rows = records.map((r) => `(${p.bind(r.kind)}, ${p.bind(r.id)}, ${epochMs(p, r.at_ms)}, ${p.bind(JSON.stringify(r.body))})`);
+  return { sql: `INSERT INTO records (kind, id, recorded_at, body) VALUES ${rows.join(", ")}`, params: p.values };
+}
+
+function listRecords(kind: RecordKind, opts: { sinceMs?: number; limit?: number; history?: string }): Statement {
+  const p = new Params();
+  const columns = "kind, id, epoch_ms(recorded_at) AS at_ms, body, seq";
+  if (opts.history !== undefined)
+    return {
+      sql: `SELECT ${columns} FROM records WHERE kind = ${p.bind(kind)} AND id = ${p.bind(opts.history)} ORDER BY seq`,
+      params: p.values,
+    };
+  const newest = `SELECT ${columns} FROM records WHERE kind = ${p.bind(kind)} QUALIFY row_number() OVER (PARTITION BY id ORDER BY seq DESC) = 1`;
+  const since = opts.sinceMs === undefined ? "" : `WHERE at_ms >= ${p.bind(opts.sinceMs)}`;
+  const limit = opts.limit === undefined ? "" : `LIMIT ${Math.max(1, Math.floor(opts.limit))}`;
+  return { sql: `SELECT * FROM (${newest}) ${since} ORDER BY seq DESC ${limit}`, params: p.values };
+}
+
 export const duckdbDialect: LedgerDialect = {
+  appendRecords,
+  listRecords,
   rollup: (spec, scope, run) => rollup(spec, scope, run),
   rollupJson: (spec, scope, run) => rollupJson(spec, scope, run),
   eventPage,
