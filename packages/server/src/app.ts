@@ -2,6 +2,8 @@ import { randomBytes } from "node:crypto";
 import { CosttrailError, ERROR_CODES, type ErrorCode, type RateCard } from "@costtrail/core";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions, LogController } from "fastify";
 import type { KeyRing } from "./auth/api-keys.js";
+import type { AlertEngine } from "./alerts/alert-engine.js";
+import { alertsPlugin } from "./alerts/alerts-plugin.js";
 import { keysPlugin } from "./auth/keys-plugin.js";
 import { budgetGatewayCheck } from "./budgets/budget-gateway-check.js";
 import type { BudgetService } from "./budgets/budget-service.js";
@@ -33,6 +35,8 @@ export interface AppOptions {
   readonly budgets?: BudgetService;
   /** Requests to exceed a budget, and their decisions (with budgets). */
   readonly overrides?: OverrideBook;
+  /** Alert history and evaluation on demand. */
+  readonly alerts?: AlertEngine;
 }
 
 /** Fastify's own error codes → ours, so every error body is `{code, message, path}`. */
@@ -201,6 +205,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const budgets = opts.budgets;
   if (budgets && opts.overrides)
     await app.register(budgetsPlugin, { keys: opts.keys, budgets, overrides: opts.overrides, store: opts.store });
+  if (opts.alerts) await app.register(alertsPlugin, { keys: opts.keys, alerts: opts.alerts });
   const budgetCheck = budgets ? [budgetGatewayCheck(budgets)] : [];
   await app.register(gatewayPlugin, {
     config: opts.config,

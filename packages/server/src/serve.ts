@@ -11,6 +11,7 @@ import { ADMIN_KEY_FILE, bootstrapAdminKey } from "./auth/bootstrap-key.js";
 import { type CosttrailConfig, defaultConfig, loadConfig, memoryPlan } from "./config/load-config.js";
 import { buildApp } from "./app.js";
 import { AgentRunTracker } from "./budgets/agent-run-tracker.js";
+import { AlertEngine } from "./alerts/alert-engine.js";
 import { BudgetService } from "./budgets/budget-service.js";
 import { OverrideBook } from "./budgets/override-book.js";
 import { observeAppends } from "./budgets/observe-appends.js";
@@ -38,6 +39,8 @@ export interface ServeOptions {
   readonly watchConfig?: boolean;
   /** Run the ledger on its own thread (default: when running compiled JavaScript). */
   readonly storeThread?: boolean;
+  /** Retry timing of alert deliveries (tests shorten it). */
+  readonly alertDelivery?: { readonly baseDelayMs?: number; readonly maxDelayMs?: number; readonly maxAttempts?: number };
   /** Checks the gateway runs on each request before forwarding it (budgets plug in here). */
   readonly gatewayChecks?: () => readonly PreForwardCheck[];
 }
@@ -46,6 +49,7 @@ export interface RunningServer {
   readonly app: FastifyInstance;
   readonly store: LedgerStore;
   readonly budgets: BudgetService;
+  readonly alerts: AlertEngine;
   readonly url: string;
   readonly adminKey: string;
   /** Where the admin key is kept; null when it came from COSTTRAIL_ADMIN_KEY. */
@@ -156,6 +160,7 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
   // Compiled, the ledger runs on its own thread; from TypeScript sources (tests) it runs inline.
   const ledger: LedgerStore = await openDuckDBLedger({ ...storeOptions, thread: opts.storeThread ?? import.meta.url.endsWith(".js") });
   let app: FastifyInstance | undefined;
+  const runs = new AgentRunTracker(() => current.config.agent_runs);
   const overrides = new OverrideBook(ledger);
   await overrides.load();
   const counterSettings = config.counters;
@@ -174,7 +179,7 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
     counters,
     reservationTtlMs: () => current.config.counters.reservation_ttl_ms,
     onUnavailable: () => current.config.counters.on_unavailable,
-    runs: new AgentRunTracker(() => current.config.agent_runs),
+    runs,
     override: (budget, scope, nowMs) => overrides.activeNano(budget, scope, nowMs),
     log: () => app?.log,
   });
@@ -187,6 +192,17 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
   // Counters are a cache of the ledger: seeded from it before the first call can be checked.
   // Replicas sharing Redis seed a budget once: the first to start reads its ledger.
   await budgets.sync(store, counters.kind === "redis");
+  let address = "";
+  const alerts = new AlertEngine({
+    settings: () => current.config.alerts,
+    store,
+    budgets,
+    runs,
+    env: () => opts.env ?? process.env,
+    log: () => app?.log,
+    serverUrl: () => address,
+    ...(opts.alertDelivery && { delivery: opts.alertDelivery }),
+  });
   let shuttingDown = false;
   const keys = await keyRing(config, store, admin.key);
   app = await buildApp({
@@ -206,10 +222,11 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
     ...(opts.gatewayChecks && { gatewayChecks: opts.gatewayChecks }),
     budgets,
     overrides,
+    alerts,
   });
-  let address: string;
   try {
     address = await app.listen({ port, host });
+    await alerts.start();
   } catch (e) {
     // Release the ledger's file lock so the caller can report the error and exit cleanly.
     await app.close().catch(() => {});
@@ -265,6 +282,7 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
     app,
     store,
     budgets,
+    alerts,
     url: address,
     adminKey: admin.key,
     adminKeyFile: admin.file,
@@ -284,6 +302,7 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
           clearInterval(usageTimer);
         }
         await saveKeyUsage();
+        alerts.close();
         budgets.close();
         await counters.close();
         await store.close();

@@ -59,7 +59,7 @@ servr: {}
       message = (e as Error).message;
     }
     expect(message.split("\n")).toEqual([
-      "costtrail.yaml:8:1 servr: is not a known section; expected one of version, server, projects, api_keys, pricing, gateway, budgets, counters, agent_runs",
+      "costtrail.yaml:8:1 servr: is not a known section; expected one of version, server, projects, api_keys, pricing, gateway, budgets, counters, agent_runs, alerts",
       "costtrail.yaml:5:11 api_keys[0].hash: must be sha256:<64 hex digits>; `costtrail keys hash <key>` prints it",
       "costtrail.yaml:6:13 api_keys[0].scopes: must be a non-empty list of ingest, read, admin",
       'costtrail.yaml:7:16 api_keys[0].projects[0]: names no project declared under projects: "b"',

@@ -15,6 +15,7 @@ import {
   validatePricingConfig,
 } from "@costtrail/core";
 import { LineCounter, parseDocument } from "yaml";
+import { type AlertSettings, checkAlerts } from "./alerts-config.js";
 import { type CounterSettings, checkCounters } from "./counters-config.js";
 import { type GatewaySettings, checkGateway } from "./gateway-config.js";
 
@@ -41,6 +42,7 @@ export interface CosttrailConfig {
   readonly counters: CounterSettings;
   /** Ceilings per agent name on each of its runs. */
   readonly agent_runs: readonly AgentCeilings[];
+  readonly alerts: AlertSettings;
 }
 
 export interface ServerSettings {
@@ -109,7 +111,18 @@ const DURATION_UNITS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as co
 /** Ten years: past that a skew bound protects nothing. */
 const MAX_SKEW_MS = 3650 * 86_400_000;
 const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2}))?$/;
-const TOP_LEVEL_KEYS = ["version", "server", "projects", "api_keys", "pricing", "gateway", "budgets", "counters", "agent_runs"] as const;
+const TOP_LEVEL_KEYS = [
+  "version",
+  "server",
+  "projects",
+  "api_keys",
+  "pricing",
+  "gateway",
+  "budgets",
+  "counters",
+  "agent_runs",
+  "alerts",
+] as const;
 const HASH_RE = /^sha256:[0-9a-f]{64}$/;
 
 /** An issue located in the file: `costtrail.yaml:12:7 pricing.models[0].rates.input_mtok: must be …`. */
@@ -297,6 +310,7 @@ function checkConfig(value: unknown): { config: CosttrailConfig | null; issues: 
   const server = checkServer(v.server, issues);
   const gateway = checkGateway(v.gateway, issues);
   const counters = checkCounters(v.counters, issues);
+  const alerts = checkAlerts(v.alerts, issues);
   const pricing = validatePricingConfig(v.pricing, ["pricing"]);
   if (!pricing.ok) issues.push(...pricing.issues);
   const budgets = validateBudgets(v.budgets, ["budgets"]);
@@ -314,6 +328,7 @@ function checkConfig(value: unknown): { config: CosttrailConfig | null; issues: 
       budgets: budgets.value,
       counters,
       agent_runs: agentRuns.value,
+      alerts,
     }),
     issues: [],
   };
