@@ -3,7 +3,7 @@ import type { Alert } from "../alert.js";
 const EMOJI = { critical: ":rotating_light:", error: ":red_circle:", warning: ":warning:", info: ":information_source:" } as const;
 
 /** Mrkdwn's three control characters, escaped as Slack asks. */
-function escape(s: string): string {
+function escapeMrkdwn(s: string): string {
   return s.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
 }
 
@@ -18,8 +18,8 @@ export function slackMessage(alert: Alert, action: "trigger" | "resolve"): Recor
   const fields = [
     ...Object.entries(alert.scope)
       .filter(([, v]) => v !== null)
-      .map(([k, v]) => `*${escape(k)}*\n${escape(String(v))}`),
-    ...Object.entries(alert.amounts).map(([k, v]) => `*${escape(k)}*\n${escape(String(v))}`),
+      .map(([k, v]) => `*${escapeMrkdwn(k)}*\n${escapeMrkdwn(String(v))}`),
+    ...Object.entries(alert.amounts).map(([k, v]) => `*${escapeMrkdwn(k)}*\n${escapeMrkdwn(String(v))}`),
   ]
     .slice(0, 10)
     .map((text) => ({ type: "mrkdwn", text: text.slice(0, 2000) }));
@@ -27,12 +27,12 @@ export function slackMessage(alert: Alert, action: "trigger" | "resolve"): Recor
     { type: "header", text: { type: "plain_text", text: `${resolved ? "Resolved: " : ""}${alert.title}`.slice(0, 150), emoji: true } },
   ];
   if (fields.length > 0) blocks.push({ type: "section", fields });
-  const context = [`Rule *${escape(alert.rule)}* · ${alert.severity}`];
-  if (alert.trace_ids.length > 0) context.push(`Sample traces: ${alert.trace_ids.map((t) => `\`${escape(t)}\``).join(", ")}`);
+  const context = [`Rule *${escapeMrkdwn(alert.rule)}* · ${alert.severity}`];
+  if (alert.trace_ids.length > 0) context.push(`Sample traces: ${alert.trace_ids.map((t) => `\`${escapeMrkdwn(t)}\``).join(", ")}`);
   blocks.push({ type: "context", elements: [{ type: "mrkdwn", text: context.join("\n").slice(0, 3000) }] });
   blocks.push({
     type: "actions",
     elements: [{ type: "button", text: { type: "plain_text", text: "Open in Costtrail" }, url: alert.link.slice(0, 3000) }],
   });
-  return { text: escape(title).slice(0, 3000), blocks };
+  return { text: escapeMrkdwn(title).slice(0, 3000), blocks };
 }
