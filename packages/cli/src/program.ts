@@ -1,4 +1,5 @@
 import { Command } from "commander";
+import { registerAlerts, registerBudgets } from "./commands/budgets.js";
 import { registerDemo } from "./commands/demo.js";
 import { registerExport } from "./commands/export.js";
 import { registerKeys } from "./commands/keys.js";
@@ -22,6 +23,8 @@ export function buildProgram(): Command {
   registerPrice(program);
   registerPrices(program);
   registerReprice(program);
+  registerBudgets(program);
+  registerAlerts(program);
   return program;
 }
 
