@@ -98,7 +98,9 @@ describe("costtrail budgets and alerts", () => {
   it("lists open alerts with where they were sent, and refuses contradictory flags", async () => {
     const r = await costtrail(["alerts", "--open"]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/open\s+warning\s+budgets\s+Budget search-daily at 47\.2% of \$0\.01: \$0\.00472 spent\s+hook:(delivered|pending)/);
+    expect(r.stdout).toMatch(
+      /open\s+warning\s+budgets\s+Budget search-daily at 47\.2% of \$0\.01: \$0\.00472 spent\s+hook:(delivered|pending)/,
+    );
     expect((await costtrail(["alerts", "--resolved"])).stdout.trim()).toBe("No alerts.");
     const bad = await costtrail(["alerts", "--open", "--resolved"]);
     expect(bad.code).not.toBe(0);

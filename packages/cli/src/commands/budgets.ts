@@ -62,7 +62,8 @@ export function formatBudgets(rows: readonly BudgetRow[]): string {
     limit: b.override_usd === "0" ? b.limit_usd : `${b.limit_usd} (+${b.override_usd})`,
     "%": b.percent.toFixed(1),
     state: b.state,
-    "runs out": b.forecast_exhausted_at === null ? null : `${shortTime(b.forecast_exhausted_at)}${b.forecast_exhausts_in_period ? " !" : ""}`,
+    "runs out":
+      b.forecast_exhausted_at === null ? null : `${shortTime(b.forecast_exhausted_at)}${b.forecast_exhausts_in_period ? " !" : ""}`,
   }));
   return `${formatTable(table, ["budget", "scope", "period", "spent", "reserved", "limit", "%", "state", "runs out"])}\n\nUSD. "runs out": when the limit is reached at the burn rate so far; "!" when that is before the period ends.`;
 }
@@ -88,7 +89,13 @@ export function registerBudgets(program: Command): void {
     .option("--api-key <key>", "a read key")
     .action(async (flags: ServerFlags) => {
       const r = await client(flags).json<{ budgets: BudgetRow[] }>("GET", "/v1/budgets");
-      write(flags.json ? JSON.stringify(r, null, 2) : r.budgets.length === 0 ? "No budgets: add them under budgets: in costtrail.yaml." : formatBudgets(r.budgets));
+      write(
+        flags.json
+          ? JSON.stringify(r, null, 2)
+          : r.budgets.length === 0
+            ? "No budgets: add them under budgets: in costtrail.yaml."
+            : formatBudgets(r.budgets),
+      );
     });
 }
 
