@@ -267,6 +267,51 @@ describe("budgets on the gateway", () => {
   });
 });
 
+describe("a stream's running cost", () => {
+  it("is cut off where it would outgrow its reservation and the budget's room, when the budget says so", async () => {
+    const body = { ...BODY, max_tokens: 2, stream: true as const };
+    const estimate = await estimateNano(body);
+    // Room for the reservation (2 output tokens) and 3.5 more output tokens at $10 per million.
+    await setBudgets(
+      [
+        "  - name: streams",
+        "    match: { feature: cut-stream }",
+        "    period: day",
+        `    limit_usd: "${nanoToDecimal(estimate + 35_000n).toString()}"`,
+        "    actions: [{ at_percent: 100, action: block }]",
+        "    cut_streams: true",
+        "",
+      ].join("\n"),
+    );
+    const stream = await client("cut-stream").chat.completions.create(body);
+    const received: string[] = [];
+    const err = await (async () => {
+      for await (const chunk of stream) {
+        const text = chunk.choices[0]?.delta?.content;
+        if (text) received.push(text);
+      }
+    })().catch((e: Error) => e);
+    expect((err as Error).message).toContain('Cut off by Costtrail budget "streams": the answer reached 5 output tokens');
+    expect(received.length).toBeLessThanOrEqual(5);
+    const [row] = await eventsOf("cut-stream", 1);
+    expect(row).toMatchObject({ status: "aborted", error_type: "cut off by streams", streamed: true });
+    // The same stream without cut_streams runs to its end.
+    await setBudgets(
+      [
+        "  - name: streams",
+        "    match: { feature: whole-stream }",
+        "    period: day",
+        '    limit_usd: "10"',
+        "    actions: [{ at_percent: 100, action: block }]",
+        "",
+      ].join("\n"),
+    );
+    let whole = 0;
+    for await (const chunk of await client("whole-stream").chat.completions.create(body)) if (chunk.choices[0]?.delta?.content) whole++;
+    expect(whole).toBeGreaterThan(5);
+  });
+});
+
 describe("agent-run ceilings on the gateway", () => {
   it("refuses a run's calls once it passes its agent's ceiling, while the run goes on", async () => {
     await writeFile(configFile, `${GATEWAY(fake.url)}agent_runs:\n  - agent: gw-looper\n    max_llm_calls: 3\n    max_cost_usd: "1.00"\n`);

@@ -16,6 +16,10 @@ export function budgetGatewayCheck(service: BudgetService): PreForwardCheck {
       attempt: input.attempt,
     });
     if (result.action === "refuse") return { action: "refuse", budget: result.budget, message: result.message };
-    return result.model === model ? { action: "allow" } : { action: "rewrite", model: result.model };
+    const limit =
+      result.max_output_tokens !== undefined && result.limited_by !== undefined
+        ? { limit: { outputTokens: result.max_output_tokens, budget: result.limited_by } }
+        : {};
+    return result.model === model ? { action: "allow", ...limit } : { action: "rewrite", model: result.model, ...limit };
   };
 }

@@ -48,6 +48,12 @@ export type BudgetCheckResult =
       /** Budgets the call falls in; a reservation is held in each until its event arrives. */
       readonly budgets: readonly string[];
       readonly reserved_usd: string | null;
+      /**
+       * With a cut_streams budget: the output tokens a streamed answer may reach before it is
+       * cut off, so that its running cost stays inside the budget's room.
+       */
+      readonly max_output_tokens?: number;
+      readonly limited_by?: string;
     }
   | {
       readonly action: "refuse";
@@ -354,13 +360,53 @@ export class BudgetService {
       const cap = budget.actions.find((a) => a.action === "block" || a.action === "require_override");
       return this.refusal(budget, scope, cap?.action === "require_override" ? "require_override" : "block", cap?.at_percent ?? 100);
     }
+    const limit = this.outputLimit(matching, lines, reserved.levels, req, model, nowMs);
     return {
       action: "allow",
       model,
       downgraded_by: downgradedBy,
       budgets: matching.map((m) => m.budget.name),
       reserved_usd: nanoToDecimal(amounts[0] as bigint).toString(),
+      ...(limit && { max_output_tokens: limit.outputTokens, limited_by: limit.budget }),
     };
+  }
+
+  /**
+   * For cut_streams budgets: the reserved output, plus what the budget's room after this
+   * reservation buys at the model's output rate. The tightest budget decides.
+   */
+  private outputLimit(
+    matching: ReadonlyArray<{ budget: Budget; scope: string }>,
+    lines: readonly ReserveLine[],
+    before: ReadonlyArray<{ spent: bigint; reserved: bigint }>,
+    req: BudgetCheckRequest,
+    model: string,
+    nowMs: number,
+  ): { outputTokens: number; budget: string } | null {
+    const price = this.opts.rateCard().price({
+      provider: req.provider,
+      model,
+      timestamp: nowMs,
+      usage: { buckets: { output_tokens: 1_000_000 }, units: {} },
+    });
+    let best: { outputTokens: number; budget: string } | null = null;
+    for (const [i, { budget }] of matching.entries()) {
+      const line = lines[i] as ReserveLine;
+      const level = before[i];
+      if (!budget.cut_streams || line.cap === null || !level) continue;
+      const perMillion =
+        price.status === "priced"
+          ? toNanoUsd(price.cost)
+          : budget.unpriced.mode === "fallback"
+            ? toNanoUsd(Decimal.parse(budget.unpriced.output_mtok))
+            : 0n;
+      if (perMillion <= 0n) continue;
+      const room = line.cap - (level.spent + level.reserved + line.amount);
+      const extra = room > 0n ? Number((room * 1_000_000n) / perMillion) : 0;
+      const tokens = req.maxOutputTokens + extra;
+      if (best === null || tokens < best.outputTokens) best = { outputTokens: tokens, budget: budget.name };
+    }
+    return best;
   }
 
   private refusal(budget: Budget, scope: string, action: "block" | "require_override", atPercent: number): BudgetCheckResult {

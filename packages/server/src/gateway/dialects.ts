@@ -5,6 +5,8 @@ export interface Dialect {
   readonly provider: GatewayProvider;
   /** An error body the provider's official client parses into its own error class. */
   errorBody(status: number, message: string, param?: string): unknown;
+  /** An error as an event of a stream already under way, which the official clients throw. */
+  streamError(message: string): string;
   /** The provider credential the client sent, if any. */
   credential(headers: Record<string, string | string[] | undefined>): string | undefined;
   /** Puts a provider key in place of the credential the client sent. */
@@ -28,6 +30,9 @@ export const openaiDialect: Dialect = {
   errorBody(status, message, param) {
     const type = OPENAI_TYPES[status] ?? (status >= 500 ? "server_error" : "invalid_request_error");
     return { error: { message, type, param: param ?? null, code: `costtrail_${status}` } };
+  },
+  streamError(message) {
+    return `data: ${JSON.stringify({ error: { message, type: "costtrail_budget_exceeded", param: null, code: "costtrail_budget_exceeded" } })}\n\n`;
   },
   credential(headers) {
     const auth = headers.authorization;
@@ -58,6 +63,9 @@ export const anthropicDialect: Dialect = {
   provider: "anthropic",
   errorBody(status, message) {
     return { type: "error", error: { type: ANTHROPIC_TYPES[status] ?? (status >= 500 ? "api_error" : "invalid_request_error"), message } };
+  },
+  streamError(message) {
+    return `event: error\ndata: ${JSON.stringify({ type: "error", error: { type: "costtrail_budget_exceeded", message } })}\n\n`;
   },
   credential(headers) {
     const key = headers["x-api-key"];

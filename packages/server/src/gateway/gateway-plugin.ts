@@ -19,7 +19,7 @@ import type { LedgerStore } from "../store/ledger-store.js";
 import { type Call, CallRecorder, type Caller } from "./call-recorder.js";
 import { GatewayError, authenticate } from "./caller-auth.js";
 import { type Dialect, anthropicDialect, openaiDialect } from "./dialects.js";
-import { type PreForwardCheck, estimateCall } from "./pre-forward-check.js";
+import { type OutputLimit, type PreForwardCheck, estimateCall } from "./pre-forward-check.js";
 import { relayStream } from "./stream-relay.js";
 import { loadTokenizers } from "./token-estimate.js";
 
@@ -175,6 +175,7 @@ async function handle(
       : undefined;
 
   const checks = opts.checks?.() ?? [];
+  let outputLimit: OutputLimit | undefined;
   if (call && body && checks.length > 0) {
     await loadTokenizers();
     const estimate = estimateCall(reader as CallReader, body, opts.rateCard(), dialect.provider, settings.default_max_output_tokens);
@@ -193,6 +194,7 @@ async function handle(
         recorder.record(call, { reading: {}, status: "blocked", errorType: `blocked by ${decision.budget}`, latencyMs: 0 });
         return sendError(reply, dialect, 429, `Refused by Costtrail budget ${JSON.stringify(decision.budget)}: ${decision.message}`);
       }
+      if (decision.limit && (!outputLimit || decision.limit.outputTokens < outputLimit.outputTokens)) outputLimit = decision.limit;
       if (decision.action === "rewrite") {
         body = { ...(parseJson(String(sendBody)) as Record<string, unknown>), model: decision.model };
         sendBody = JSON.stringify(body);
@@ -243,18 +245,33 @@ async function handle(
     reply.raw.writeHead(upstream.status, headers);
     const streamReader = call.reader.streamReader(plan as NonNullable<typeof plan>);
     let ttftMs: number | undefined;
-    let end: StreamEnd;
+    let end: StreamEnd | "cut";
+    const cutoff = outputLimit && {
+      maxContentEvents: outputLimit.outputTokens,
+      errorEvent: dialect.streamError(
+        `Cut off by Costtrail budget ${JSON.stringify(outputLimit.budget)}: the answer reached ${outputLimit.outputTokens} output tokens, all the budget has room for`,
+      ),
+    };
     try {
-      end = await relayStream(upstream.body, reply.raw, streamReader, plan?.usageInjected ?? false, () => {
-        ttftMs = performance.now() - call.t0;
-      });
+      end = await relayStream(
+        upstream.body,
+        reply.raw,
+        streamReader,
+        plan?.usageInjected ?? false,
+        () => {
+          ttftMs = performance.now() - call.t0;
+        },
+        cutoff,
+      );
     } finally {
       clearTimeout(timeout);
     }
     if (end !== "done") abort.abort();
     if (!reply.raw.destroyed) reply.raw.end();
     recorder.record(call, {
-      ...streamOutcome(end, streamReader),
+      ...(end === "cut"
+        ? { ...streamOutcome("aborted", streamReader), errorType: `cut off by ${outputLimit?.budget}`.slice(0, 128) }
+        : streamOutcome(end, streamReader)),
       latencyMs: performance.now() - call.t0,
       ...(ttftMs !== undefined && { ttftMs }),
     });

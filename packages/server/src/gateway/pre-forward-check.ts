@@ -31,12 +31,18 @@ export interface CheckInput {
   readonly estimate: CallEstimate;
 }
 
+/** A streamed answer may run to this many output tokens before a budget cuts it off. */
+export interface OutputLimit {
+  readonly outputTokens: number;
+  readonly budget: string;
+}
+
 export type CheckDecision =
-  | { readonly action: "allow" }
+  | { readonly action: "allow"; readonly limit?: OutputLimit }
   /** Answered 429 in the provider's shape, naming the budget; nothing reaches the upstream. */
   | { readonly action: "refuse"; readonly budget: string; readonly message: string }
   /** The request goes upstream with this model instead (a soft cap). */
-  | { readonly action: "rewrite"; readonly model: string };
+  | { readonly action: "rewrite"; readonly model: string; readonly limit?: OutputLimit };
 
 /**
  * A check on each request before it is forwarded, on the request's path: budgets answer from

@@ -3,6 +3,13 @@ import type { ServerResponse } from "node:http";
 import { type StreamEnd, type StreamReader, encodeSseMessage } from "@costtrail/core";
 import { createParser } from "eventsource-parser";
 
+/** Where a budget stops a stream: after this many content events (about one token each). */
+export interface StreamCutoff {
+  readonly maxContentEvents: number;
+  /** The SSE text sent to the client instead of the rest: an error in the provider's shape. */
+  readonly errorEvent: string;
+}
+
 /**
  * Copies an upstream event stream to the client chunk by chunk as it arrives, showing each event
  * to `reader`. With `rewrite` (usage asked for on the client's behalf) the client gets the events
@@ -16,7 +23,8 @@ export async function relayStream(
   reader: StreamReader,
   rewrite: boolean,
   onFirstContent: () => void,
-): Promise<StreamEnd> {
+  cutoff?: StreamCutoff,
+): Promise<StreamEnd | "cut"> {
   const decoder = new TextDecoder();
   let out = "";
   let first = true;
@@ -34,6 +42,11 @@ export async function relayStream(
     for await (const chunk of upstream as unknown as AsyncIterable<Uint8Array>) {
       parser.feed(decoder.decode(chunk, { stream: true }));
       if (res.destroyed) return reader.finished ? "done" : "aborted";
+      if (cutoff && !reader.finished && reader.contentEvents > cutoff.maxContentEvents) {
+        // Past what the budget allows: the client gets the provider's error event, not more content.
+        res.write(cutoff.errorEvent);
+        return "cut";
+      }
       const bytes = rewrite ? out : chunk;
       out = "";
       if (bytes.length === 0) continue;
