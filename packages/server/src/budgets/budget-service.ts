@@ -3,6 +3,7 @@ import {
   type Budget,
   type BudgetState,
   type BudgetSubject,
+  type BudgetWindow,
   Decimal,
   type PreparedEvent,
   type RateCard,
@@ -124,6 +125,8 @@ export class BudgetService {
   private readonly now: () => number;
   private prefixes = new Map<string, string>();
   private seeding: Promise<void> = Promise.resolve();
+  /** Each calendar budget's current period; a reload's new budget objects start afresh. */
+  private readonly windows = new WeakMap<Budget, BudgetWindow>();
   private readonly pruneTimer: NodeJS.Timeout;
 
   constructor(private readonly opts: BudgetServiceOptions) {
@@ -156,7 +159,7 @@ export class BudgetService {
   }
 
   private ref(b: Budget, scope: string, nowMs: number): CounterRef {
-    const w = budgetWindow(b, nowMs);
+    const w = this.window(b, nowMs);
     // A calendar period's spend sits in one bucket, its start; a rolling window's in its hours.
     return { key: this.key(b, scope), fromMs: w.startMs, toMs: b.rolling ? w.endMs + 1 : w.startMs + 1 };
   }
@@ -242,19 +245,46 @@ export class BudgetService {
     this.opts.log()?.info({ budget: b.name, scopes: perScope.size }, "budget counters read from the ledger");
   }
 
-  /** What an estimate costs under a budget: priced by the rate card, or at its fallback rates; null to refuse. */
+  /**
+   * What an estimate costs under a budget: priced by the rate card, or at its fallback rates;
+   * null to refuse. `priced` caches the rate card's answer for the call (one per model).
+   */
   private estimateNano(
     b: Budget,
+    priced: Map<string, bigint | null>,
     provider: string,
     model: string,
     inputTokens: number,
     outputTokens: number,
     nowMs: number,
   ): bigint | null {
-    const buckets = { input_tokens: inputTokens, output_tokens: outputTokens };
-    const price = this.opts.rateCard().price({ provider, model, timestamp: nowMs, usage: { buckets, units: {} } });
-    if (price.status === "priced") return toNanoUsd(price.cost);
-    return b.unpriced.mode === "fallback" ? fallbackNanoUsd(b.unpriced, buckets) : null;
+    let amount = priced.get(model);
+    if (amount === undefined) {
+      const usage = { buckets: { input_tokens: inputTokens, output_tokens: outputTokens }, units: {} };
+      const price = this.opts.rateCard().price({ provider, model, timestamp: nowMs, usage });
+      amount = price.status === "priced" ? toNanoUsd(price.cost) : null;
+      priced.set(model, amount);
+    }
+    if (amount !== null) return amount;
+    return b.unpriced.mode === "fallback" ? fallbackNanoUsd(b.unpriced, { input_tokens: inputTokens, output_tokens: outputTokens }) : null;
+  }
+
+  /**
+   * A calendar budget's period only changes at its end: it is worked out once per period, not
+   * on every call (a zone's offsets come from Intl, which is slow).
+   */
+  private window(b: Budget, ms: number): BudgetWindow {
+    if (b.rolling) return budgetWindow(b, ms);
+    const cached = this.windows.get(b);
+    if (cached && ms >= cached.startMs && ms < cached.endMs) return cached;
+    const w = budgetWindow(b, ms);
+    // Late events of an earlier period are rarer than calls now: the cache follows the clock.
+    if (!cached || ms >= cached.endMs) this.windows.set(b, w);
+    return w;
+  }
+
+  private bucket(b: Budget, ms: number): number {
+    return b.rolling ? budgetBucket(b, ms) : this.window(b, ms).startMs;
   }
 
   /**
@@ -328,10 +358,11 @@ export class BudgetService {
     let model = req.model;
     let downgradedBy: string | null = null;
     let amounts: bigint[] = [];
+    const priced = new Map<string, bigint | null>();
     for (let round = 0; round < 2; round++) {
       amounts = [];
       for (const [i, { budget, scope }] of matching.entries()) {
-        const amount = this.estimateNano(budget, req.provider, model, req.inputTokens, req.maxOutputTokens, nowMs);
+        const amount = this.estimateNano(budget, priced, req.provider, model, req.inputTokens, req.maxOutputTokens, nowMs);
         if (amount === null)
           return {
             action: "refuse",
@@ -447,7 +478,7 @@ export class BudgetService {
         if (e.price.status === "priced") amount = toNanoUsd(e.price.cost);
         else if (b.unpriced.mode === "fallback") amount = fallbackNanoUsd(b.unpriced, e.usage.buckets);
         else continue;
-        if (amount > 0n) spend.push({ key: this.key(b, scope), bucketMs: budgetBucket(b, e.timestampMs), amount });
+        if (amount > 0n) spend.push({ key: this.key(b, scope), bucketMs: this.bucket(b, e.timestampMs), amount });
       }
     }
     await this.opts.counters.record(
@@ -464,7 +495,7 @@ export class BudgetService {
       if (filter && !filter(b)) continue;
       const scopes = b.each_value_of === null ? [""] : await this.scopesOf(b);
       const levels = await this.opts.counters.levels(scopes.map((s) => this.ref(b, s, nowMs)));
-      const w = budgetWindow(b, nowMs);
+      const w = this.window(b, nowMs);
       for (const [i, scope] of scopes.entries()) {
         const level = levels[i] as (typeof levels)[number];
         const override = this.overrideNano(b, scope, nowMs);
