@@ -67,3 +67,55 @@ describe("the budget forecast rule", () => {
     expect(await forecastFor(5_000_000_000n)).toEqual([]);
   });
 });
+
+describe("the spend spike rule", () => {
+  const HOUR = 3_600_000;
+  const now = Date.parse("2026-12-04T12:30:00Z");
+  /** Hourly rows of two series over a week: `a` jumps in the current hour, `b` stays as it was. */
+  function rows(current: string) {
+    const out: Array<Record<string, string | number | null>> = [];
+    for (let h = 1; h <= 7 * 24; h++) {
+      const bucket = new Date(now - (now % HOUR) - h * HOUR).toISOString();
+      out.push({ feature: "a", bucket, cost_usd: h % 2 ? "0.10" : "0.12" });
+      out.push({ feature: "b", bucket, cost_usd: "0.50" });
+    }
+    const bucket = new Date(now - (now % HOUR)).toISOString();
+    out.push({ feature: "a", bucket, cost_usd: current }, { feature: "b", bucket, cost_usd: "0.50" });
+    return out;
+  }
+  async function spikes(current: string, method: "ratio" | "zscore") {
+    const issues: never[] = [];
+    const settings = checkAlerts(
+      {
+        destinations: [{ name: "h", type: "webhook", url: "http://127.0.0.1:9/", secret_env: "S" }],
+        rules: [{ name: "s", type: "spend_spike", destinations: ["h"], group_by: ["feature"], method, min_usd: "0.2" }],
+      },
+      issues,
+    );
+    const store = {
+      query: async () => rows(current),
+      listEvents: async () => ({ events: [{ id: "e1", trace_id: "t1" }], next_cursor: null }),
+    };
+    return RULE_EVALUATORS.spend_spike(settings.rules[0] as (typeof settings.rules)[number], {
+      store: store as unknown as LedgerStore,
+      budgets: {} as BudgetService,
+      runs: undefined,
+      nowMs: now,
+      dashboard: "https://costtrail.example.com",
+    });
+  }
+
+  it("finds the series whose window stands out by a robust z-score, and not the steady one", async () => {
+    const found = await spikes("0.40", "zscore");
+    expect(found.map((c) => c.scope)).toEqual([{ feature: "a" }]);
+    expect(found[0]?.title).toContain("robust z-score");
+    expect(found[0]?.trace_ids).toEqual(["t1"]);
+  });
+
+  it("compares the window with the baseline's average window by ratio, exactly", async () => {
+    const [spike] = await spikes("0.40", "ratio");
+    // The week averages $0.11 an hour: $0.40 is 3.64× that.
+    expect(spike?.amounts).toMatchObject({ window_usd: "0.4", baseline_average_usd: "0.11", baseline_total_usd: "18.48" });
+    expect(await spikes("0.15", "ratio")).toEqual([]);
+  });
+});
