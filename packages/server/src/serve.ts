@@ -191,7 +191,7 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
   );
   // Counters are a cache of the ledger: seeded from it before the first call can be checked.
   // Replicas sharing Redis seed a budget once: the first to start reads its ledger.
-  await budgets.sync(store, counters.kind === "redis");
+  await budgets.sync(store);
   let address = "";
   const alerts = new AlertEngine({
     settings: () => current.config.alerts,
@@ -257,7 +257,7 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
       // Only the file's keys change: created keys, their revocations and every last-used time stay as they are.
       keys.replaceSource("config", configuredKeys(next));
       // Budgets whose definition changed get fresh counters, read from the ledger.
-      await budgets.sync(store, counters.kind === "redis");
+      await budgets.sync(store);
       if (
         JSON.stringify(next.server) !== JSON.stringify(config.server) ||
         ["store", "redis_url", "key_prefix"].some((k) => next.counters[k as "store"] !== config.counters[k as "store"])

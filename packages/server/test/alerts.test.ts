@@ -183,6 +183,22 @@ describe("alerts", () => {
     await evaluate();
     expect(receiver.received.length).toBe(sent);
 
+    // Past the next threshold (100%, the cap), the same alert is raised and sent again.
+    await ingest([chat({ feature: "support" }), chat({ feature: "support" })]);
+    await evaluate();
+    const [raised] = await alerts("budgets");
+    expect(raised).toMatchObject({
+      id: alert?.id,
+      state: "open",
+      severity: "critical",
+      amounts: { percent: 141.6, threshold_percent: 100 },
+    });
+    expect(receiver.at("/pagerduty").at(-1)?.json).toMatchObject({
+      event_action: "trigger",
+      dedup_key: alert?.id,
+      payload: { severity: "critical", summary: "Budget support-daily at 141.6% of $0.01: $0.01416 spent, block in force" },
+    });
+
     // The limit raised, the condition is gone: resolved, and PagerDuty gets the same dedup key.
     await writeFile(configFile, config("1.00"));
     expect(await server.reload()).toEqual({ ok: true });
@@ -191,7 +207,7 @@ describe("alerts", () => {
     expect(resolved).toMatchObject({ id: alert?.id, state: "resolved" });
     expect(receiver.at("/pagerduty").at(-1)?.json).toEqual({ routing_key: PD_KEY, event_action: "resolve", dedup_key: alert?.id });
     expect(receiver.at("/slack").at(-1)?.json.text).toBe(
-      ":white_check_mark: Resolved: Budget support-daily at 47.2% of $0.01: $0.00472 spent",
+      ":white_check_mark: Resolved: Budget support-daily at 141.6% of $0.01: $0.01416 spent, block in force",
     );
     expect(resolved?.deliveries.filter((d) => d.state === "delivered")).toHaveLength(6);
   });

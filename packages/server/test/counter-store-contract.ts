@@ -63,24 +63,38 @@ export function counterStoreContract(make: (now: () => number) => Promise<Counte
     await c.close();
   });
 
-  it("counts only the buckets inside a window, seeds a key once when asked, and prunes old buckets", async () => {
+  it("counts only the buckets inside a window, lets one process claim a seed, and prunes old buckets and idle keys", async () => {
     const c = await fresh();
+    expect(await c.claimSeed("b#1\u001f")).toBe(true);
+    expect(await c.claimSeed("b#1\u001f")).toBe(false);
     await c.seed(
       "x",
       new Map([
         [1, 5n],
         [20, 7n],
       ]),
-      true,
     );
-    await c.seed("x", new Map([[1, 100n]]), true);
+    await c.seed("y", new Map([[1, 3n]]));
     expect(await c.levels([ref("x"), { key: "x", fromMs: 0, toMs: 30 }])).toEqual([
       { spent: 5n, reserved: 0n },
       { spent: 12n, reserved: 0n },
     ]);
     await c.prune(10, () => true);
     expect(await c.levels([{ key: "x", fromMs: 0, toMs: 30 }])).toEqual([{ spent: 7n, reserved: 0n }]);
+    // y had only old spend and nothing reserved: it is gone.
     expect((await c.keys("")).sort()).toEqual(["x"]);
+    await c.close();
+  });
+
+  it("retires every key of a prefix and its claim", async () => {
+    const c = await fresh();
+    expect(await c.claimSeed("b#1\u001f")).toBe(true);
+    await c.seed("b#1\u001facme", new Map([[1, 5n]]));
+    await c.reserve("r1", [{ ref: { key: "b#1\u001fglobex", fromMs: 0, toMs: 10 }, amount: 3n, cap: null }], 60_000);
+    await c.seed("other", new Map([[1, 1n]]));
+    await c.retire("b#1\u001f");
+    expect((await c.keys("")).sort()).toEqual(["other"]);
+    expect(await c.claimSeed("b#1\u001f")).toBe(true);
     await c.close();
   });
 

@@ -14,6 +14,14 @@ describe("budgetWindow", () => {
     expect(iso(budgetWindow(b, Date.parse("2026-03-29T12:00:00Z")))).toEqual(["2026-03-28T23:00:00.000Z", "2026-03-29T22:00:00.000Z"]);
   });
 
+  it("starts Santiago's spring-forward day at 01:00, where its midnight does not exist", () => {
+    const b = { period: "day", rolling: false, time_zone: "America/Santiago" } as const;
+    // 2023-09-03: clocks go from 00:00 (-04) to 01:00 (-03).
+    expect(iso(budgetWindow(b, Date.parse("2023-09-03T12:00:00Z")))).toEqual(["2023-09-03T04:00:00.000Z", "2023-09-04T03:00:00.000Z"]);
+    // Three minutes before the jump it is still 23:57 on the 2nd, inside the 2nd's window.
+    expect(iso(budgetWindow(b, Date.parse("2023-09-03T03:57:00Z")))).toEqual(["2023-09-02T04:00:00.000Z", "2023-09-03T04:00:00.000Z"]);
+  });
+
   it("starts weeks on Monday and months on the first", () => {
     const week = { period: "week", rolling: false, time_zone: "UTC" } as const;
     const month = { period: "month", rolling: false, time_zone: "America/New_York" } as const;

@@ -98,6 +98,33 @@ describe("validateBudgets", () => {
     `);
   });
 
+  it("takes thresholds with two decimals, and refuses a downgrade the cap would never let happen", () => {
+    const ok = validateBudgets([
+      {
+        name: "b",
+        period: "day",
+        limit_usd: "1",
+        actions: [
+          { at_percent: 80.01, action: "alert" },
+          { at_percent: 1.13, action: "alert" },
+        ],
+      },
+    ]);
+    expect(ok.ok && ok.value[0]?.actions.map((a) => a.at_percent)).toEqual([1.13, 80.01]);
+    const late = validateBudgets([
+      {
+        name: "b",
+        period: "day",
+        limit_usd: "1",
+        actions: [
+          { at_percent: 90, action: "block" },
+          { at_percent: 95, action: "downgrade", model: "gpt-4o-mini" },
+        ],
+      },
+    ]);
+    expect(!late.ok && late.issues[0]?.message).toBe("has a downgrade at 95% that never applies: the block at 90% refuses calls first");
+  });
+
   it("refuses two enforcing actions at one threshold", () => {
     const r = validateBudgets([
       {

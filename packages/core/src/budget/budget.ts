@@ -139,7 +139,14 @@ function checkActions(v: unknown, path: IssuePath, issues: Issue[]): BudgetActio
         issues.push(issue("unknown_field", [...p, k], "is not a known field; expected at_percent, action, model"));
     }
     const pct = a.at_percent;
-    if (typeof pct !== "number" || !Number.isFinite(pct) || pct <= 0 || pct > MAX_PERCENT || Math.round(pct * 100) !== pct * 100) {
+    // 80.01 * 100 is 8000.999999999999 in binary: two decimals are checked with a tolerance.
+    if (
+      typeof pct !== "number" ||
+      !Number.isFinite(pct) ||
+      pct <= 0 ||
+      pct > MAX_PERCENT ||
+      Math.abs(Math.round(pct * 100) - pct * 100) > 1e-6
+    ) {
       issues.push(
         issue(
           "invalid_value",
@@ -174,7 +181,19 @@ function checkActions(v: unknown, path: IssuePath, issues: Issue[]): BudgetActio
         );
     }
   }
-  return out.sort((a, b) => a.at_percent - b.at_percent);
+  out.sort((a, b) => a.at_percent - b.at_percent);
+  const cap = out.find((a) => a.action === "block" || a.action === "require_override");
+  for (const a of out) {
+    if (a.action === "downgrade" && cap && a.at_percent >= cap.at_percent)
+      issues.push(
+        issue(
+          "inconsistent",
+          path,
+          `has a downgrade at ${a.at_percent}% that never applies: the ${cap.action} at ${cap.at_percent}% refuses calls first`,
+        ),
+      );
+  }
+  return out;
 }
 
 function checkUnpriced(v: unknown, path: IssuePath, issues: Issue[]): UnpricedPolicy {

@@ -62,8 +62,19 @@ export function offsetSegments(timeZone: string, fromMs: number, toMs: number): 
   return segments;
 }
 
-/** The instant at which a local wall time (given as if it were UTC) occurs in the zone. */
+/**
+ * The instant at which a local wall time (given as if it were UTC) occurs in the zone: the
+ * first one when clocks fall back and it occurs twice, and the end of the gap when clocks spring
+ * forward over it (Santiago's midnight on its spring-forward day is 01:00).
+ */
 export function localToInstant(timeZone: string, localMs: number): number {
-  const guess = localMs - offsetAt(timeZone, localMs) * 60_000;
-  return localMs - offsetAt(timeZone, guess) * 60_000;
+  const localOf = (ms: number) => ms + offsetAt(timeZone, ms) * 60_000;
+  // Offsets change at most a few times a year: the ones half a day either side are the two candidates.
+  const early = localMs - offsetAt(timeZone, localMs - 43_200_000) * 60_000;
+  const late = localMs - offsetAt(timeZone, localMs + 43_200_000) * 60_000;
+  const first = Math.min(early, late);
+  const second = Math.max(early, late);
+  if (localOf(first) === localMs) return first;
+  if (localOf(second) === localMs) return second;
+  return second;
 }

@@ -139,6 +139,13 @@ export class AgentRun {
     return null;
   }
 
+  /** Takes back a call admitted and then refused by a budget: it never reached the provider. */
+  cancelCall(attempt: number): void {
+    this.tally.llmCalls = Math.max(0, this.tally.llmCalls - 1);
+    if (attempt > 1) this.tally.retries = Math.max(0, this.tally.retries - 1);
+    this.parent?.cancelCall(attempt);
+  }
+
   /** After a call or a tracked operation: its tokens and tool calls; a run they push past a ceiling is stopped. */
   recordUse(tokens: number, toolCalls: number): void {
     this.tally.tokens += tokens;

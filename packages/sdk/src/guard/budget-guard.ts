@@ -56,6 +56,7 @@ const MAX_CACHED = 1000;
  */
 export class BudgetGuard {
   private readonly cache = new Map<string, { until: number; decision: GuardDecision }>();
+  private readonly warned = new Set<number>();
   private readonly timeoutMs: number;
   private readonly cacheMs: number;
 
@@ -94,10 +95,19 @@ export class BudgetGuard {
           model: req.model,
           input_tokens: req.inputTokens,
           max_output_tokens: req.maxOutputTokens,
+          attempt: req.attempt,
         }),
         signal: AbortSignal.timeout(this.timeoutMs),
       });
-      if (!res.ok) throw new Error(`the server answered ${res.status}: ${(await res.text()).slice(0, 200)}`);
+      if (!res.ok) {
+        const text = (await res.text()).slice(0, 200);
+        // A refused key or a bad request will not fix itself: say so once, not silently on every call.
+        if (res.status < 500 && res.status !== 408 && res.status !== 429 && !this.warned.has(res.status)) {
+          this.warned.add(res.status);
+          process.emitWarning(`Costtrail's budget check answered ${res.status}: ${text}`, { code: "COSTTRAIL_GUARD" });
+        }
+        throw new Error(`the server answered ${res.status}: ${text}`);
+      }
       answer = (await res.json()) as CheckAnswer;
     } catch (e) {
       if (this.options.onUnavailable === "refuse")

@@ -166,6 +166,7 @@ export function instrumentFetch(
       if (decision.action === "refuse") {
         if (decision.reason === "agent_run_ceiling")
           run?.halt({ ceiling: "server", used: "", max: "", source: "server", message: decision.message });
+        else run?.cancelCall(p.attempt);
         return refuse(refusalType(decision), decision.message, `blocked by ${decision.budget}`.slice(0, 128));
       }
       if (decision.model !== p.plan.requestedModel) sent = { ...sent, body: JSON.stringify({ ...body, model: decision.model }) };

@@ -72,10 +72,10 @@ export class AlertDelivery {
     };
     const headers: Record<string, string> = { "content-type": "application/json", "user-agent": "costtrail-alerts" };
     if (d.type === "slack") {
-      return {
-        url: secret(d.url_env, "the webhook URL"),
-        init: { method: "POST", headers, body: JSON.stringify(slackMessage(alert, action)) },
-      };
+      const url = secret(d.url_env, "the webhook URL");
+      // The URL is the secret: an invalid one is named by its variable, never quoted.
+      if (!/^https?:\/\//.test(url) || !URL.canParse(url)) throw new PermanentFailure(`${d.url_env} does not hold an http(s) URL`);
+      return { url, init: { method: "POST", headers, body: JSON.stringify(slackMessage(alert, action)) } };
     }
     if (d.type === "pagerduty") {
       const body = JSON.stringify(pagerdutyEvent(alert, action, secret(d.routing_key_env, "the routing key")));
@@ -93,8 +93,10 @@ export class AlertDelivery {
     const report = (state: Delivery["state"], error: string | null) =>
       this.opts.onResult(alert.id, { destination: d.name, action, state, attempts: n, last_error: error, at: new Date().toISOString() });
     let wait: number | null = null;
+    let target = "";
     try {
       const { url, init } = this.request(alert, action, d, deliveryId);
+      target = url;
       const res = await fetch(url, { ...init, signal: AbortSignal.timeout(this.opts.timeoutMs ?? 10_000) });
       const text = (await res.text()).slice(0, 300);
       if (res.ok) {
@@ -105,7 +107,8 @@ export class AlertDelivery {
       wait = retryAfterMs(res.headers.get("retry-after"));
       throw new Error(`${res.status} ${text}`);
     } catch (e) {
-      const message = (e as Error).message;
+      // A destination's URL may carry its secret (Slack's does): it never reaches a log or a record.
+      const message = target ? (e as Error).message.split(target).join(`<${d.name}'s URL>`) : (e as Error).message;
       if (e instanceof PermanentFailure || n >= max || this.closed) {
         report("failed", message);
         this.opts.log()?.warn({ alert: alert.id, destination: d.name, attempts: n, cause: message }, "alert not delivered");

@@ -99,7 +99,16 @@ export class AlertEngine {
     }
     const at = new Date(nowMs).toISOString();
     for (const [key, c] of found) {
-      if (this.open.has(key)) continue;
+      const open = this.open.get(key);
+      if (open && (c.rank ?? 0) > (open.rank ?? 0)) {
+        // Raised (80% → 100%): the same alert, updated, and its destinations told again.
+        const raised: Alert = { ...(this.latest.get(open.id) ?? open), ...c, id: open.id, state: "open", opened_at: open.opened_at };
+        this.open.set(key, raised);
+        await this.save(raised, nowMs);
+        this.dispatch(raised, "trigger");
+        continue;
+      }
+      if (open) continue;
       const alert: Alert = {
         ...c,
         id: `alr_${createHash("sha256").update(`${key}\n${at}`).digest("hex").slice(0, 20)}`,

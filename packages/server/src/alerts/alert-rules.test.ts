@@ -23,7 +23,7 @@ async function forecastFor(spentNano: bigint): ReturnType<(typeof RULE_EVALUATOR
     log: () => undefined,
     now: () => NOW,
   });
-  await service.sync({ query: async () => [] } as unknown as LedgerStore, false);
+  await service.sync({ query: async () => [] } as unknown as LedgerStore);
   // One event of the month so far, as the ledger would report it after an append.
   const event = {
     event: { id: "evt_1", provider: "openai", model: "gpt-4o", tags: {} },

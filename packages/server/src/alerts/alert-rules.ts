@@ -1,4 +1,4 @@
-import { Decimal, type Dimension, type QueryFilter, type QuerySpec } from "@costtrail/core";
+import { Decimal, type Dimension, type QueryFilter, type QuerySpec, percentOfLimit, thresholdNano, toNanoUsd } from "@costtrail/core";
 import type { AgentRunTracker } from "../budgets/agent-run-tracker.js";
 import type { BudgetService } from "../budgets/budget-service.js";
 import type { AlertRule, Severity } from "../config/alerts-config.js";
@@ -68,32 +68,35 @@ function eqFilters(scope: Record<string, string | null>): QueryFilter[] {
   );
 }
 
-/** Budget scopes at or past an alert threshold: one condition per scope, for the highest threshold reached. */
+/**
+ * Budget scopes whose spend has reached one of their thresholds: one alert per scope and
+ * period (for a rolling budget, per scope), raised (not re-opened) when a higher threshold is
+ * reached. Spend only: money reserved by calls in flight would open and close alerts with every
+ * call near a threshold.
+ */
 async function budgetThresholds(rule: AlertRule, ctx: RuleContext): Promise<AlertCondition[]> {
   const out: AlertCondition[] = [];
   for (const s of await ctx.budgets.status((b) => rule.budgets === null || rule.budgets.includes(b.name))) {
     const budget = ctx.budgets.budget(s.name);
     if (!budget) continue;
-    const reached = budget.actions.filter((a) => s.percent >= a.at_percent);
-    const top = reached.at(-1);
+    const spent = toNanoUsd(Decimal.parse(s.spent_usd));
+    const limit = toNanoUsd(Decimal.parse(s.limit_usd));
+    const top = budget.actions.filter((a) => spent >= thresholdNano(limit, a.at_percent)).at(-1);
     if (!top) continue;
-    const severity: Severity = rule.severity ?? (s.state === "blocked" ? "critical" : "warning");
+    const percent = percentOfLimit(spent, limit);
+    const capped = top.action === "block" || top.action === "require_override";
+    const severity: Severity = rule.severity ?? (capped ? "critical" : "warning");
     const filters: Record<string, string | null> = Object.fromEntries(Object.entries(budget.match).map(([k, v]) => [k, v[0] ?? null]));
     if (budget.each_value_of && s.scope !== null) filters[budget.each_value_of] = s.scope;
     out.push({
-      key: `budget:${s.name}:${s.scope ?? ""}:${s.window.from}:${top.at_percent}`,
+      key: `budget:${s.name}:${s.scope ?? ""}:${budget.rolling ? "rolling" : s.window.from}`,
+      rank: top.at_percent,
       rule: rule.name,
       type: rule.type,
       severity,
-      title: `Budget ${s.name}${s.scope === null ? "" : ` (${budget.each_value_of} ${s.scope})`} at ${s.percent}% of $${s.limit_usd}: $${s.spent_usd} spent${top.action === "alert" ? "" : `, ${top.action} in force`}`,
+      title: `Budget ${s.name}${s.scope === null ? "" : ` (${budget.each_value_of} ${s.scope})`} at ${percent}% of $${s.limit_usd}: $${s.spent_usd} spent${top.action === "alert" ? "" : `, ${top.action} in force`}`,
       scope: { budget: s.name, ...(budget.each_value_of && { [budget.each_value_of]: s.scope }), ...filters },
-      amounts: {
-        spent_usd: s.spent_usd,
-        reserved_usd: s.reserved_usd,
-        limit_usd: s.limit_usd,
-        percent: s.percent,
-        threshold_percent: top.at_percent,
-      },
+      amounts: { spent_usd: s.spent_usd, reserved_usd: s.reserved_usd, limit_usd: s.limit_usd, percent, threshold_percent: top.at_percent },
       trace_ids: await sampleTraces(ctx, eqFilters(filters), Date.parse(s.window.from)),
       link: explorerLink(ctx, filters, Date.parse(s.window.from), ctx.nowMs),
     });

@@ -4,6 +4,11 @@ import type { AlertRuleType, Severity } from "../config/alerts-config.js";
 export interface AlertCondition {
   /** Identifies the condition across evaluations: an alert is opened once per key and resolved when the key is gone. */
   readonly key: string;
+  /**
+   * How far the condition has gone (a budget's threshold): an open alert whose condition comes
+   * back with a higher rank is raised, and its destinations told again.
+   */
+  readonly rank?: number;
   readonly rule: string;
   readonly type: AlertRuleType;
   readonly severity: Severity;

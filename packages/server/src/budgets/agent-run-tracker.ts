@@ -22,7 +22,7 @@ interface RunState {
   startedMs: number;
   lastMs: number;
   /** Calls admitted whose events have not arrived: their estimates count against the cost ceiling. */
-  readonly pending: Map<string, bigint>;
+  readonly pending: Map<string, { readonly estimate: bigint; readonly retry: number }>;
   /** Ids already counted as calls, so that an admitted call's event is not counted again. */
   readonly counted: Set<string>;
   stopped: (CeilingBreach & { readonly at: number }) | null;
@@ -105,7 +105,7 @@ export class AgentRunTracker {
     extra: { calls: number; retries: number; costNano: bigint; tokens: number },
   ): CeilingBreach | null {
     let pending = 0n;
-    for (const v of s.pending.values()) pending += v;
+    for (const v of s.pending.values()) pending += v.estimate;
     return ceilingBreach(c, {
       costUsd: nanoToDecimal(s.costNano + pending + extra.costNano),
       tokens: s.tokens + extra.tokens,
@@ -140,12 +140,13 @@ export class AgentRunTracker {
     s.counted.add(call.id);
     s.llmCalls++;
     s.retries += retry;
-    s.pending.set(call.id, call.estimateNano);
+    s.pending.set(call.id, { estimate: call.estimateNano, retry });
     return null;
   }
 
   /** Counts an event the ledger took in; a run it pushes past a ceiling is stopped for its next call. */
   observe(e: PreparedEvent): void {
+    this.sweep();
     const runId = e.event.agent_run_id;
     const agent = e.event.tags?.[RUN_TAGS.agent];
     const c = runId === undefined ? undefined : this.ceilingsOf(agent);
@@ -155,9 +156,17 @@ export class AgentRunTracker {
     s.lastMs = Math.max(s.lastMs, this.now());
     const depth = Number(e.event.tags?.[RUN_TAGS.depth] ?? 0);
     if (Number.isInteger(depth)) s.depth = Math.max(s.depth, depth);
+    const admitted = s.pending.get(e.event.id);
     s.pending.delete(e.event.id);
-    // A refused call never reached the provider: it is not one of the run's calls.
-    if (e.event.status === "blocked") return;
+    // A refused call never reached the provider: it is not one of the run's calls, even if the
+    // run's check admitted it before a budget refused it.
+    if (e.event.status === "blocked") {
+      if (admitted) {
+        s.llmCalls--;
+        s.retries -= admitted.retry;
+      }
+      return;
+    }
     const tool = TOOL_OPERATIONS.has(e.event.operation ?? "");
     if (!s.counted.has(e.event.id)) {
       s.counted.add(e.event.id);

@@ -125,6 +125,8 @@ export class BudgetService {
   private readonly now: () => number;
   private prefixes = new Map<string, string>();
   private seeding: Promise<void> = Promise.resolve();
+  /** Prefixes of budgets whose counters are still being read from the ledger: their checks wait. */
+  private readonly unseeded = new Set<string>();
   /** Each calendar budget's current period; a reload's new budget objects start afresh. */
   private readonly windows = new WeakMap<Budget, BudgetWindow>();
   private readonly pruneTimer: NodeJS.Timeout;
@@ -170,30 +172,39 @@ export class BudgetService {
 
   /**
    * Seeds the counters of budgets whose definition is new (all of them at start) from the
-   * ledger. At start this runs before the server listens, so nothing is counted twice.
+   * ledger, and retires the counters of definitions no longer in force. At start this runs
+   * before the server listens, so nothing is counted twice. Of several processes sharing the
+   * counters, the first to claim a definition seeds it; the others leave it be.
    */
-  sync(store: LedgerStore, onlyIfAbsent: boolean): Promise<void> {
-    const fresh: Budget[] = [];
+  sync(store: LedgerStore): Promise<void> {
+    const fresh: Array<{ budget: Budget; prefix: string }> = [];
     const next = new Map<string, string>();
+    const retired = new Set(this.prefixes.values());
     for (const b of this.opts.budgets()) {
       const prefix = counterPrefix(b);
       next.set(b.name, prefix);
-      if (this.prefixes.get(b.name) !== prefix) fresh.push(b);
+      retired.delete(prefix);
+      if (this.prefixes.get(b.name) !== prefix) fresh.push({ budget: b, prefix });
     }
     this.prefixes = next;
+    for (const f of fresh) this.unseeded.add(f.prefix);
     this.seeding = this.seeding.then(async () => {
-      for (const b of fresh) {
+      for (const prefix of retired) await this.opts.counters.retire(`${prefix}${SEP}`).catch(() => {});
+      for (const { budget, prefix } of fresh) {
         try {
-          await this.seed(store, b, onlyIfAbsent);
+          // A definition edited away and back must not find its old counts (nor its old claim).
+          if (await this.opts.counters.claimSeed(`${prefix}${SEP}`)) await this.seed(store, budget);
         } catch (e) {
-          this.opts.log()?.error({ budget: b.name, cause: (e as Error).message }, "budget counters could not be read from the ledger");
+          this.opts.log()?.error({ budget: budget.name, cause: (e as Error).message }, "budget counters could not be read from the ledger");
+        } finally {
+          this.unseeded.delete(prefix);
         }
       }
     });
     return this.seeding;
   }
 
-  private async seed(store: LedgerStore, b: Budget, onlyIfAbsent: boolean): Promise<void> {
+  private async seed(store: LedgerStore, b: Budget): Promise<void> {
     const nowMs = this.now();
     const w = budgetWindow(b, nowMs);
     const filters = Object.entries(b.match).map(([column, values]) => ({
@@ -241,7 +252,7 @@ export class BudgetService {
         add(row, fallbackNanoUsd(b.unpriced, buckets));
       }
     }
-    for (const [scope, buckets] of perScope) await this.opts.counters.seed(this.key(b, scope), buckets, onlyIfAbsent);
+    for (const [scope, buckets] of perScope) await this.opts.counters.seed(this.key(b, scope), buckets);
     this.opts.log()?.info({ budget: b.name, scopes: perScope.size }, "budget counters read from the ledger");
   }
 
@@ -353,6 +364,8 @@ export class BudgetService {
       if (scope !== null) matching.push({ budget, scope });
     }
     if (matching.length === 0) return { action: "allow", model: req.model, downgraded_by: null, budgets: [], reserved_usd: null };
+    // A budget new in a reloaded file reads $0 until its spend is read from the ledger: wait.
+    if (this.unseeded.size > 0 && matching.some((m) => this.unseeded.has(this.prefixes.get(m.budget.name) ?? ""))) await this.seeding;
     const refs = matching.map((m) => this.ref(m.budget, m.scope, nowMs));
     const levels = await this.opts.counters.levels(refs);
     let model = req.model;

@@ -20,7 +20,7 @@ function actorOf(key: ApiKeyRecord): string {
 
 /** Columns a check may carry; api_key_id is the key's own. */
 const CHECK_COLUMNS = ATTRIBUTION_COLUMNS.filter((c) => c !== "api_key_id");
-const CHECK_FIELDS = ["id", "provider", "model", "input_tokens", "max_output_tokens", "tags", ...CHECK_COLUMNS];
+const CHECK_FIELDS = ["id", "provider", "model", "input_tokens", "max_output_tokens", "attempt", "tags", ...CHECK_COLUMNS];
 const ID_RE = /^[\w.:-]{1,128}$/;
 
 function invalid(issues: Issue[]): CosttrailError {
@@ -68,6 +68,12 @@ function checkRequest(body: unknown, key: ApiKeyRecord): BudgetCheckRequest {
   const model = text("model", LIMITS.modelChars, true);
   const inputTokens = count("input_tokens");
   const maxOutputTokens = count("max_output_tokens");
+  let attempt = 1;
+  if (body.attempt !== undefined) {
+    if (typeof body.attempt !== "number" || !Number.isInteger(body.attempt) || body.attempt < 1 || body.attempt > 1000)
+      issues.push({ code: "invalid_value", path: ["attempt"], message: "must be the attempt's number, 1 for the first, at most 1000" });
+    else attempt = body.attempt;
+  }
   const columns: Record<string, string | undefined> = {};
   for (const c of CHECK_COLUMNS) columns[c] = text(c, LIMITS.attributionChars, false);
   const tags: Record<string, string> = {};
@@ -90,6 +96,7 @@ function checkRequest(body: unknown, key: ApiKeyRecord): BudgetCheckRequest {
     subject: { columns: { ...columns, provider, model, api_key_id: key.id }, tags },
     inputTokens,
     maxOutputTokens,
+    attempt,
   };
 }
 

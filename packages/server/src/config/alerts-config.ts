@@ -195,6 +195,13 @@ function checkRule(v: unknown, path: IssuePath, destinations: ReadonlySet<string
   const severity = v.severity ?? null;
   if (severity !== null && !(SEVERITIES as readonly unknown[]).includes(severity))
     issues.push({ code: "invalid_value", path: [...path, "severity"], message: `must be one of ${SEVERITIES.join(", ")}` });
+  const baselineDays = positive(v.baseline_days, 7, [...path, "baseline_days"], issues, true);
+  if (windowMs >= baselineDays * 86_400_000)
+    issues.push({
+      code: "inconsistent",
+      path: [...path, "window"],
+      message: `must be shorter than the baseline of ${baselineDays} days it is compared with`,
+    });
   const rule: AlertRule = {
     name: v.name as string,
     type: v.type as AlertRuleType,
@@ -202,7 +209,7 @@ function checkRule(v: unknown, path: IssuePath, destinations: ReadonlySet<string
     budgets,
     group_by: groupBy,
     window_ms: windowMs,
-    baseline_days: positive(v.baseline_days, 7, [...path, "baseline_days"], issues, true),
+    baseline_days: baselineDays,
     method: method as AlertRule["method"],
     factor: positive(v.factor, 1.5, [...path, "factor"], issues, false),
     z: positive(v.z, 3.5, [...path, "z"], issues, false),

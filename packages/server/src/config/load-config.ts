@@ -315,6 +315,19 @@ function checkConfig(value: unknown): { config: CosttrailConfig | null; issues: 
   if (!pricing.ok) issues.push(...pricing.issues);
   const budgets = validateBudgets(v.budgets, ["budgets"]);
   if (!budgets.ok) issues.push(...budgets.issues);
+  if (budgets.ok) {
+    const names = new Set(budgets.value.map((b) => b.name));
+    alerts.rules.forEach((r, i) =>
+      r.budgets?.forEach((name, j) => {
+        if (!names.has(name))
+          issues.push({
+            code: "invalid_value",
+            path: ["alerts", "rules", i, "budgets", j],
+            message: `names no budget under budgets: ${JSON.stringify(name)}`,
+          });
+      }),
+    );
+  }
   const agentRuns = validateAgentCeilings(v.agent_runs, ["agent_runs"]);
   if (!agentRuns.ok) issues.push(...agentRuns.issues);
   if (issues.length > 0 || !pricing.ok || !budgets.ok || !agentRuns.ok) return { config: null, issues };

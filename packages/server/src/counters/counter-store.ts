@@ -52,15 +52,23 @@ export interface CounterStore {
   /** Releases reservations without spend (a call refused after reserving). */
   release(ids: readonly string[]): Promise<void>;
   /**
-   * Adds a key's spend as the ledger has it (at start, or for a budget new in the config), on
-   * top of what live events have added meanwhile: events that arrive while the ledger is read
-   * may be counted twice, never missed. With `onlyIfAbsent` (replicas sharing Redis), a key
-   * that some process has seeded already is left alone.
+   * Whether this process is the one to seed a budget's counters (all keys under `prefix`) from
+   * its ledger: true once per prefix across every process sharing the store, until it is retired.
    */
-  seed(key: string, buckets: ReadonlyMap<number, bigint>, onlyIfAbsent: boolean): Promise<void>;
+  claimSeed(prefix: string): Promise<boolean>;
+  /**
+   * Adds a key's spend as the ledger has it, on top of what live events have added meanwhile:
+   * events that arrive while the ledger is read may be counted twice, never missed.
+   */
+  seed(key: string, buckets: ReadonlyMap<number, bigint>): Promise<void>;
+  /** Forgets every key under `prefix` and its seed claim: a budget whose definition changed. */
+  retire(prefix: string): Promise<void>;
   /** The keys that start with a prefix (the scopes of an "each value of" budget). */
   keys(prefix: string): Promise<string[]>;
-  /** Drops buckets older than `beforeMs`, and keys no budget uses any more. */
+  /**
+   * Drops buckets older than `beforeMs`, keys left with no spend and nothing reserved, and keys
+   * no budget uses any more.
+   */
   prune(beforeMs: number, liveKey: (key: string) => boolean): Promise<void>;
   close(): Promise<void>;
 }

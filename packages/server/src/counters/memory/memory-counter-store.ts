@@ -89,26 +89,32 @@ export class MemoryCounterStore implements CounterStore {
     for (const id of ids) this.drop(id);
   }
 
-  async seed(key: string, buckets: ReadonlyMap<number, bigint>, onlyIfAbsent: boolean): Promise<void> {
-    if (onlyIfAbsent && this.seeded.has(key)) return;
-    this.seeded.add(key);
+  async claimSeed(prefix: string): Promise<boolean> {
+    if (this.seeded.has(prefix)) return false;
+    this.seeded.add(prefix);
+    return true;
+  }
+
+  async seed(key: string, buckets: ReadonlyMap<number, bigint>): Promise<void> {
     const c = this.counter(key);
     for (const [b, amount] of buckets) c.buckets.set(b, (c.buckets.get(b) ?? 0n) + amount);
   }
 
-  async keys(prefix: string): Promise<string[]> {
-    return [...this.counters.keys()].filter((k) => k.startsWith(prefix));
+  async retire(prefix: string): Promise<void> {
+    this.seeded.delete(prefix);
+    for (const key of [...this.counters.keys()]) if (key.startsWith(prefix)) this.counters.delete(key);
   }
 
   async prune(beforeMs: number, liveKey: (key: string) => boolean): Promise<void> {
     for (const [key, c] of this.counters) {
-      if (!liveKey(key) && c.reserved === 0n) {
-        this.counters.delete(key);
-        this.seeded.delete(key);
-        continue;
-      }
       for (const b of c.buckets.keys()) if (b < beforeMs) c.buckets.delete(b);
+      // A scope seen once (one user of an each-value-of budget) is not kept for ever.
+      if (c.reserved === 0n && (c.buckets.size === 0 || !liveKey(key))) this.counters.delete(key);
     }
+  }
+
+  async keys(prefix: string): Promise<string[]> {
+    return [...this.counters.keys()].filter((k) => k.startsWith(prefix));
   }
 
   async close(): Promise<void> {}

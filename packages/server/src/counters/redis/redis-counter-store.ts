@@ -16,6 +16,7 @@ interface RedisClient {
   hGetAll(key: string): Promise<Record<string, string>>;
   hDel(key: string, fields: string[]): Promise<unknown>;
   get(key: string): Promise<string | null>;
+  set(key: string, value: string, options: { NX: true }): Promise<string | null>;
   del(keys: string[]): Promise<unknown>;
 }
 
@@ -126,10 +127,20 @@ export class RedisCounterStore implements CounterStore {
     if (ids.length > 0) await this.run(RELEASE, [...this.head(), ...ids]);
   }
 
-  async seed(key: string, buckets: ReadonlyMap<number, bigint>, onlyIfAbsent: boolean): Promise<void> {
-    const args = [...this.head(), key, onlyIfAbsent ? "1" : "0"];
+  async claimSeed(prefix: string): Promise<boolean> {
+    return (await this.client.set(`${this.prefix}seeded:${prefix}`, "1", { NX: true })) === "OK";
+  }
+
+  async seed(key: string, buckets: ReadonlyMap<number, bigint>): Promise<void> {
+    const args = [...this.head(), key];
     for (const [b, amount] of buckets) args.push(String(b), amount.toString());
     await this.run(SEED, args);
+  }
+
+  async retire(prefix: string): Promise<void> {
+    const keys = [`${this.prefix}seeded:${prefix}`];
+    for (const kind of ["s:", "rt:"]) keys.push(...(await this.scan(globPrefix(`${this.prefix}${kind}${prefix}`))));
+    for (let i = 0; i < keys.length; i += 500) await this.client.del(keys.slice(i, i + 500));
   }
 
   private async scan(pattern: string): Promise<string[]> {
@@ -153,13 +164,17 @@ export class RedisCounterStore implements CounterStore {
     const p = `${this.prefix}s:`;
     for (const full of await this.scan(globPrefix(p))) {
       const key = full.slice(p.length);
+      const reserved = await this.client.get(`${this.prefix}rt:${key}`);
+      const idle = reserved === null || reserved === "0";
       if (!liveKey(key)) {
-        const reserved = await this.client.get(`${this.prefix}rt:${key}`);
-        if (reserved === null || reserved === "0") await this.client.del([full, `${this.prefix}rt:${key}`, `${this.prefix}seeded:${key}`]);
+        if (idle) await this.client.del([full, `${this.prefix}rt:${key}`]);
         continue;
       }
-      const old = Object.keys(await this.client.hGetAll(full)).filter((b) => Number(b) < beforeMs);
+      const buckets = Object.keys(await this.client.hGetAll(full));
+      const old = buckets.filter((b) => Number(b) < beforeMs);
       if (old.length > 0) await this.client.hDel(full, old);
+      // A scope seen once (one user of an each-value-of budget) is not kept for ever.
+      if (old.length === buckets.length && idle) await this.client.del([full, `${this.prefix}rt:${key}`]);
     }
   }
 

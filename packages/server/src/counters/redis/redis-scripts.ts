@@ -7,7 +7,7 @@
  *   P rt:K  string nano-dollars reserved by calls in flight
  *   P l:I   hash   K → nano-dollars the reservation holds in K
  *   P e     zset   I → when the reservation expires (ms)
- *   P seeded:K     set once the key was seeded from a ledger
+ *   P seeded:B     set by the process that seeds budget key prefix B from its ledger
  *
  * Sums are Lua numbers (doubles): exact for whole nano-dollars up to 2^53, about $9 million
  * per counter. Scripts reach keys named in their arguments, so the counters need one Redis
@@ -20,7 +20,9 @@ local function drop(id)
   local lk = P .. 'l:' .. id
   local lines = redis.call('HGETALL', lk)
   for i = 1, #lines, 2 do
-    redis.call('DECRBY', P .. 'rt:' .. lines[i], lines[i + 1])
+    local rt = P .. 'rt:' .. lines[i]
+    -- A retired key stays gone.
+    if redis.call('EXISTS', rt) == 1 then redis.call('DECRBY', rt, lines[i + 1]) end
   end
   redis.call('DEL', lk)
   redis.call('ZREM', P .. 'e', id)
@@ -106,12 +108,10 @@ for i = 3, #ARGV do drop(ARGV[i]) end
 return 1
 `;
 
-/** ARGV: P, now, K, onlyIfAbsent (1/0), then pairs of (bucket, amount). Returns 1 if seeded. */
+/** ARGV: P, now, K, then pairs of (bucket, amount). */
 export const SEED = `${COMMON}
 local k = ARGV[3]
-local fresh = redis.call('SET', P .. 'seeded:' .. k, '1', 'NX')
-if ARGV[4] == '1' and not fresh then return 0 end
-for i = 5, #ARGV, 2 do
+for i = 4, #ARGV, 2 do
   redis.call('HINCRBY', P .. 's:' .. k, ARGV[i], ARGV[i + 1])
 end
 return 1
