@@ -317,16 +317,16 @@ function checkConfig(value: unknown): { config: CosttrailConfig | null; issues: 
   if (!budgets.ok) issues.push(...budgets.issues);
   if (budgets.ok) {
     const names = new Set(budgets.value.map((b) => b.name));
-    alerts.rules.forEach((r, i) =>
-      r.budgets?.forEach((name, j) => {
+    for (const [i, r] of alerts.rules.entries()) {
+      for (const [j, name] of (r.budgets ?? []).entries()) {
         if (!names.has(name))
           issues.push({
             code: "invalid_value",
             path: ["alerts", "rules", i, "budgets", j],
             message: `names no budget under budgets: ${JSON.stringify(name)}`,
           });
-      }),
-    );
+      }
+    }
   }
   const agentRuns = validateAgentCeilings(v.agent_runs, ["agent_runs"]);
   if (!agentRuns.ok) issues.push(...agentRuns.issues);
