@@ -264,6 +264,22 @@ describe("budgets on the gateway", () => {
     expect(lenient?.spent_usd).toBe("0.00472");
     const [refused] = await eventsOf("unpriced-strict", 1);
     expect(refused).toMatchObject({ status: "blocked", cost_usd: "0" });
+    // An unpriced call that reaches the ledger another way counts at the fallback rates:
+    // 1,000 input × $10 + 100 output × $30 per million.
+    await api("/v1/events", {
+      method: "POST",
+      body: JSON.stringify([
+        {
+          id: "evt_unpriced_1",
+          timestamp: new Date().toISOString(),
+          provider: "openai",
+          model: "house-model-7b",
+          usage: { input_tokens: 1000, output_tokens: 100 },
+          feature: "unpriced-lenient",
+        },
+      ]),
+    });
+    expect((await budgets()).find((b) => b.name === "lenient")?.spent_usd).toBe("0.01772");
   });
 });
 
