@@ -49,6 +49,21 @@ describe("costtrail demo", () => {
     );
     expect(rows.find((x) => x.feature === "internal-classifier")).toMatchObject({ cost_usd: null });
     expect(rows.find((x) => x.feature === "internal-classifier")?.unpriced_requests).toBeGreaterThan(0);
+    // The month runs to its end: today has spend too.
+    const newest = (
+      await costtrail([
+        "report",
+        "--grain",
+        "hour",
+        "--since",
+        new Date(Date.parse(END) - 3 * 3_600_000).toISOString(),
+        "--until",
+        END,
+        "--format",
+        "json",
+      ])
+    ).stdout;
+    expect((JSON.parse(newest) as unknown[]).length).toBeGreaterThan(0);
   });
 
   it("has a prompt-version change that raises cost per request", async () => {

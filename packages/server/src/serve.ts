@@ -1,7 +1,7 @@
 import { unwatchFile, watchFile } from "node:fs";
-import { chmod, mkdir, readdir } from "node:fs/promises";
+import { chmod, mkdir, readdir, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { isMainThread } from "node:worker_threads";
 import type { RateCard } from "@costtrail/core";
 import { loadDefaultRateCard } from "@costtrail/core/default-rate-card";
@@ -35,6 +35,11 @@ export interface ServeOptions {
   /** Pino logger options, or false to log nothing (tests). */
   readonly logger?: boolean | Record<string, unknown>;
   readonly env?: NodeJS.ProcessEnv;
+  /**
+   * Written to `configFile` when no file is there yet, once the port is known to be free (the
+   * demo's budgets and alerts): a busy port is still reported before anything is written.
+   */
+  readonly initialConfig?: string;
   /** Reload the configuration file when it changes (default true). */
   readonly watchConfig?: boolean;
   /** Run the ledger on its own thread (default: when running compiled JavaScript). */
@@ -136,6 +141,13 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
   const dataDir = resolve(opts.dataDir ?? DEFAULT_DATA_DIR);
   const port = opts.port ?? DEFAULT_PORT;
   const host = opts.host ?? DEFAULT_HOST;
+  if (opts.initialConfig !== undefined && opts.configFile) {
+    await probePort(host, port);
+    await mkdir(dirname(resolve(opts.configFile)), { recursive: true, mode: 0o700 });
+    await writeFile(opts.configFile, opts.initialConfig, { flag: "wx", mode: 0o600 }).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== "EEXIST") throw e;
+    });
+  }
   // A reload builds a new config and rate card and swaps both at once; requests read whichever is current.
   let current: { config: CosttrailConfig; rateCard: RateCard } = await (async () => {
     const config = opts.configFile ? await loadConfig(opts.configFile) : defaultConfig();

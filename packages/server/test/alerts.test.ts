@@ -287,7 +287,7 @@ describe("alerts", () => {
     const r = await server.reload();
     expect(r.ok).toBe(false);
     const error = (r as { error: string }).error;
-    expect(error).toContain("alerts.destinations[0].type: must be one of slack, pagerduty, webhook");
+    expect(error).toContain("alerts.destinations[0].type: must be one of slack, pagerduty, webhook, log");
     expect(error).toContain('alerts.rules[0].destinations[0]: names no destination under alerts.destinations: "nowhere"');
     expect(error).toContain("alerts.rules[0].window: must be whole hours or days");
   });

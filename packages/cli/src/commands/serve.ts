@@ -3,6 +3,7 @@ import { CosttrailError } from "@costtrail/core";
 import { DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, type RunningServer, startServer } from "@costtrail/server";
 import type { Command } from "commander";
 import { ApiClient } from "../client.js";
+import { DEMO_CONFIG, demoConfigPath } from "../demo/demo-config.js";
 import { loadDemo } from "./demo.js";
 
 interface ServeFlags {
@@ -51,11 +52,15 @@ export async function serve(flags: ServeFlags): Promise<RunningServer> {
   const port = Number(flags.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new CosttrailError("CT_INVALID_ARGUMENT", "--port: must be an integer from 0 to 65535", { path: ["--port"] });
+  // With --demo and no --config, the demo's budgets, ceilings and alerts come along.
+  const demoConfig = !flags.config && flags.demo;
+  const configFile = flags.config ?? (demoConfig ? demoConfigPath(flags.dataDir) : undefined);
   const server = await startServerOrExplain({
     port,
     host: flags.host,
     dataDir: flags.dataDir,
-    ...(flags.config && { configFile: flags.config }),
+    ...(configFile && { configFile }),
+    ...(demoConfig && { initialConfig: DEMO_CONFIG }),
     logger: flags.quiet
       ? false
       : {
@@ -96,6 +101,10 @@ export async function serve(flags: ServeFlags): Promise<RunningServer> {
       });
       process.stderr.write(`Demo data loaded: ${r.accepted} events in ${r.seconds.toFixed(1)} s\n`);
     } else process.stderr.write(`Ledger already holds ${existing} events; demo data not loaded again\n`);
+    if (demoConfig && configFile) {
+      await server.alerts.evaluate();
+      process.stderr.write(`Demo budgets, agent-run ceilings and alerts: ${configFile} (edit it; the server reloads it)\n`);
+    }
   }
   // Log lines go to stdout through pino's buffer: flush them first, so that when both streams
   // end up in one terminal or file, how to sign in is the last thing there.

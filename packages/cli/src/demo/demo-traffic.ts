@@ -275,6 +275,7 @@ export function* demoEvents(opts: DemoOptions): Generator<Record<string, unknown
 
   const budget = opts.events - runawayCalls;
   let runawayDone = false;
+  let debt = 0;
   // Walk time forward in small steps, drawing a number of calls proportional to activity.
   const steps = opts.days * 24 * 12;
   let totalActivity = 0;
@@ -287,7 +288,7 @@ export function* demoEvents(opts: DemoOptions): Generator<Record<string, unknown
       for (let k = 0; k < runawayCalls && n < opts.events; k++) {
         for (const e of emit(t0 + k * 4_000, AGENT.name, AGENT.team, "u_1007", AGENT.call(r, Math.min(k, 40)), {
           agent_run_id: run,
-          tags: { region: "us-east", plan: "pro", loop: "true" },
+          tags: { region: "us-east", plan: "pro", loop: "true", agent: AGENT.name },
         })) {
           n++;
           yield e;
@@ -295,7 +296,9 @@ export function* demoEvents(opts: DemoOptions): Generator<Record<string, unknown
       }
     }
     let calls = (budget * activity(t0)) / totalActivity;
-    calls = Math.floor(calls) + (r() < calls % 1 ? 1 : 0);
+    // An agent run may take more events than its step drew: the next steps draw that much less,
+    // so the month's events last to its end instead of running out a day or two early.
+    calls = Math.floor(calls) + (r() < calls % 1 ? 1 : 0) + debt;
     while (calls > 0 && n < opts.events) {
       const ts = t0 + Math.floor(r() * 300_000);
       const user = pick(r, users);
@@ -304,7 +307,10 @@ export function* demoEvents(opts: DemoOptions): Generator<Record<string, unknown
         const run = `run_${id()}`;
         const length = Math.min(30, round(lognormal(r, 4, 0.9)));
         for (let k = 0; k < length && n < opts.events; k++) {
-          for (const e of emit(ts + k * 6_000, AGENT.name, AGENT.team, user, AGENT.call(r, k), { agent_run_id: run })) {
+          for (const e of emit(ts + k * 6_000, AGENT.name, AGENT.team, user, AGENT.call(r, k), {
+            agent_run_id: run,
+            tags: { region: pick(r, ["us-east", "eu-west"]), plan: "pro", agent: AGENT.name },
+          })) {
             n++;
             calls--;
             yield e;
@@ -321,5 +327,6 @@ export function* demoEvents(opts: DemoOptions): Generator<Record<string, unknown
         yield e;
       }
     }
+    debt = Math.min(0, calls);
   }
 }

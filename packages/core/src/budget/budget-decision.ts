@@ -93,13 +93,15 @@ export function crossedAlerts(b: Pick<Budget, "actions" | "limit_usd">, before: 
 }
 
 /**
- * When the limit runs out at the burn rate so far: spend over the period's elapsed time
- * (calendar) or over the window's length (rolling). Null while nothing is spent.
+ * When the limit runs out at the burn rate so far (spend over the period's elapsed time). Null
+ * while nothing is spent, and for a rolling window under its limit: at a steady rate its spend
+ * stays where it is, as old spend leaves the window as fast as new spend comes in.
  */
 export function forecastExhaustion(limit: bigint, spent: bigint, window: BudgetWindow, nowMs: number, rolling: boolean): number | null {
   if (spent <= 0n) return null;
   if (spent >= limit) return nowMs;
-  const elapsed = rolling ? window.endMs - window.startMs : Math.max(1, nowMs - window.startMs);
+  if (rolling) return null;
+  const elapsed = Math.max(1, nowMs - window.startMs);
   const msLeft = ((limit - spent) * BigInt(Math.round(elapsed))) / spent;
   return nowMs + Number(msLeft);
 }

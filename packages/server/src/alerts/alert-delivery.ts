@@ -54,6 +54,23 @@ export class AlertDelivery {
       this.opts.log()?.warn({ alert: alert.id, destination: destination.name }, "alert delivery dropped: too many waiting");
       return;
     }
+    if (destination.type === "log") {
+      this.opts
+        .log()
+        ?.warn(
+          { alert: alert.id, rule: alert.rule, severity: alert.severity, scope: alert.scope, amounts: alert.amounts },
+          `alert ${action === "trigger" ? "opened" : "resolved"}: ${alert.title}`,
+        );
+      this.opts.onResult(alert.id, {
+        destination: destination.name,
+        action,
+        state: "delivered",
+        attempts: 1,
+        last_error: null,
+        at: new Date().toISOString(),
+      });
+      return;
+    }
     this.inFlight++;
     void this.attempt(alert, action, destination, 1, randomUUID());
   }

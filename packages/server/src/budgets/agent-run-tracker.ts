@@ -20,6 +20,7 @@ interface RunState {
   retries: number;
   depth: number;
   startedMs: number;
+  /** The run's latest activity: its newest event, or a call admitted now. Wall time runs from start to here. */
   lastMs: number;
   /** Calls admitted whose events have not arrived: their estimates count against the cost ceiling. */
   readonly pending: Map<string, { readonly estimate: bigint; readonly retry: number }>;
@@ -113,7 +114,7 @@ export class AgentRunTracker {
       toolCalls: s.toolCalls,
       retries: s.retries + extra.retries,
       depth: s.depth,
-      wallTimeMs: this.now() - s.startedMs,
+      wallTimeMs: s.lastMs - s.startedMs,
     });
   }
 
@@ -151,9 +152,11 @@ export class AgentRunTracker {
     const agent = e.event.tags?.[RUN_TAGS.agent];
     const c = runId === undefined ? undefined : this.ceilingsOf(agent);
     if (!c || runId === undefined || agent === undefined) return;
+    // An event of a run long over (a backfill, an import) stops nothing: ceilings are for runs going on.
+    if (e.timestampMs < this.now() - IDLE_MS && !this.runs.has(runId)) return;
     const s = this.state(runId, agent, e.timestampMs);
     s.startedMs = Math.min(s.startedMs, e.timestampMs);
-    s.lastMs = Math.max(s.lastMs, this.now());
+    s.lastMs = Math.max(s.lastMs, e.timestampMs);
     const depth = Number(e.event.tags?.[RUN_TAGS.depth] ?? 0);
     if (Number.isInteger(depth)) s.depth = Math.max(s.depth, depth);
     const admitted = s.pending.get(e.event.id);

@@ -1,6 +1,6 @@
 import { Decimal, type Dimension, type Issue, type IssuePath, isDimension, isPlainObject } from "@costtrail/core";
 
-export const DESTINATION_TYPES = ["slack", "pagerduty", "webhook"] as const;
+export const DESTINATION_TYPES = ["slack", "pagerduty", "webhook", "log"] as const;
 export type DestinationType = (typeof DESTINATION_TYPES)[number];
 export const ALERT_RULE_TYPES = [
   "budget_threshold",
@@ -15,7 +15,7 @@ export const SEVERITIES = ["critical", "error", "warning", "info"] as const;
 export type Severity = (typeof SEVERITIES)[number];
 
 /**
- * Where alerts go. Secrets (a Slack webhook's URL, a PagerDuty routing key, a webhook's signing
+ * Where alerts go (`log`: a warning line in the server's log, for trying rules out). Secrets (a Slack webhook's URL, a PagerDuty routing key, a webhook's signing
  * secret) are read from the environment variable named here, never written in the file.
  */
 export interface AlertDestination {
@@ -121,7 +121,7 @@ function checkDestination(v: unknown, path: IssuePath, issues: Issue[]): AlertDe
   } else if (type === "webhook") {
     out.url = httpUrl(v.url, [...path, "url"], issues);
     out.secret_env = envName(v.secret_env, [...path, "secret_env"], issues, "the signing secret");
-  } else {
+  } else if (type !== "log") {
     issues.push({
       code: "invalid_value",
       path: [...path, "type"],
