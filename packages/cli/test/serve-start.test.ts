@@ -57,6 +57,12 @@ describe("costtrail serve start-up output", () => {
         ].join("\n"),
       );
       expect(out.indexOf(key)).toBeGreaterThan(demo);
+      // The demo comes with its budgets, kept where they can be edited (and only by their owner).
+      expect(out).toContain(`Demo budgets, agent-run ceilings and alerts: ${join(dir, "costtrail.demo.yaml")}`);
+      expect((await stat(join(dir, "costtrail.demo.yaml"))).mode & 0o777).toBe(0o600);
+      const res = await fetch(`${server.url}/v1/budgets`, { headers: { authorization: `Bearer ${key}` } });
+      const names = ((await res.json()) as { budgets: Array<{ name: string }> }).budgets.map((b) => b.name);
+      expect(new Set(names)).toEqual(new Set(["dev-tools-30d", "support-bot-30d", "code-review-weekly", "per-customer-daily"]));
     } finally {
       await stop(server);
     }
