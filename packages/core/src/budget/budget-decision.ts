@@ -17,9 +17,18 @@ export type BudgetVerdict =
 
 export type BudgetState = "ok" | "alerting" | "downgrading" | "blocked";
 
+/** Parsed limits: a check judges every budget a call falls in, and limits are few. */
+const LIMITS = new Map<string, bigint>();
+
 /** The limit in nano-dollars, raised by any approved override in force. */
 export function limitNano(b: Pick<Budget, "limit_usd">, overrideNano = 0n): bigint {
-  return toNanoUsd(Decimal.parse(b.limit_usd)) + overrideNano;
+  let nano = LIMITS.get(b.limit_usd);
+  if (nano === undefined) {
+    if (LIMITS.size > 10_000) LIMITS.clear();
+    nano = toNanoUsd(Decimal.parse(b.limit_usd));
+    LIMITS.set(b.limit_usd, nano);
+  }
+  return nano + overrideNano;
 }
 
 /** An action's threshold in nano-dollars, rounded down: a cap is reached no later than it says. */
