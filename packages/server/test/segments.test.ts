@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { afterEach, describe, expect, it } from "vitest";
 import { hourlyRowsSql, runRowsSql } from "../src/store/duckdb/hourly.js";
+import { LIVE_EVENTS_SQL } from "../src/store/duckdb/schema.js";
 import { REQUESTS_BY_PROJECT, type TestLedger, openTestLedger, preparedEvents, wireEvent } from "./helpers.js";
 
 let store: TestLedger | null = null;
@@ -246,9 +247,13 @@ describe("live segments and compaction", () => {
     const inst = await DuckDBInstance.create(path);
     const c = await inst.connect();
     await c.run(`ATTACH '${path}.live-${n}' AS seg`);
-    await c.run("INSERT INTO events SELECT * FROM seg.main.events");
-    await c.run(`INSERT INTO hourly BY NAME SELECT *, CAST(1 AS BIGINT) AS unit FROM (${hourlyRowsSql("seg.main.events", new Set())})`);
-    await c.run(`INSERT INTO run_hours BY NAME SELECT *, CAST(1 AS BIGINT) AS unit FROM (${runRowsSql("seg.main.events")})`);
+    await c.run(`INSERT INTO events ${LIVE_EVENTS_SQL("seg.main.events")}`);
+    await c.run(
+      `INSERT INTO hourly BY NAME SELECT *, CAST(1 AS BIGINT) AS unit FROM (${hourlyRowsSql(`(${LIVE_EVENTS_SQL("seg.main.events")})`, new Set())})`,
+    );
+    await c.run(
+      `INSERT INTO run_hours BY NAME SELECT *, CAST(1 AS BIGINT) AS unit FROM (${runRowsSql(`(${LIVE_EVENTS_SQL("seg.main.events")})`)})`,
+    );
     await c.run(`INSERT INTO meta VALUES ('moved:${n}', 'test')`);
     await c.run("DETACH seg");
     c.closeSync();
@@ -261,6 +266,34 @@ describe("live segments and compaction", () => {
       { project: "proj-a", requests: 8 },
       { project: "proj-b", requests: 8 },
     ]);
+  });
+});
+
+describe("live segments written by an older release", () => {
+  it("reads and compacts a segment whose tags are a MAP, as releases before tags-as-text wrote them", async () => {
+    const { path } = await tempLedger();
+    store = await openTestLedger({ path, segmentRows: 1000 });
+    await store.append(await rows(25));
+    const n = store.layout().current;
+    await store.close();
+    store = null;
+    const inst = await DuckDBInstance.create(path);
+    const c = await inst.connect();
+    await c.run(`ATTACH '${path}.live-${n}' AS seg`);
+    await c.run(
+      "ALTER TABLE seg.main.events ALTER tags TYPE MAP(VARCHAR, VARCHAR) USING CAST(CAST(tags AS JSON) AS MAP(VARCHAR, VARCHAR))",
+    );
+    await c.run("DETACH seg");
+    c.closeSync();
+    inst.closeSync();
+    store = await openTestLedger({ path, segmentRows: 1000 });
+    const byTag = { ...REQUESTS_BY_PROJECT, group_by: ["tag.queue" as const] };
+    const before = await store.query(byTag, { projects: null });
+    await store.settle();
+    expect(existsSync(`${path}.live-${n}`)).toBe(false);
+    expect(await store.query(byTag, { projects: null })).toEqual(before);
+    expect(before.reduce((a, r) => a + Number(r.requests), 0)).toBe(25);
+    expect(before.some((r) => r["tag.queue"] !== null)).toBe(true);
   });
 });
 

@@ -2,7 +2,7 @@ import { ATTRIBUTION_COLUMNS, Decimal, TOKEN_BUCKETS } from "@costtrail/core";
 import duckdb from "@duckdb/node-bindings";
 import type { DuckDBDataChunk } from "@duckdb/node-api";
 import type { LedgerBatch } from "./ledger-batch.js";
-import { COST_LIMIT, COST_SCALE, EVENT_COLUMNS, MONEY_SCALE } from "./schema.js";
+import { COST_LIMIT, COST_SCALE, LIVE_EVENT_COLUMNS, MONEY_SCALE } from "./schema.js";
 
 /**
  * Fills a DuckDB data chunk column by column straight into the vectors' memory: numbers as
@@ -23,7 +23,7 @@ export interface Selection {
   readonly length: number;
 }
 
-type Kind = "string" | "int64" | "timestamp" | "int32" | "double" | "bool" | "flag" | "decimal" | "cost" | "map";
+type Kind = "string" | "int64" | "timestamp" | "int32" | "double" | "bool" | "flag" | "decimal" | "cost" | "json";
 
 /** A column's values in a batch: strings or null, or numbers with NaN (flags: -1) for null. */
 type Source = (b: LedgerBatch) => ArrayLike<string | null> | ArrayLike<number>;
@@ -71,6 +71,7 @@ function kindOf(name: string, sqlType: string): Kind {
   if (name === "cost_usd") return "cost";
   if (name === "cost_residual") return "decimal";
   if (name === "streamed" || name === "cache_hit") return "flag";
+  if (name === "tags") return "json";
   if (sqlType.startsWith("VARCHAR")) return "string";
   if (sqlType.startsWith("BIGINT")) return "int64";
   if (sqlType.startsWith("TIMESTAMP")) return "timestamp";
@@ -78,19 +79,18 @@ function kindOf(name: string, sqlType: string): Kind {
   if (sqlType.startsWith("DOUBLE")) return "double";
   if (sqlType.startsWith("BOOLEAN")) return "bool";
   if (sqlType.startsWith("DECIMAL")) return "decimal";
-  if (sqlType.startsWith("MAP")) return "map";
   throw new Error(`no chunk writer for ${sqlType}`);
 }
 
 /** Columns written from other data: the two cost parts (split from `cost_usd`) and the tag map. */
 const DERIVED = new Set(["cost_usd", "cost_residual", "tags"]);
 
-const COLUMNS: readonly Column[] = EVENT_COLUMNS.map(([name, type]) => {
+const COLUMNS: readonly Column[] = LIVE_EVENT_COLUMNS.map(([name, type]) => {
   const source = SOURCES[name] ?? null;
   if (!source && !DERIVED.has(name)) throw new Error(`no source for column ${name}`);
   return { kind: kindOf(name, type), source };
 });
-const RESIDUAL_INDEX = EVENT_COLUMNS.findIndex(([name]) => name === "cost_residual");
+const RESIDUAL_INDEX = LIVE_EVENT_COLUMNS.findIndex(([name]) => name === "cost_residual");
 
 /** Splits an exact cost into the 64-bit part (scale 12, under a million dollars) and the exact rest. */
 const PLAIN_COST = /^(\d{1,6})(?:\.(\d{1,12}))?$/;
@@ -122,43 +122,23 @@ function columnValues(sel: Selection, source: Source, offset: number, n: number)
   return out;
 }
 
-/**
- * A MAP is a LIST of STRUCT(key, value): each row's entry is (offset, length) into one child
- * vector holding every key/value pair of the chunk.
- */
-function writeMap(vector: duckdb.Vector, sel: Selection, offset: number, n: number, maskBytes: number): void {
+/** Tags as JSON text (see LIVE_EVENT_COLUMNS): an object of the row's pairs, or NULL for none. */
+function writeTags(vector: duckdb.Vector, sel: Selection, offset: number, n: number, maskBytes: number): void {
   const mask = new Uint8Array(maskBytes).fill(0xff);
-  const entries = new Uint32Array(n * 4);
-  let total = 0;
   let nulls = 0;
   for (let i = 0; i < n; i++) {
     const b = sel.batches[sel.batch[offset + i] as number] as LedgerBatch;
-    const count = b.tag_count[sel.row[offset + i] as number] as number;
-    entries[4 * i] = total;
+    const r = sel.row[offset + i] as number;
+    const count = b.tag_count[r] as number;
     if (count < 0) {
       mask[i >> 3] = (mask[i >> 3] as number) & ~(1 << (i & 7));
       nulls++;
       continue;
     }
-    entries[4 * i + 2] = count;
-    total += count;
-  }
-  duckdb.copy_data_to_vector(vector, 0, entries.buffer, 0, entries.byteLength);
-  duckdb.list_vector_reserve(vector, total);
-  duckdb.list_vector_set_size(vector, total);
-  const struct = duckdb.list_vector_get_child(vector);
-  const keyVector = duckdb.struct_vector_get_child(struct, 0);
-  const valueVector = duckdb.struct_vector_get_child(struct, 1);
-  let j = 0;
-  for (let i = 0; i < n; i++) {
-    const b = sel.batches[sel.batch[offset + i] as number] as LedgerBatch;
-    const r = sel.row[offset + i] as number;
-    const count = b.tag_count[r] as number;
     const start = b.tag_start[r] as number;
-    for (let t = 0; t < count; t++, j++) {
-      duckdb.vector_assign_string_element(keyVector, j, b.tag_keys[start + t] as string);
-      duckdb.vector_assign_string_element(valueVector, j, b.tag_values[start + t] as string);
-    }
+    const tags: Record<string, string> = {};
+    for (let t = 0; t < count; t++) tags[b.tag_keys[start + t] as string] = b.tag_values[start + t] as string;
+    duckdb.vector_assign_string_element(vector, i, JSON.stringify(tags));
   }
   if (nulls > 0) {
     duckdb.vector_ensure_validity_writable(vector);
@@ -178,8 +158,8 @@ export function fillChunk(chunk: DuckDBDataChunk, sel: Selection, offset: number
   for (let c = 0; c < COLUMNS.length; c++) {
     const col = COLUMNS[c] as Column;
     const vector = duckdb.data_chunk_get_vector(chunk.chunk, c);
-    if (col.kind === "map") {
-      writeMap(vector, sel, offset, n, maskBytes);
+    if (col.kind === "json") {
+      writeTags(vector, sel, offset, n, maskBytes);
       continue;
     }
     const mask = new Uint8Array(maskBytes).fill(0xff);

@@ -100,6 +100,27 @@ export const EVENT_LIST_COLUMNS: readonly string[] = [
 export const EVENTS_TABLE_SQL = (name: string): string =>
   `CREATE TABLE IF NOT EXISTS ${name} (${EVENT_COLUMNS.map(([n, t]) => `"${n}" ${t}`).join(", ")})`;
 
+/**
+ * A live segment's columns: the events table's, but tags as JSON text. DuckDB writes a commit's
+ * rows to the WAL by scanning from the start of their 2,048-row vector, and for a LIST or MAP
+ * column that writes the whole child vector each time: with realistic tags a MAP column added
+ * 12–14 KB to every commit, most of the WAL at one event per request. Text stays flat. The tags
+ * become a MAP again as segments are read (LIVE_EVENTS_SQL) and compacted.
+ */
+export const LIVE_EVENT_COLUMNS: ReadonlyArray<readonly [name: string, type: string]> = EVENT_COLUMNS.map(([n, t]) =>
+  n === "tags" ? [n, "VARCHAR"] : [n, t],
+);
+
+export const LIVE_EVENTS_TABLE_SQL = (name: string): string =>
+  `CREATE TABLE IF NOT EXISTS ${name} (${LIVE_EVENT_COLUMNS.map(([n, t]) => `"${n}" ${t}`).join(", ")})`;
+
+/**
+ * A live segment's events in the events table's shape. A segment written by an older release
+ * has a MAP already; the cast through JSON takes either.
+ */
+export const LIVE_EVENTS_SQL = (name: string): string =>
+  `SELECT * REPLACE (CAST(CAST(tags AS JSON) AS MAP(VARCHAR, VARCHAR)) AS tags) FROM ${name}`;
+
 /** Brings an events table made by an older release up to EVENT_COLUMNS (a no-op on a current one). */
 export const EVENTS_MIGRATION_SQL = (name: string): string[] => [`ALTER TABLE ${name} ADD COLUMN IF NOT EXISTS content_hash BIGINT`];
 

@@ -2,7 +2,7 @@ import { readdir, rm } from "node:fs/promises";
 import { basename, dirname } from "node:path";
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { HOURLY_BUILT_KEY, HOURLY_DROPPED_PREFIX, RUN_HOURS_BUILT_KEY, addHourly } from "./hourly.js";
-import { EVENTS_MIGRATION_SQL, EVENTS_TABLE_SQL } from "./schema.js";
+import { EVENTS_MIGRATION_SQL, LIVE_EVENTS_SQL, LIVE_EVENTS_TABLE_SQL } from "./schema.js";
 
 /** Rows a live segment takes before it is sealed and compacted into the main file. */
 export const SEAL_ROWS = 500_000;
@@ -299,7 +299,7 @@ export class Segments {
 
   /** A live segment's events, while they are not yet in the main file. */
   private segmentSql(s: Segment): string {
-    return `SELECT * FROM "${s.alias}".main.events WHERE NOT EXISTS (SELECT 1 FROM "${this.main}".main.meta WHERE key = 'moved:${s.n}')`;
+    return `${LIVE_EVENTS_SQL(`"${s.alias}".main.events`)} WHERE NOT EXISTS (SELECT 1 FROM "${this.main}".main.meta WHERE key = 'moved:${s.n}')`;
   }
 
   /** Compacts the sealed segments one after another, beside ingest. */
@@ -327,14 +327,14 @@ export class Segments {
     await this.conn.run("BEGIN TRANSACTION");
     try {
       const copied = await this.conn.run(
-        `INSERT INTO "${this.main}".main.events BY NAME SELECT * FROM "${s.alias}".main.events ORDER BY project, ts`,
+        `INSERT INTO "${this.main}".main.events BY NAME ${LIVE_EVENTS_SQL(`"${s.alias}".main.events`)} ORDER BY project, ts`,
       );
       this.mainRows += Number(copied.rowsChanged);
       const dropped = await addHourly(
         (sql) => this.conn.run(sql),
         async (sql) => (await this.conn.runAndReadAll(sql)).getRows(),
         { catalog: this.main, dimensions: true, runs: true },
-        `"${s.alias}".main.events`,
+        `(${LIVE_EVENTS_SQL(`"${s.alias}".main.events`)})`,
         this.nextUnit(),
         this.hourlyDropped,
       );
@@ -500,7 +500,7 @@ async function attach(conn: DuckDBConnection, mainPath: string | null, n: number
   const alias = aliasOf(n);
   const path = mainPath ? segmentPath(mainPath, n) : null;
   await conn.run(`ATTACH '${path === null ? ":memory:" : path.replace(/'/g, "''")}' AS "${alias}"`);
-  await conn.run(EVENTS_TABLE_SQL(`"${alias}".main.events`));
+  await conn.run(LIVE_EVENTS_TABLE_SQL(`"${alias}".main.events`));
   for (const sql of EVENTS_MIGRATION_SQL(`"${alias}".main.events`)) await conn.run(sql);
   return { n, alias, path, rows: 0 };
 }

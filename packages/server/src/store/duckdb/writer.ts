@@ -22,7 +22,7 @@ import { IdIndex, fingerprint } from "../id-index.js";
 import { type PriorEvent, identityOf, judge } from "../idempotency.js";
 import { existingEventsSql, latestBeforeSql, recentIdentitiesSql } from "./dialect.js";
 import { MAX_BACKLOG, type Segments } from "./segments.js";
-import { COST_SCALE, EVENT_COLUMNS, MONEY_SCALE } from "./schema.js";
+import { COST_SCALE, LIVE_EVENT_COLUMNS, MONEY_SCALE } from "./schema.js";
 
 /** DuckDB's vector size: a data chunk holds at most this many rows. */
 const CHUNK_ROWS = 2048;
@@ -72,7 +72,8 @@ function columnType(sqlType: string): DuckDBType {
   throw new Error(`no appender type for ${sqlType}`);
 }
 
-const TYPES: DuckDBType[] = EVENT_COLUMNS.map(([, t]) => columnType(t));
+/** Appends go to live segments only. */
+const TYPES: DuckDBType[] = LIVE_EVENT_COLUMNS.map(([, t]) => columnType(t));
 
 interface Job {
   /** The job's events are `batch` rows [start, end): appends that crossed threads together share one batch. */
