@@ -36,6 +36,21 @@ describe("IdIndex", () => {
     expect(index.mayMiss(T0 + 39)).toBe(true);
   });
 
+  it("keeps to maxIds, and its tables small, when every id arrives within one hour", () => {
+    // A month backfilled in minutes: 200,000 ids in one hour against a bound of 80,000.
+    const index = new IdIndex(24 * HOUR, 80_000, Number.NEGATIVE_INFINITY);
+    for (let i = 0; i < 200_000; i++) index.add(fingerprint(`evt_${i}`), T0 + i, T0);
+    expect(index.size).toBeLessThanOrEqual(80_000 + 10_000);
+    expect(index.size).toBeGreaterThanOrEqual(80_000 - 10_000);
+    // Tables of at most 10,000 ids, at most half full: 32,768 slots of 16 bytes each.
+    expect(index.bytes).toBeLessThanOrEqual(9 * 32_768 * 16);
+    expect(index.get(fingerprint("evt_199999"))).toBe(T0 + 199_999);
+    expect(index.get(fingerprint("evt_0"))).toBeUndefined();
+    // What was dropped is checked against the ledger by time range instead.
+    expect(index.mayMiss(T0 + 100_000)).toBe(true);
+    expect(index.mayMiss(T0 + 199_999)).toBe(false);
+  });
+
   it("gives distinct ids distinct 52-bit fingerprints", () => {
     const seen = new Set<number>();
     for (let i = 0; i < 100_000; i++) seen.add(fingerprint(`evt_${i}`));
