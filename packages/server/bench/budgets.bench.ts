@@ -8,9 +8,9 @@
  *
  * Run: npm run bench:budgets -w packages/server (after `npm run build`).
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { createServer } from "node:http";
-import { type AddressInfo, createServer as createNetServer } from "node:net";
+import type { AddressInfo } from "node:net";
+import { REDIS_AVAILABLE, startRedis } from "../test/redis-server.js";
 import { Figures } from "./figures.js";
 import { percentile } from "./http-load.js";
 import { ServerProcess, killAllServers } from "./server-process.js";
@@ -59,40 +59,6 @@ function startUpstream(): Promise<{ url: string; hold: () => () => void; receive
       }),
     ),
   );
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createNetServer();
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function startRedis(): Promise<{ url: string; child: ChildProcess } | null> {
-  try {
-    execFileSync("redis-server", ["--version"], { stdio: "ignore" });
-  } catch {
-    return null;
-  }
-  const port = await freePort();
-  const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
-    stdio: ["ignore", "pipe", "ignore"],
-  });
-  await new Promise<void>((resolve, reject) => {
-    let out = "";
-    const timer = setTimeout(() => reject(new Error("redis-server did not start")), 10_000);
-    child.stdout?.on("data", (d: Buffer) => {
-      out += d.toString();
-      if (out.includes("Ready to accept connections")) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-  });
-  return { url: `redis://127.0.0.1:${port}`, child };
 }
 
 const BUDGETS = [
@@ -212,7 +178,7 @@ const BURST =
 async function main(): Promise<void> {
   const figures = new Figures();
   const upstream = await startUpstream();
-  const redis = await startRedis();
+  const redis = REDIS_AVAILABLE ? await startRedis() : null;
   const servers: ServerProcess[] = [];
   try {
     figures.heading(
@@ -287,7 +253,7 @@ async function main(): Promise<void> {
     figures.printSummary();
   } finally {
     for (const s of servers) await s.stop(false).catch(() => {});
-    if (redis?.child.pid !== undefined && redis.child.exitCode === null) process.kill(redis.child.pid, "SIGTERM");
+    await redis?.stop();
     upstream.close();
   }
 }
