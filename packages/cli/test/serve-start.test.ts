@@ -45,11 +45,16 @@ describe("costtrail serve start-up output", () => {
       expect(listening).toBeGreaterThanOrEqual(0);
       expect(demo).toBeGreaterThan(listening);
       expect(block).toBeGreaterThan(demo);
+      const link = /\n {2}(http:\/\/127\.0\.0\.1:\d+\/#sign-in=[\w-]{43})\n/.exec(out)?.[1] as string;
+      expect(link.startsWith(`${server.url}/#sign-in=`)).toBe(true);
+      expect(link).not.toContain(key);
       expect(out.slice(block)).toBe(
         [
           `Admin key (shown once; kept in ${join(dir, "admin.key")}, mode 0600):`,
           `  ${key}`,
-          "Use it from a shell or another machine with:",
+          "Dashboard: open this link to sign in as the admin (it works once, for a day; sign in later with a key):",
+          `  ${link}`,
+          "Use the key from a shell or another machine with:",
           `  export COSTTRAIL_URL=${server.url}`,
           `  export COSTTRAIL_API_KEY=${key}`,
           `or send "Authorization: Bearer <key>" to ${server.url}/v1/…`,
@@ -63,6 +68,27 @@ describe("costtrail serve start-up output", () => {
       const res = await fetch(`${server.url}/v1/budgets`, { headers: { authorization: `Bearer ${key}` } });
       const names = ((await res.json()) as { budgets: Array<{ name: string }> }).budgets.map((b) => b.name);
       expect(new Set(names)).toEqual(new Set(["dev-tools-30d", "support-bot-30d", "code-review-weekly", "per-customer-daily"]));
+      // The link's token (after #, so never sent in a URL) opens one dashboard session as the admin, once.
+      const token = link.split("#sign-in=")[1];
+      const signIn = () =>
+        fetch(`${server.url}/v1/sessions`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ link: token }),
+        });
+      const first = await signIn();
+      expect(first.status).toBe(201);
+      expect(((await first.json()) as { key: { name: string; scopes: string[] } }).key).toMatchObject({
+        name: "bootstrap admin",
+        scopes: ["admin"],
+      });
+      const cookie = (first.headers.get("set-cookie") ?? "").split(";")[0] as string;
+      expect(cookie).toMatch(/^costtrail_session=[\w-]{43}$/);
+      const me = await fetch(`${server.url}/v1/budgets`, { headers: { cookie } });
+      expect(me.status).toBe(200);
+      const again = await signIn();
+      expect(again.status).toBe(401);
+      expect(((await again.json()) as { message: string }).message).toMatch(/already used or has expired/);
     } finally {
       await stop(server);
     }

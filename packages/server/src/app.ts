@@ -1,10 +1,14 @@
 import { randomBytes } from "node:crypto";
 import { CosttrailError, ERROR_CODES, type ErrorCode, type RateCard } from "@costtrail/core";
+import fastifyCookie from "@fastify/cookie";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions, LogController } from "fastify";
 import type { KeyRing } from "./auth/api-keys.js";
 import type { AlertEngine } from "./alerts/alert-engine.js";
 import { alertsPlugin } from "./alerts/alerts-plugin.js";
+import { sessionLookup } from "./auth/authenticate.js";
 import { keysPlugin } from "./auth/keys-plugin.js";
+import { SessionBook } from "./auth/session-book.js";
+import { sessionsPlugin } from "./auth/sessions-plugin.js";
 import { budgetGatewayCheck } from "./budgets/budget-gateway-check.js";
 import type { BudgetService } from "./budgets/budget-service.js";
 import type { OverrideBook } from "./budgets/override-book.js";
@@ -17,6 +21,7 @@ import { healthPlugin } from "./health/health-plugin.js";
 import { queryPlugin } from "./query/query-plugin.js";
 import { repricePlugin } from "./reprice/reprice-plugin.js";
 import type { LedgerStore } from "./store/ledger-store.js";
+import { webPlugin } from "./web/web-plugin.js";
 
 export interface AppOptions {
   readonly store: LedgerStore;
@@ -37,6 +42,10 @@ export interface AppOptions {
   readonly overrides?: OverrideBook;
   /** Alert history and evaluation on demand. */
   readonly alerts?: AlertEngine;
+  /** Dashboard sessions and sign-in links (default: a new, empty book). */
+  readonly sessions?: SessionBook;
+  /** The dashboard's built files; null or absent serves a page saying it is not built. */
+  readonly webRoot?: string | null;
 }
 
 /** Fastify's own error codes → ours, so every error body is `{code, message, path}`. */
@@ -141,6 +150,10 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     logSummary();
   });
   app.decorateRequest("apiKey", null);
+  app.decorateRequest("sessionKey", null);
+  const sessions = opts.sessions ?? new SessionBook();
+  await app.register(fastifyCookie);
+  app.addHook("onRequest", sessionLookup(opts.keys, sessions));
   // While draining, each response tells its client to drop the connection, so keep-alive
   // sockets do not hold the shutdown open until their idle timeout.
   const shuttingDown = opts.isShuttingDown ?? (() => false);
@@ -201,6 +214,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   });
   await app.register(queryPlugin, { store: opts.store, keys: opts.keys, rateCard: opts.rateCard });
   await app.register(keysPlugin, { store: opts.store, keys: opts.keys });
+  await app.register(sessionsPlugin, { keys: opts.keys, sessions });
+  await app.register(webPlugin, { root: opts.webRoot ?? null });
   await app.register(repricePlugin, { store: opts.store, keys: opts.keys, rateCard: opts.rateCard });
   const budgets = opts.budgets;
   if (budgets && opts.overrides)

@@ -8,6 +8,7 @@ import { loadDefaultRateCard } from "@costtrail/core/default-rate-card";
 import type { FastifyInstance } from "fastify";
 import { type ApiKeyRecord, KeyRing, hashApiKey } from "./auth/api-keys.js";
 import { ADMIN_KEY_FILE, bootstrapAdminKey } from "./auth/bootstrap-key.js";
+import { SessionBook } from "./auth/session-book.js";
 import { type CosttrailConfig, defaultConfig, loadConfig, memoryPlan } from "./config/load-config.js";
 import { buildApp } from "./app.js";
 import { AgentRunTracker } from "./budgets/agent-run-tracker.js";
@@ -48,6 +49,8 @@ export interface ServeOptions {
   readonly alertDelivery?: { readonly baseDelayMs?: number; readonly maxDelayMs?: number; readonly maxAttempts?: number };
   /** Checks the gateway runs on each request before forwarding it (budgets plug in here). */
   readonly gatewayChecks?: () => readonly PreForwardCheck[];
+  /** The dashboard's built files (the CLI passes @costtrail/web's); absent, the dashboard's paths say it is not built. */
+  readonly webRoot?: string | null;
 }
 
 export interface RunningServer {
@@ -62,6 +65,12 @@ export interface RunningServer {
   /** True on the first start, when the key was just generated: the only time to show it. */
   readonly adminKeyCreated: boolean;
   readonly dataDir: string;
+  /**
+   * A new one-time link that signs a browser in to the dashboard as the admin. The token is in
+   * the URL's fragment, which browsers never send to a server, and the page removes it from
+   * the address bar (and so from history) as it signs in.
+   */
+  signInLink(ttlMs?: number): string;
   /** Re-reads the configuration file; an invalid one is reported and the current one kept. */
   reload(): Promise<{ ok: true } | { ok: false; error: string }>;
   /** Finishes in-flight requests and batches, checkpoints the ledger, and closes. */
@@ -71,9 +80,13 @@ export interface RunningServer {
 /** How often last-used times are written: a write per request would put the ledger on every request's path. */
 const KEY_USAGE_FLUSH_MS = 30_000;
 
+const BOOTSTRAP_KEY_ID = "bootstrap-admin";
+/** A start banner's sign-in link works once, within a day of the start. */
+const SIGN_IN_LINK_TTL_MS = 86_400_000;
+
 function bootstrapKey(adminKey: string): ApiKeyRecord {
   return {
-    id: "bootstrap-admin",
+    id: BOOTSTRAP_KEY_ID,
     name: "bootstrap admin",
     hash: hashApiKey(adminKey),
     scopes: new Set<Scope>(["admin"]),
@@ -217,7 +230,10 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
   });
   let shuttingDown = false;
   const keys = await keyRing(config, store, admin.key);
+  const sessions = new SessionBook();
   app = await buildApp({
+    sessions,
+    webRoot: opts.webRoot ?? null,
     store,
     rateCard: () => current.rateCard,
     keys,
@@ -298,6 +314,7 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
     url: address,
     adminKey: admin.key,
     adminKeyFile: admin.file,
+    signInLink: (ttlMs = SIGN_IN_LINK_TTL_MS) => `${address}/#sign-in=${sessions.createLink(BOOTSTRAP_KEY_ID, ttlMs)}`,
     adminKeyCreated: admin.created,
     dataDir,
     reload,

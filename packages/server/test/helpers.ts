@@ -2,7 +2,7 @@ import { gzipSync } from "node:zlib";
 import { loadDefaultRateCard } from "@costtrail/core/default-rate-card";
 import { type PreparedEvent, prepareEvent } from "@costtrail/core";
 import type { FastifyInstance } from "fastify";
-import { buildApp } from "../src/app.js";
+import { type AppOptions, buildApp } from "../src/app.js";
 import { type ApiKeyRecord, KeyRing, generateApiKey, hashApiKey } from "../src/auth/api-keys.js";
 import { type Scope, parseConfig } from "../src/config/load-config.js";
 import { DuckDBDriver, type DuckDBDriverOptions } from "../src/store/duckdb/driver.js";
@@ -22,6 +22,7 @@ export interface TestApp {
   app: FastifyInstance;
   store: TestLedger;
   keys: TestKeys;
+  ring: KeyRing;
   close(): Promise<void>;
 }
 
@@ -59,7 +60,11 @@ export async function rebuildHourly(driver: DuckDBDriver): Promise<void> {
 }
 
 /** A real app on an in-memory DuckDB ledger with one key per role, driven through inject. */
-export async function makeApp(configYaml = "", store_: Partial<DuckDBDriverOptions> = {}): Promise<TestApp> {
+export async function makeApp(
+  configYaml = "",
+  store_: Partial<DuckDBDriverOptions> = {},
+  appOptions: Partial<Pick<AppOptions, "webRoot" | "sessions">> = {},
+): Promise<TestApp> {
   const config = parseConfig(configYaml, "test.yaml");
   const store = await openTestLedger({ path: ":memory:", maxPendingRows: config.server.max_pending_events, ...store_ });
   const rateCard = await loadDefaultRateCard(config.pricing);
@@ -80,11 +85,12 @@ export async function makeApp(configYaml = "", store_: Partial<DuckDBDriverOptio
     record("read-a", keys.readA, ["read"], ["proj-a"]),
     record("read-none", keys.readNone, ["read"], ["proj-empty"]),
   ]);
-  const app = await buildApp({ store, rateCard: () => rateCard, keys: ring, config: () => config });
+  const app = await buildApp({ store, rateCard: () => rateCard, keys: ring, config: () => config, ...appOptions });
   return {
     app,
     store,
     keys,
+    ring,
     async close() {
       await app.close();
       await store.close();

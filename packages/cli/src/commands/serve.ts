@@ -1,4 +1,5 @@
-import { join, relative } from "node:path";
+import { createRequire } from "node:module";
+import { dirname, join, relative } from "node:path";
 import { CosttrailError } from "@costtrail/core";
 import { DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, type RunningServer, startServer } from "@costtrail/server";
 import type { Command } from "commander";
@@ -15,6 +16,15 @@ interface ServeFlags {
   demoEvents: string;
   quiet?: boolean;
   logLevel: string;
+}
+
+/** The dashboard's built files, from the @costtrail/web package beside this one; null when it is not installed. */
+export function dashboardRoot(): string | null {
+  try {
+    return join(dirname(createRequire(import.meta.url).resolve("@costtrail/web/package.json")), "dist");
+  } catch {
+    return null;
+  }
 }
 
 /** Turns the usual start failures into errors that say what to do. */
@@ -61,6 +71,7 @@ export async function serve(flags: ServeFlags): Promise<RunningServer> {
     dataDir: flags.dataDir,
     ...(configFile && { configFile }),
     ...(demoConfig && { initialConfig: DEMO_CONFIG }),
+    webRoot: dashboardRoot(),
     logger: flags.quiet
       ? false
       : {
@@ -134,7 +145,9 @@ export function signInInstructions(server: RunningServer, cwd = process.cwd()): 
     }
   }
   lines.push(
-    "Use it from a shell or another machine with:",
+    "Dashboard: open this link to sign in as the admin (it works once, for a day; sign in later with a key):",
+    `  ${server.signInLink()}`,
+    "Use the key from a shell or another machine with:",
     `  export COSTTRAIL_URL=${server.url}`,
     `  export COSTTRAIL_API_KEY=${key}`,
     `or send "Authorization: Bearer <key>" to ${server.url}/v1/…`,

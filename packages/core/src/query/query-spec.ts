@@ -256,7 +256,11 @@ export function validateQuery(value: unknown, now: number = Date.now()): Result<
         const key = isPlainObject(o) ? (o.metric ?? o.column) : undefined;
         if (typeof key !== "string" || !outputs.has(key)) {
           issues.push(
-            issue("invalid_value", ["order_by", i], `must name a requested metric or grouped column: ${[...outputs].join(", ")}`),
+            issue(
+              "invalid_value",
+              ["order_by", i],
+              `must be {"metric": …} or {"column": …} naming a requested metric or grouped column: ${[...outputs].join(", ")}`,
+            ),
           );
           return;
         }

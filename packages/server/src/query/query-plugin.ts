@@ -9,6 +9,7 @@ import { requireScope } from "../auth/authenticate.js";
 import type { ExportFormat, LedgerStore, ReadScope } from "../store/ledger-store.js";
 import { priceRoutes } from "./price-routes.js";
 import { readScopeFor } from "./read-scope.js";
+import { spendSummary } from "./spend-summary.js";
 
 export interface QueryPluginOptions {
   readonly store: LedgerStore;
@@ -74,6 +75,11 @@ export async function queryPlugin(app: FastifyInstance, opts: QueryPluginOptions
     // The rows arrive as JSON text, built by the ledger: a large rollup is not parsed and serialised again here.
     const rows = await opts.store.queryJson(spec.value, request.readScope);
     return reply.type("application/json; charset=utf-8").send(`{"rows":${rows}}`);
+  });
+
+  app.get("/v1/spend/summary", async (request) => {
+    const q = request.query as { time_zone?: string };
+    return spendSummary(opts.store, request.readScope, q.time_zone ?? "UTC", Date.now());
   });
 
   app.get("/v1/events", async (request) => {

@@ -1,0 +1,32 @@
+import Big from "big.js";
+import { api } from "./client.js";
+import type { Alert, BudgetStatus, QueryRequest, QueryRow, SpendSummary } from "./types.js";
+
+/** React Query keys and fetchers for the API's read routes. */
+export const queries = {
+  summary: (timeZone: string) => ({
+    queryKey: ["summary", timeZone],
+    queryFn: ({ signal }: { signal: AbortSignal }) =>
+      api.get<SpendSummary>(`/v1/spend/summary?time_zone=${encodeURIComponent(timeZone)}`, signal),
+  }),
+  rollup: (body: QueryRequest) => ({
+    queryKey: ["query", body],
+    queryFn: ({ signal }: { signal: AbortSignal }) => api.post<{ rows: QueryRow[] }>("/v1/query", body, signal).then((r) => r.rows),
+  }),
+  budgets: () => ({
+    queryKey: ["budgets"],
+    queryFn: ({ signal }: { signal: AbortSignal }) => api.get<{ budgets: BudgetStatus[] }>("/v1/budgets", signal).then((r) => r.budgets),
+  }),
+  openAlerts: (limit: number) => ({
+    queryKey: ["alerts", "open", limit],
+    queryFn: ({ signal }: { signal: AbortSignal }) =>
+      api.get<{ alerts: Alert[] }>(`/v1/alerts?state=open&limit=${limit}`, signal).then((r) => r.alerts),
+  }),
+};
+
+/** A sum of exact decimals (shares, "Other"), kept exact. */
+export function sumDecimals(values: Iterable<string | number | null | undefined>): string {
+  let total = new Big(0);
+  for (const v of values) total = total.plus(String(v ?? "0"));
+  return total.toFixed();
+}

@@ -1,0 +1,70 @@
+/** The shapes the server's API answers with, as the dashboard reads them. Money is decimal text. */
+
+export interface WhoAmI {
+  readonly signed_in: true;
+  readonly via: "session" | "key";
+  readonly key: { readonly id: string; readonly name: string; readonly scopes: string[]; readonly projects: string[] | null };
+}
+
+export type QueryRow = Record<string, string | number | null>;
+
+export interface QueryRequest {
+  metrics: string[];
+  group_by?: string[];
+  grain?: "hour" | "day" | "week" | "month" | null;
+  time_zone?: string;
+  from: string;
+  to: string;
+  filters?: Array<{ column: string; op: string; value?: string | string[] }>;
+  order_by?: Array<{ metric: string; desc?: boolean } | { column: string; desc?: boolean }>;
+  limit?: number;
+  other?: boolean;
+}
+
+export interface Period {
+  readonly from: string;
+  readonly to: string;
+  readonly cost_usd: string;
+  readonly previous_cost_usd: string;
+}
+
+export interface SpendSummary {
+  readonly time_zone: string;
+  readonly as_of: string;
+  readonly today: Period;
+  readonly week: Period;
+  readonly month: Period;
+  readonly forecast: {
+    readonly month_end_usd: string;
+    readonly low_usd: string;
+    readonly high_usd: string;
+    readonly daily_rate_usd: string;
+    readonly history_days: number;
+  } | null;
+}
+
+export interface BudgetStatus {
+  readonly name: string;
+  readonly scope: string | null;
+  readonly period: string;
+  readonly rolling: boolean;
+  readonly window: { readonly from: string; readonly to: string };
+  readonly limit_usd: string;
+  readonly spent_usd: string;
+  readonly reserved_usd: string;
+  readonly percent: number;
+  readonly state: string;
+  readonly forecast_exhausted_at: string | null;
+  readonly forecast_exhausts_in_period: boolean;
+}
+
+export interface Alert {
+  readonly id: string;
+  readonly rule: string;
+  readonly type: string;
+  readonly severity: string;
+  readonly title: string;
+  readonly state: "open" | "resolved";
+  readonly opened_at: string;
+  readonly link: string;
+}

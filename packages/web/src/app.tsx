@@ -1,0 +1,29 @@
+import { Route, Switch } from "wouter";
+import { useSession } from "./api/session.js";
+import { Shell } from "./components/shell.js";
+import { Empty, Loading } from "./components/states.js";
+import { OverviewPage } from "./pages/overview.js";
+import { SignInPage } from "./pages/sign-in.js";
+
+export function App() {
+  const { state } = useSession();
+  if (state.status === "checking")
+    return (
+      <div className="signin">
+        <Loading height={8} label="Checking your session" />
+      </div>
+    );
+  if (state.status === "signed-out") return <SignInPage message={state.message} />;
+  return (
+    <Shell who={state.who}>
+      <Switch>
+        <Route path="/" component={OverviewPage} />
+        <Route>
+          <Empty title="There is no page here">
+            <a href="/">Back to the overview</a>
+          </Empty>
+        </Route>
+      </Switch>
+    </Shell>
+  );
+}

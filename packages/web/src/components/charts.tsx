@@ -1,0 +1,90 @@
+import { BarController, BarElement, CategoryScale, Chart as ChartJS, type ChartOptions, Legend, LinearScale, Tooltip } from "chart.js";
+import { Bar } from "react-chartjs-2";
+import { sumDecimals } from "../api/queries.js";
+import { usdAxis, usdExactly } from "./format.js";
+
+ChartJS.register(BarController, BarElement, CategoryScale, LinearScale, Tooltip, Legend);
+
+/** Calm, distinguishable in both themes; the last is for "Other". */
+export const PALETTE = ["#3b7d6b", "#5b8bd0", "#d08b3c", "#9a6cc4", "#c95f6e", "#4aa3a8", "#b6a23a", "#7a8a5a"];
+export const OTHER_COLOR = "#a3aba7";
+
+export interface Series {
+  readonly label: string;
+  /** One exact decimal per bucket. */
+  readonly values: readonly string[];
+}
+
+function cssVar(name: string): string {
+  return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+}
+
+/** Money per time bucket, stacked by a dimension. Clicking a bar segment tells which bucket and series. */
+export function StackedMoneyBars({
+  labels,
+  series,
+  onPick,
+  height = 300,
+}: {
+  labels: readonly string[];
+  series: readonly Series[];
+  onPick?: (bucket: number, series: number) => void;
+  height?: number;
+}) {
+  const text = cssVar("--muted");
+  const grid = cssVar("--border");
+  const data = {
+    labels: [...labels],
+    datasets: series.map((s, i) => ({
+      label: s.label,
+      data: s.values.map(Number),
+      backgroundColor: s.label === "Other" ? OTHER_COLOR : (PALETTE[i % PALETTE.length] as string),
+      borderRadius: 2,
+      maxBarThickness: 36,
+    })),
+  };
+  const options: ChartOptions<"bar"> = {
+    responsive: true,
+    maintainAspectRatio: false,
+    animation: false,
+    interaction: { mode: "index", intersect: false },
+    plugins: {
+      legend: { position: "bottom", labels: { color: text, boxWidth: 10, boxHeight: 10, usePointStyle: false } },
+      tooltip: {
+        itemSort: (a, b) => (b.parsed.y ?? 0) - (a.parsed.y ?? 0),
+        filter: (item) => item.parsed.y !== 0,
+        callbacks: {
+          // The exact decimal the ledger answered, not the float the bar was drawn from.
+          label: (item) => ` ${item.dataset.label}: ${usdExactly(series[item.datasetIndex]?.values[item.dataIndex] ?? "0")}`,
+          footer: (items) => {
+            const i = items[0]?.dataIndex ?? 0;
+            return `Total: ${usdExactly(sumDecimals(series.map((s) => s.values[i])))}`;
+          },
+        },
+      },
+    },
+    scales: {
+      x: { stacked: true, grid: { display: false }, ticks: { color: text, maxRotation: 0, autoSkipPadding: 12 } },
+      y: {
+        stacked: true,
+        beginAtZero: true,
+        grid: { color: grid },
+        border: { display: false },
+        ticks: { color: text, callback: (v) => usdAxis(Number(v)) },
+      },
+    },
+    onClick: (_event, elements) => {
+      const el = elements[0];
+      if (el && onPick) onPick(el.index, el.datasetIndex);
+    },
+    onHover: (event, elements) => {
+      const target = event.native?.target as HTMLElement | undefined;
+      if (target) target.style.cursor = elements.length > 0 && onPick ? "pointer" : "default";
+    },
+  };
+  return (
+    <div className="chart-box" style={{ height }} data-chart="stacked-money" data-points={labels.length * series.length}>
+      <Bar data={data} options={options} />
+    </div>
+  );
+}
