@@ -94,7 +94,10 @@ describe("dashboard sessions", () => {
     expect((await t.app.inject({ method: "GET", url: "/v1/events", headers: { cookie: first } })).statusCode).toBe(401);
     expect((await t.app.inject({ method: "GET", url: "/v1/events", headers: { cookie: second } })).statusCode).toBe(200);
     t.ring.revoke("test:read-all", Date.now());
-    expect((await t.app.inject({ method: "GET", url: "/v1/events", headers: { cookie: second } })).statusCode).toBe(401);
+    const ended = await t.app.inject({ method: "GET", url: "/v1/events", headers: { cookie: second } });
+    expect(ended.statusCode).toBe(401);
+    expect(ended.json()).toMatchObject({ code: "CT_UNAUTHORIZED", path: ["cookies", "costtrail_session"] });
+    expect(ended.json().message).toMatch(/session has ended/);
     const probe = await t.app.inject({ method: "GET", url: "/v1/sessions/current", headers: { cookie: second } });
     expect(probe.statusCode).toBe(200);
     expect(probe.json()).toEqual({ signed_in: false, session_ended: true });

@@ -1,4 +1,4 @@
-import { Route, Switch } from "wouter";
+import { Redirect, Route, Switch } from "wouter";
 import { useSession } from "./api/session.js";
 import { Shell } from "./components/shell.js";
 import { Empty, Loading } from "./components/states.js";
@@ -18,6 +18,9 @@ export function App() {
     <Shell who={state.who}>
       <Switch>
         <Route path="/" component={OverviewPage} />
+        <Route path="/sign-in">
+          <Redirect to="/" replace />
+        </Route>
         <Route>
           <Empty title="There is no page here">
             <a href="/">Back to the overview</a>

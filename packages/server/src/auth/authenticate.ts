@@ -47,6 +47,14 @@ export function requireScope(keys: KeyRing, scope: Scope) {
           path: ["headers", CSRF_HEADER],
         });
     } else {
+      if (header === undefined && request.cookies?.[SESSION_COOKIE])
+        throw new CosttrailError(
+          "CT_UNAUTHORIZED",
+          "The dashboard session has ended (signed out, expired, or its key revoked); sign in again",
+          {
+            path: ["cookies", SESSION_COOKIE],
+          },
+        );
       const match = typeof header === "string" ? /^Bearer\s+(\S+)$/i.exec(header) : null;
       if (!match)
         throw new CosttrailError("CT_UNAUTHORIZED", "Send Authorization: Bearer <api key>", { path: ["headers", "authorization"] });

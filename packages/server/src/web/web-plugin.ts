@@ -59,7 +59,8 @@ export async function webPlugin(app: FastifyInstance, opts: WebPluginOptions): P
   await app.register(fastifyStatic, {
     root: join(root, "assets"),
     prefix: "/assets/",
-    wildcard: false,
+    // Looked up per request, not listed at start: a rebuild of the dashboard under a running server is served.
+    wildcard: true,
     index: false,
     cacheControl: false,
     setHeaders: (res) => {

@@ -83,7 +83,13 @@ export function StackedMoneyBars({
     },
   };
   return (
-    <div className="chart-box" style={{ height }} data-chart="stacked-money" data-points={labels.length * series.length}>
+    <div
+      className="chart-box"
+      style={{ height }}
+      data-chart="stacked-money"
+      data-points={labels.length * series.length}
+      data-series={series.map((s) => s.label).join("|")}
+    >
       <Bar data={data} options={options} />
     </div>
   );

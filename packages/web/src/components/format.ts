@@ -52,7 +52,13 @@ export function intCompact(v: number): string {
 }
 
 export function percent(v: number, digits = 0): string {
-  return `${v.toFixed(digits)}%`;
+  return `${count.format(Number(v.toFixed(digits)))}%`;
+}
+
+/** A change as people say it: "12%" up to tenfold, then "14×" (a percentage of a near-empty baseline reads as noise). */
+export function changeText(pct: number): string {
+  const a = Math.abs(pct);
+  return a >= 900 ? `${count.format(Math.round(a / 100 + 1))}×` : percent(a);
 }
 
 /** A change from `before` to `now` as a signed percentage, or null when there is nothing to compare with. */

@@ -5,7 +5,7 @@ import { useLocation, useSearch } from "wouter";
 import { queries, sumDecimals } from "../api/queries.js";
 import type { Alert, BudgetStatus, QueryRow, SpendSummary } from "../api/types.js";
 import { type Series, StackedMoneyBars } from "../components/charts.js";
-import { bucketLabel, change, int, localTimeZone, percent, relative } from "../components/format.js";
+import { bucketLabel, change, changeText, int, localTimeZone, percent, relative } from "../components/format.js";
 import { Money } from "../components/money.js";
 import { Empty, ErrorNote, Loading } from "../components/states.js";
 
@@ -38,7 +38,7 @@ function Delta({ now, before, label }: { now: string; before: string; label: str
   return (
     <span className="stat-sub">
       <span className={c > 0 ? "up" : "down"}>
-        {c > 0 ? "▲" : "▼"} {percent(Math.abs(c))}
+        {c > 0 ? "▲" : "▼"} {changeText(c)}
       </span>{" "}
       vs {label} (<Money value={before} />)
     </span>
