@@ -2,6 +2,9 @@ import { Redirect, Route, Switch } from "wouter";
 import { useSession } from "./api/session.js";
 import { Shell } from "./components/shell.js";
 import { Empty, Loading } from "./components/states.js";
+import { EventPage } from "./pages/event.js";
+import { EventsPage } from "./pages/events.js";
+import { ExplorerPage } from "./pages/explorer.js";
 import { OverviewPage } from "./pages/overview.js";
 import { SignInPage } from "./pages/sign-in.js";
 
@@ -18,6 +21,9 @@ export function App() {
     <Shell who={state.who}>
       <Switch>
         <Route path="/" component={OverviewPage} />
+        <Route path="/explore" component={ExplorerPage} />
+        <Route path="/events" component={EventsPage} />
+        <Route path="/events/:id" component={EventPage} />
         <Route path="/sign-in">
           <Redirect to="/" replace />
         </Route>

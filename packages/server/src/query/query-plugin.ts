@@ -8,6 +8,7 @@ import type { KeyRing } from "../auth/api-keys.js";
 import { requireScope } from "../auth/authenticate.js";
 import type { ExportFormat, LedgerStore, ReadScope } from "../store/ledger-store.js";
 import { priceRoutes } from "./price-routes.js";
+import { queryCsv } from "./query-csv.js";
 import { readScopeFor } from "./read-scope.js";
 import { spendSummary } from "./spend-summary.js";
 
@@ -72,6 +73,14 @@ export async function queryPlugin(app: FastifyInstance, opts: QueryPluginOptions
   app.post("/v1/query", async (request, reply) => {
     const spec = validateQuery(request.body);
     if (!spec.ok) throw invalid(spec.issues);
+    // The same rows as CSV, for a spreadsheet: the dashboard's export of the view on screen.
+    if (/\btext\/csv\b/.test(request.headers.accept ?? "")) {
+      const rows = await opts.store.query(spec.value, request.readScope);
+      return reply
+        .type("text/csv; charset=utf-8")
+        .header("content-disposition", 'attachment; filename="costtrail-query.csv"')
+        .send(queryCsv(spec.value, rows));
+    }
     // The rows arrive as JSON text, built by the ledger: a large rollup is not parsed and serialised again here.
     const rows = await opts.store.queryJson(spec.value, request.readScope);
     return reply.type("application/json; charset=utf-8").send(`{"rows":${rows}}`);
@@ -80,6 +89,15 @@ export async function queryPlugin(app: FastifyInstance, opts: QueryPluginOptions
   app.get("/v1/spend/summary", async (request) => {
     const q = request.query as { time_zone?: string };
     return spendSummary(opts.store, request.readScope, q.time_zone ?? "UTC", Date.now());
+  });
+
+  app.get("/v1/tags", async (request) => {
+    const q = request.query as Record<string, string | undefined>;
+    const { from, to } = rangeAndFilters(q, ["from", "to", "limit"]);
+    const limit = q.limit === undefined ? 100 : Number(q.limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
+      throw invalid([{ code: "invalid_value", path: ["query", "limit"], message: "must be an integer from 1 to 1000" }]);
+    return { tags: await opts.store.tagKeys({ from, to, limit }, request.readScope) };
   });
 
   app.get("/v1/events", async (request) => {
@@ -94,6 +112,31 @@ export async function queryPlugin(app: FastifyInstance, opts: QueryPluginOptions
         path: ["query", "cursor"],
       });
     return opts.store.listEvents({ from, to, filters, limit }, cursor ?? null, request.readScope);
+  });
+
+  // One event with every field and its raw usage. `at` (the event's time, which every listing
+  // gives) narrows the search to that instant; without it every segment is searched.
+  app.get("/v1/events/:id", async (request) => {
+    const { id } = request.params as { id: string };
+    const q = request.query as Record<string, string | undefined>;
+    let from = 0;
+    let to = 8.64e15;
+    if (q.at !== undefined) {
+      const at = Date.parse(q.at);
+      if (Number.isNaN(at) || !/^\d{4}-\d{2}-\d{2}/.test(q.at))
+        throw invalid([
+          { code: "invalid_format", path: ["query", "at"], message: `must be the event's ISO-8601 time, got ${JSON.stringify(q.at)}` },
+        ]);
+      from = at;
+      to = at + 1;
+    }
+    const page = await opts.store.listEvents({ from, to, filters: [], limit: 1, id }, null, request.readScope);
+    const event = page.events[0];
+    if (!event)
+      throw new CosttrailError("CT_NOT_FOUND", `No event ${JSON.stringify(id)}${q.at ? ` at ${q.at}` : ""} that this key may read`, {
+        path: ["params", "id"],
+      });
+    return event;
   });
 
   await priceRoutes(app, { store: opts.store, rateCard: opts.rateCard });

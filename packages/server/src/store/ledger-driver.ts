@@ -81,6 +81,8 @@ export interface LedgerDialect {
    * `unpriced_requests`, `first_ms`, `last_ms`, and `unpriced_<bucket>` token sums.
    */
   modelUsage(req: { from: number; to: number }, scope: ReadScope): Statement;
+  /** Rows `key`, `events`: the tag keys in use, the most used first. */
+  tagKeys(req: { from: number; to: number; limit: number }, scope: ReadScope): Statement;
   insertApiKey(key: StoredApiKey): Statement;
   appendRecords(records: readonly StoredRecord[]): Statement;
   /** Rows `kind`, `id`, `at_ms`, `body` (JSON text). */

@@ -30,6 +30,8 @@ export interface EventListRequest {
   readonly to: number;
   readonly filters: readonly QueryFilter[];
   readonly limit: number;
+  /** One event by its id (within the range): what the dashboard's event page reads. */
+  readonly id?: string;
 }
 
 export interface ModelUsage {
@@ -169,6 +171,8 @@ export interface LedgerStore {
   checkpointPrices(): Promise<void>;
   /** The models seen in a time range, with their unpriced requests and those requests' tokens. */
   modelUsage(req: { from: number; to: number }, scope: ReadScope): Promise<ModelUsage[]>;
+  /** The tag keys on a time range's events, the most used first, with how many events carry each. */
+  tagKeys(req: { from: number; to: number; limit: number }, scope: ReadScope): Promise<Array<{ key: string; events: number }>>;
   saveApiKey(key: StoredApiKey): Promise<void>;
   listApiKeys(): Promise<StoredApiKey[]>;
   /** Marks a key revoked from `atMs` on (now, or later for a rotation's grace period). */

@@ -96,6 +96,11 @@ export class Ledger implements LedgerStore {
     return Number(row?.n ?? 0);
   }
 
+  async tagKeys(req: { from: number; to: number; limit: number }, scope: ReadScope): Promise<Array<{ key: string; events: number }>> {
+    const rows = await this.all(this.driver.dialect.tagKeys(req, scope));
+    return rows.map((r) => ({ key: String(r.key), events: Number(r.events) }));
+  }
+
   async modelUsage(req: { from: number; to: number }, scope: ReadScope): Promise<ModelUsage[]> {
     const rows = await this.all(this.driver.dialect.modelUsage(req, scope));
     return rows.map((r) => {

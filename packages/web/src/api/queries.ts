@@ -13,6 +13,16 @@ export const queries = {
     queryKey: ["query", body],
     queryFn: ({ signal }: { signal: AbortSignal }) => api.post<{ rows: QueryRow[] }>("/v1/query", body, signal).then((r) => r.rows),
   }),
+  tagKeys: (from: string, to: string) => ({
+    queryKey: ["tags", from, to],
+    queryFn: ({ signal }: { signal: AbortSignal }) =>
+      api
+        .get<{ tags: Array<{ key: string; events: number }> }>(
+          `/v1/tags?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`,
+          signal,
+        )
+        .then((r) => r.tags),
+  }),
   budgets: () => ({
     queryKey: ["budgets"],
     queryFn: ({ signal }: { signal: AbortSignal }) => api.get<{ budgets: BudgetStatus[] }>("/v1/budgets", signal).then((r) => r.budgets),

@@ -1,7 +1,7 @@
 import { BarController, BarElement, CategoryScale, Chart as ChartJS, type ChartOptions, Legend, LinearScale, Tooltip } from "chart.js";
 import { Bar } from "react-chartjs-2";
 import { sumDecimals } from "../api/queries.js";
-import { usdAxis, usdExactly } from "./format.js";
+import { int, intCompact, usdAxis, usdExactly } from "./format.js";
 
 ChartJS.register(BarController, BarElement, CategoryScale, LinearScale, Tooltip, Legend);
 
@@ -19,18 +19,22 @@ function cssVar(name: string): string {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
 }
 
-/** Money per time bucket, stacked by a dimension. Clicking a bar segment tells which bucket and series. */
-export function StackedMoneyBars({
+/** An amount per time bucket, stacked by a dimension. Clicking a bar segment tells which bucket and series. */
+export function StackedBars({
   labels,
   series,
   onPick,
   height = 300,
+  unit = "usd",
 }: {
   labels: readonly string[];
   series: readonly Series[];
   onPick?: (bucket: number, series: number) => void;
   height?: number;
+  /** Dollars (exact decimal text) or counts. */
+  unit?: "usd" | "count";
 }) {
+  const exact = (v: string | undefined) => (unit === "usd" ? usdExactly(v ?? "0") : int(v ?? "0"));
   const text = cssVar("--muted");
   const grid = cssVar("--border");
   const data = {
@@ -38,7 +42,7 @@ export function StackedMoneyBars({
     datasets: series.map((s, i) => ({
       label: s.label,
       data: s.values.map(Number),
-      backgroundColor: s.label === "Other" ? OTHER_COLOR : (PALETTE[i % PALETTE.length] as string),
+      backgroundColor: s.label === "Other" && i === series.length - 1 ? OTHER_COLOR : (PALETTE[i % PALETTE.length] as string),
       borderRadius: 2,
       maxBarThickness: 36,
     })),
@@ -55,10 +59,10 @@ export function StackedMoneyBars({
         filter: (item) => item.parsed.y !== 0,
         callbacks: {
           // The exact decimal the ledger answered, not the float the bar was drawn from.
-          label: (item) => ` ${item.dataset.label}: ${usdExactly(series[item.datasetIndex]?.values[item.dataIndex] ?? "0")}`,
+          label: (item) => ` ${item.dataset.label}: ${exact(series[item.datasetIndex]?.values[item.dataIndex])}`,
           footer: (items) => {
             const i = items[0]?.dataIndex ?? 0;
-            return `Total: ${usdExactly(sumDecimals(series.map((s) => s.values[i])))}`;
+            return `Total: ${exact(sumDecimals(series.map((s) => s.values[i])))}`;
           },
         },
       },
@@ -70,7 +74,7 @@ export function StackedMoneyBars({
         beginAtZero: true,
         grid: { color: grid },
         border: { display: false },
-        ticks: { color: text, callback: (v) => usdAxis(Number(v)) },
+        ticks: { color: text, callback: (v) => (unit === "usd" ? usdAxis(Number(v)) : intCompact(Number(v))) },
       },
     },
     onClick: (_event, elements) => {
@@ -86,9 +90,10 @@ export function StackedMoneyBars({
     <div
       className="chart-box"
       style={{ height }}
-      data-chart="stacked-money"
+      data-chart="stacked"
       data-points={labels.length * series.length}
       data-series={series.map((s) => s.label).join("|")}
+      data-total={sumDecimals(series.flatMap((s) => s.values))}
     >
       <Bar data={data} options={options} />
     </div>

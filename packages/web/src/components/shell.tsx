@@ -4,7 +4,11 @@ import { useSession } from "../api/session.js";
 import type { WhoAmI } from "../api/types.js";
 import { type Theme, applyTheme, currentTheme } from "./theme.js";
 
-const PAGES = [{ href: "/", label: "Overview" }] as const;
+const PAGES = [
+  { href: "/", label: "Overview" },
+  { href: "/explore", label: "Explorer" },
+  { href: "/events", label: "Events" },
+] as const;
 
 function NavLink({ href, label }: { href: string; label: string }) {
   const [location] = useLocation();

@@ -1,10 +1,10 @@
 import { useQuery } from "@tanstack/react-query";
-import Big from "big.js";
 import { useMemo } from "react";
 import { useLocation, useSearch } from "wouter";
 import { queries, sumDecimals } from "../api/queries.js";
-import type { Alert, BudgetStatus, QueryRow, SpendSummary } from "../api/types.js";
-import { type Series, StackedMoneyBars } from "../components/charts.js";
+import type { Alert, BudgetStatus, SpendSummary } from "../api/types.js";
+import { StackedBars } from "../components/charts.js";
+import { toSeries } from "../components/series.js";
 import { bucketLabel, change, changeText, int, localTimeZone, percent, relative } from "../components/format.js";
 import { Money } from "../components/money.js";
 import { Empty, ErrorNote, Loading } from "../components/states.js";
@@ -23,7 +23,6 @@ const TOP = [
   { key: "user_id", title: "Top users" },
   { key: "model", title: "Top models" },
 ] as const;
-const MAX_SERIES = 7;
 
 /** The last 30 days up to now, starting at a local midnight: what the chart and the top lists cover. */
 function last30Days(now: number): { from: string; to: string } {
@@ -93,37 +92,6 @@ function Stats({ summary }: { summary: SpendSummary }) {
   );
 }
 
-/** Rows of (bucket, group, cost) into the chart's series: the biggest groups, the rest as "Other". */
-function toSeries(rows: QueryRow[], dim: string, buckets: string[]): Series[] {
-  const totals = new Map<string, Big>();
-  for (const r of rows) {
-    const g = String(r[dim] ?? "(none)");
-    totals.set(g, (totals.get(g) ?? new Big(0)).plus(String(r.cost_usd ?? "0")));
-  }
-  const ranked = [...totals.entries()].sort((a, b) => b[1].cmp(a[1])).map(([g]) => g);
-  const shown = ranked.length > MAX_SERIES + 1 ? ranked.slice(0, MAX_SERIES) : ranked;
-  const shownSet = new Set(shown);
-  const index = new Map(buckets.map((b, i) => [b, i]));
-  const cells = new Map<string, string[][]>();
-  for (const g of [...shown, "Other"])
-    cells.set(
-      g,
-      buckets.map(() => []),
-    );
-  for (const r of rows) {
-    const g = String(r[dim] ?? "(none)");
-    const i = index.get(String(r.bucket));
-    if (i === undefined) continue;
-    cells.get(shownSet.has(g) ? g : "Other")?.[i]?.push(String(r.cost_usd ?? "0"));
-  }
-  const out: Series[] = [];
-  for (const [g, perBucket] of cells) {
-    if (g === "Other" && shown.length === ranked.length) continue;
-    out.push({ label: g, values: perBucket.map((vals) => sumDecimals(vals)) });
-  }
-  return out;
-}
-
 function SpendOverTime({ stack, range, timeZone }: { stack: Stack; range: { from: string; to: string }; timeZone: string }) {
   const [, navigate] = useLocation();
   const q = useQuery(
@@ -139,14 +107,14 @@ function SpendOverTime({ stack, range, timeZone }: { stack: Stack; range: { from
   const chart = useMemo(() => {
     if (!q.data) return null;
     const buckets = [...new Set(q.data.map((r) => String(r.bucket)))].sort();
-    return { buckets, series: toSeries(q.data, stack, buckets) };
+    return { buckets, series: toSeries(q.data, [stack], "cost_usd", buckets) };
   }, [q.data, stack]);
   if (q.isPending) return <Loading height={300} />;
   if (q.isError) return <ErrorNote error={q.error} retry={() => void q.refetch()} />;
   if (!chart || chart.buckets.length === 0)
     return <Empty title="No spend in the last 30 days">Events sent to the collector show up here.</Empty>;
   return (
-    <StackedMoneyBars
+    <StackedBars
       labels={chart.buckets.map((b) => bucketLabel(b, "day"))}
       series={chart.series}
       onPick={(bucket, series) => {

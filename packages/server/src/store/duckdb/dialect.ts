@@ -16,6 +16,7 @@ import { Params, epochMs, whereSql } from "./sql-parts.js";
 function eventPage(req: EventListRequest, cursor: EventCursor | null, scope: ReadScope): Statement {
   const p = new Params();
   let where = whereSql(scope, req.from, req.to, req.filters, p);
+  if (req.id !== undefined) where += ` AND id = ${p.bind(req.id)}`;
   if (cursor) {
     const t = epochMs(p, cursor.ts_ms);
     where += ` AND (ts < ${t} OR (ts = ${t} AND id < ${p.bind(cursor.id)}))`;
@@ -87,6 +88,16 @@ function modelUsage(req: { from: number; to: number }, scope: ReadScope): Statem
     sql: `SELECT provider, model, count(*) AS requests, count(*) FILTER (WHERE ${unpriced}) AS unpriced_requests,
       epoch_ms(min(ts)) AS first_ms, epoch_ms(max(ts)) AS last_ms, ${buckets.join(", ")}
       FROM events WHERE ${whereSql(scope, req.from, req.to, [], p)} GROUP BY provider, model ORDER BY provider, model`,
+    params: p.values,
+  };
+}
+
+/** Tag keys on the events of a time range, the most used first, with how many events carry each. */
+function tagKeys(req: { from: number; to: number; limit: number }, scope: ReadScope): Statement {
+  const p = new Params();
+  return {
+    sql: `SELECT k AS key, count(*) AS events FROM (SELECT unnest(map_keys(tags)) AS k FROM events
+      WHERE ${whereSql(scope, req.from, req.to, [], p)}) GROUP BY k ORDER BY events DESC, key LIMIT ${Math.max(1, Math.floor(req.limit))}`,
     params: p.values,
   };
 }
@@ -182,6 +193,7 @@ export const duckdbDialect: LedgerDialect = {
   exportRows,
   count,
   modelUsage,
+  tagKeys,
   insertApiKey,
   listApiKeys,
   revokeApiKey,
