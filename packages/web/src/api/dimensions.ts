@@ -17,6 +17,7 @@ export const DIMENSIONS = [
   "prompt_version",
   "experiment_id",
   "variant",
+  "api_key_id",
   "provider",
   "model",
   "api",
@@ -43,6 +44,7 @@ const LABELS: Record<string, string> = {
   service_tier: "Service tier",
   error_type: "Error type",
   api: "API",
+  api_key_id: "API key",
 };
 
 const FIELD_LABELS: Record<string, string> = {
