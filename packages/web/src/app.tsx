@@ -6,6 +6,8 @@ import { EventPage } from "./pages/event.js";
 import { EventsPage } from "./pages/events.js";
 import { ExplorerPage } from "./pages/explorer.js";
 import { OverviewPage } from "./pages/overview.js";
+import { RunPage } from "./pages/run.js";
+import { RunsPage } from "./pages/runs.js";
 import { SignInPage } from "./pages/sign-in.js";
 
 export function App() {
@@ -22,6 +24,8 @@ export function App() {
       <Switch>
         <Route path="/" component={OverviewPage} />
         <Route path="/explore" component={ExplorerPage} />
+        <Route path="/runs" component={RunsPage} />
+        <Route path="/runs/:id" component={RunPage} />
         <Route path="/events" component={EventsPage} />
         <Route path="/events/:id" component={EventPage} />
         <Route path="/sign-in">

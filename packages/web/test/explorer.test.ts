@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Dashboard, HAVE_BROWSER, launch, openPage, screenshot, startDashboard } from "./browser.js";
+import { type Dashboard, HAVE_BROWSER, SCREENSHOTS, launch, openPage, screenshot, startDashboard } from "./browser.js";
 
 async function signIn(page: Page, server: Dashboard): Promise<void> {
   await page.goto(`${server.url}/sign-in`);
@@ -22,7 +22,7 @@ async function tableCosts(page: Page): Promise<Map<string, string>> {
   return new Map(rows.map((r) => [r.group, r.cost]));
 }
 
-describe.runIf(HAVE_BROWSER)("the explorer and the events, on a month of demo spend", () => {
+describe.runIf(HAVE_BROWSER)("the explorer, the events and the agent runs, on a month of demo spend", () => {
   let server: Dashboard;
   let browser: Browser;
   beforeAll(async () => {
@@ -126,6 +126,51 @@ describe.runIf(HAVE_BROWSER)("the explorer and the events, on a month of demo sp
     );
     expect(url.searchParams.get("feature")).not.toBeNull();
     await page.locator("[data-testid=events-table] tbody tr, [data-state=empty]").first().waitFor();
+    expect(errors).toEqual([]);
+    await context.close();
+  }, 90_000);
+
+  it("agent runs: the spread of cost per run by feature, the costliest runs, and a run's timeline that adds up to its cost", async () => {
+    const { page, errors, context } = await openPage(browser);
+    await signIn(page, server);
+    await page.getByRole("link", { name: "Agent runs" }).click();
+    await page.locator("[data-testid=runs-spread] tbody tr").first().waitFor();
+    const spread = await page
+      .locator("[data-testid=runs-spread] tbody tr")
+      .first()
+      .locator("[data-exact]")
+      .evaluateAll((els) => els.map((e) => Number(e.getAttribute("data-exact"))));
+    const [p50, p90, p99, max] = spread as [number, number, number, number];
+    expect(p50).toBeGreaterThan(0);
+    expect(p50).toBeLessThanOrEqual(p90);
+    expect(p90).toBeLessThanOrEqual(p99);
+    expect(p99).toBeLessThan(max);
+    expect(await page.locator("[data-chart=distribution]").getAttribute("data-series")).toBe("p50|p90|p99|max");
+    await page.locator("[data-testid=runs-top] tbody tr").first().waitFor();
+    await screenshot(page, "runs");
+
+    const first = page.locator("[data-testid=runs-top] tbody tr").first();
+    const runId = await first.locator("a").innerText();
+    expect(runId).toBe("run_runaway_42");
+    await first.locator("a").click();
+    await page.getByTestId("run-timeline").waitFor();
+    const api = (await (
+      await context.request.post(`${server.url}/v1/query`, {
+        headers: { "x-costtrail-csrf": "1" },
+        data: {
+          metrics: ["cost_usd", "requests"],
+          filters: [{ column: "agent_run_id", op: "eq", value: runId }],
+          from: "2020-01-01T00:00:00Z",
+        },
+      })
+    ).json()) as { rows: Array<{ cost_usd: string; requests: number }> };
+    const row = api.rows[0] as { cost_usd: string; requests: number };
+    expect(row.requests).toBeGreaterThan(1000);
+    await expect.poll(() => page.getByTestId("run-calls").innerText()).toBe(row.requests.toLocaleString("en-US"));
+    expect(await page.locator("[data-testid=run-timeline] tbody tr").count()).toBe(row.requests);
+    expect(await page.locator("[data-stat=run-cost] [data-exact]").getAttribute("data-exact")).toBe(row.cost_usd);
+    expect(await page.locator("[data-chart=cumulative]").getAttribute("data-total")).toBe(row.cost_usd);
+    await page.screenshot({ path: `${SCREENSHOTS}run.png` });
     expect(errors).toEqual([]);
     await context.close();
   }, 90_000);

@@ -1,6 +1,6 @@
 import Big from "big.js";
 import { api } from "./client.js";
-import type { Alert, BudgetStatus, QueryRequest, QueryRow, SpendSummary } from "./types.js";
+import type { Alert, BudgetStatus, QueryRequest, QueryRow, RunStanding, SpendSummary } from "./types.js";
 
 /** React Query keys and fetchers for the API's read routes. */
 export const queries = {
@@ -22,6 +22,15 @@ export const queries = {
           signal,
         )
         .then((r) => r.tags),
+  }),
+  stoppedRuns: () => ({
+    queryKey: ["runs", "stopped"],
+    queryFn: ({ signal }: { signal: AbortSignal }) =>
+      api
+        .get<{ runs: Array<RunStanding & { reason?: string }> }>("/v1/agent-runs/stopped", signal)
+        .then((r) =>
+          r.runs.map((run) => ({ ...run, reason: run.stopped ? `${run.stopped.ceiling}: ${run.stopped.used} of ${run.stopped.max}` : "" })),
+        ),
   }),
   budgets: () => ({
     queryKey: ["budgets"],

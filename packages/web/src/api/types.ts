@@ -19,6 +19,19 @@ export interface QueryRequest {
   order_by?: Array<{ metric: string; desc?: boolean } | { column: string; desc?: boolean }>;
   limit?: number;
   other?: boolean;
+  distribution?: { metric: string; per: string; stats: string[] };
+}
+
+/** An agent run as the ceilings tally it (GET /v1/agent-runs/:id). */
+export interface RunStanding {
+  readonly agent_run_id: string;
+  readonly agent: string;
+  readonly cost_usd: string;
+  readonly llm_calls: number;
+  readonly tool_calls: number;
+  readonly retries: number;
+  readonly started_at: string;
+  readonly stopped: { readonly ceiling: string; readonly used: string; readonly max: string; readonly at: string } | null;
 }
 
 export interface Period {

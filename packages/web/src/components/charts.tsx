@@ -1,9 +1,35 @@
-import { BarController, BarElement, CategoryScale, Chart as ChartJS, type ChartOptions, Legend, LinearScale, Tooltip } from "chart.js";
-import { Bar } from "react-chartjs-2";
+import {
+  BarController,
+  BarElement,
+  CategoryScale,
+  Chart as ChartJS,
+  type ChartOptions,
+  Filler,
+  Legend,
+  LineController,
+  LineElement,
+  LinearScale,
+  LogarithmicScale,
+  PointElement,
+  Tooltip,
+} from "chart.js";
+import { Bar, Line } from "react-chartjs-2";
 import { sumDecimals } from "../api/queries.js";
 import { int, intCompact, usdAxis, usdExactly } from "./format.js";
 
-ChartJS.register(BarController, BarElement, CategoryScale, LinearScale, Tooltip, Legend);
+ChartJS.register(
+  BarController,
+  BarElement,
+  LineController,
+  LineElement,
+  PointElement,
+  Filler,
+  CategoryScale,
+  LinearScale,
+  LogarithmicScale,
+  Tooltip,
+  Legend,
+);
 
 /** Calm, distinguishable in both themes; the last is for "Other". */
 export const PALETTE = ["#3b7d6b", "#5b8bd0", "#d08b3c", "#9a6cc4", "#c95f6e", "#4aa3a8", "#b6a23a", "#7a8a5a"];
@@ -96,6 +122,114 @@ export function StackedBars({
       data-total={sumDecimals(series.flatMap((s) => s.values))}
     >
       <Bar data={data} options={options} />
+    </div>
+  );
+}
+
+/** Statistics side by side per group (p50, p90, p99, max of cost per run), on a log scale: tails are orders of magnitude above the middle. */
+export function DistributionBars({
+  labels,
+  stats,
+  height = 280,
+}: {
+  labels: readonly string[];
+  stats: readonly Series[];
+  height?: number;
+}) {
+  const text = cssVar("--muted");
+  const grid = cssVar("--border");
+  const data = {
+    labels: [...labels],
+    datasets: stats.map((s, i) => ({
+      label: s.label,
+      data: s.values.map(Number),
+      backgroundColor: PALETTE[i % PALETTE.length] as string,
+      borderRadius: 2,
+      maxBarThickness: 28,
+    })),
+  };
+  const options: ChartOptions<"bar"> = {
+    responsive: true,
+    maintainAspectRatio: false,
+    animation: false,
+    interaction: { mode: "index", intersect: false },
+    plugins: {
+      legend: { position: "bottom", labels: { color: text, boxWidth: 10, boxHeight: 10 } },
+      tooltip: {
+        callbacks: { label: (item) => ` ${item.dataset.label}: ${usdExactly(stats[item.datasetIndex]?.values[item.dataIndex] ?? "0")}` },
+      },
+    },
+    scales: {
+      x: { grid: { display: false }, ticks: { color: text } },
+      y: {
+        type: "logarithmic",
+        grid: { color: grid },
+        border: { display: false },
+        // Powers of ten only: a log axis labelled at every step is unreadable.
+        ticks: { color: text, callback: (v) => (Number.isInteger(Math.log10(Number(v))) ? usdAxis(Number(v)) : "") },
+      },
+    },
+  };
+  return (
+    <div className="chart-box" style={{ height }} data-chart="distribution" data-series={stats.map((s) => s.label).join("|")}>
+      <Bar data={data} options={options} />
+    </div>
+  );
+}
+
+/** A running total over a sequence (an agent run's calls): where the money went as it went on. */
+export function CumulativeCost({
+  labels,
+  values,
+  height = 220,
+}: {
+  labels: readonly string[];
+  values: readonly string[];
+  height?: number;
+}) {
+  const text = cssVar("--muted");
+  const grid = cssVar("--border");
+  const data = {
+    labels: [...labels],
+    datasets: [
+      {
+        label: "Cost so far",
+        data: values.map(Number),
+        borderColor: PALETTE[0],
+        backgroundColor: `${PALETTE[0]}33`,
+        fill: true,
+        pointRadius: values.length > 60 ? 0 : 2,
+        stepped: true as const,
+      },
+    ],
+  };
+  const options: ChartOptions<"line"> = {
+    responsive: true,
+    maintainAspectRatio: false,
+    animation: false,
+    interaction: { mode: "index", intersect: false },
+    plugins: {
+      legend: { display: false },
+      tooltip: {
+        callbacks: {
+          label: (item) => ` Cost so far: ${usdExactly(values[item.dataIndex] ?? "0")}`,
+          title: (items) => `Call ${(items[0]?.dataIndex ?? 0) + 1} (${items[0]?.label ?? ""})`,
+        },
+      },
+    },
+    scales: {
+      x: { grid: { display: false }, ticks: { color: text, maxRotation: 0, autoSkipPadding: 16 } },
+      y: {
+        beginAtZero: true,
+        grid: { color: grid },
+        border: { display: false },
+        ticks: { color: text, callback: (v) => usdAxis(Number(v)) },
+      },
+    },
+  };
+  return (
+    <div className="chart-box" style={{ height }} data-chart="cumulative" data-total={values.at(-1) ?? "0"}>
+      <Line data={data} options={options} />
     </div>
   );
 }

@@ -7,6 +7,7 @@ import { type Theme, applyTheme, currentTheme } from "./theme.js";
 const PAGES = [
   { href: "/", label: "Overview" },
   { href: "/explore", label: "Explorer" },
+  { href: "/runs", label: "Agent runs" },
   { href: "/events", label: "Events" },
 ] as const;
 
