@@ -2,10 +2,13 @@ import { Redirect, Route, Switch } from "wouter";
 import { useSession } from "./api/session.js";
 import { Shell } from "./components/shell.js";
 import { Empty, Loading } from "./components/states.js";
+import { AlertsPage } from "./pages/alerts.js";
+import { BudgetsPage } from "./pages/budgets.js";
 import { EventPage } from "./pages/event.js";
 import { EventsPage } from "./pages/events.js";
 import { ExplorerPage } from "./pages/explorer.js";
 import { OverviewPage } from "./pages/overview.js";
+import { PricesPage } from "./pages/prices.js";
 import { RunPage } from "./pages/run.js";
 import { RunsPage } from "./pages/runs.js";
 import { SignInPage } from "./pages/sign-in.js";
@@ -27,6 +30,9 @@ export function App() {
         <Route path="/runs" component={RunsPage} />
         <Route path="/runs/:id" component={RunPage} />
         <Route path="/events" component={EventsPage} />
+        <Route path="/budgets" component={BudgetsPage} />
+        <Route path="/alerts" component={AlertsPage} />
+        <Route path="/prices" component={PricesPage} />
         <Route path="/events/:id" component={EventPage} />
         <Route path="/sign-in">
           <Redirect to="/" replace />

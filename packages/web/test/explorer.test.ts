@@ -175,6 +175,93 @@ describe.runIf(HAVE_BROWSER)("the explorer, the events and the agent runs, on a 
     await context.close();
   }, 90_000);
 
+  it("budgets: every budget's standing, a burn-down that matches the ledger, and an admin approving a request to exceed one", async () => {
+    const { page, errors, context } = await openPage(browser);
+    await signIn(page, server);
+    const api = async <T>(path: string): Promise<T> => (await (await context.request.get(`${server.url}${path}`)).json()) as T;
+    const { budgets } = await api<{ budgets: Array<{ name: string; scope: string | null; limit_usd: string }> }>("/v1/budgets");
+    await page.getByRole("link", { name: "Budgets", exact: true }).click();
+    await page.locator("[data-section=budget-list] li").first().waitFor();
+    expect(await page.locator("[data-section=budget-list] li").count()).toBe(budgets.length);
+    await page.goto(`${server.url}/budgets?budget=dev-tools-30d`);
+    await page.locator("[data-chart=burn-down]").waitFor();
+    const series = await api<{ limit_usd: string; points: Array<{ cumulative_usd: string }> }>("/v1/budgets/dev-tools-30d/series");
+    expect(series.points.length).toBeGreaterThan(20);
+    expect(await page.locator("[data-chart=burn-down]").getAttribute("data-total")).toBe(series.points.at(-1)?.cumulative_usd);
+    expect(await page.locator("[data-chart=burn-down]").getAttribute("data-limit")).toBe("400");
+    await screenshot(page, "budgets");
+
+    // The demo's request to exceed code-review-weekly, approved with a note: its limit grows by the amount.
+    const pending = page.locator("[data-section=overrides] li[data-state=pending]");
+    await expect.poll(() => pending.count()).toBe(1);
+    expect(await pending.innerText()).toContain("Release week");
+    const before = budgets.find((b) => b.name === "code-review-weekly")?.limit_usd;
+    expect(before).toBe("40");
+    await pending.getByLabel(/Note on/).fill("ok for this week");
+    await pending.getByRole("button", { name: "Approve" }).click();
+    await expect.poll(() => page.locator("[data-section=overrides] li[data-state=approved]").count()).toBe(1);
+    expect(await page.locator("[data-section=overrides] li[data-state=approved]").innerText()).toContain("ok for this week");
+    const after = await api<{ budgets: Array<{ name: string; limit_usd: string }> }>("/v1/budgets");
+    expect(after.budgets.find((b) => b.name === "code-review-weekly")?.limit_usd).toBe("60");
+    expect(errors).toEqual([]);
+    await context.close();
+
+    // A reader sees the requests but no buttons: only an admin decides.
+    const created = await fetch(`${server.url}/v1/keys`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${server.adminKey}`, "content-type": "application/json" },
+      body: JSON.stringify({ name: "finance", scopes: ["read"] }),
+    });
+    const reader = (await created.json()) as { key: string };
+    const other = await openPage(browser);
+    await other.page.goto(`${server.url}/sign-in`);
+    await other.page.getByLabel("API key").fill(reader.key);
+    await other.page.getByRole("button", { name: "Sign in" }).click();
+    await other.page.getByTestId("who").waitFor();
+    await other.page.goto(`${server.url}/budgets`);
+    await other.page.locator("[data-section=overrides] li").first().waitFor();
+    expect(await other.page.getByRole("button", { name: "Approve" }).count()).toBe(0);
+    expect(await other.page.locator("[data-section=overrides]").innerText()).toContain("An admin decides");
+    await other.context.close();
+  }, 90_000);
+
+  it("alerts: the open ones as the API lists them, each linking to the view it is about; prices: unpriced models, the rates in force", async () => {
+    const { page, errors, context } = await openPage(browser);
+    await signIn(page, server);
+    const open = (await (await context.request.get(`${server.url}/v1/alerts?state=open&limit=200`)).json()) as {
+      alerts: Array<{ id: string; type: string }>;
+    };
+    expect(open.alerts.length).toBeGreaterThan(0);
+    await page.getByRole("link", { name: "Alerts", exact: true }).click();
+    await page.locator("[data-section=alert-list] li").first().waitFor();
+    expect(await page.locator("[data-section=alert-list] li").count()).toBe(open.alerts.length);
+    await screenshot(page, "alerts");
+    // The demo's self-hosted model has no price: its alert opens the prices page on that model.
+    const unpriced = open.alerts.find((a) => a.type === "unpriced_model") as { id: string };
+    expect(unpriced).toBeDefined();
+    await page.locator(`[data-alert="${unpriced.id}"]`).getByRole("link", { name: "Look at it" }).click();
+    await expect.poll(() => new URL(page.url()).pathname).toBe("/prices");
+    const row = page.locator('[data-unpriced="acme/llama-3-70b-internal"]');
+    await row.waitFor();
+    expect(await row.getAttribute("aria-current")).toBe("true");
+    const listed = (await (await context.request.get(`${server.url}/v1/prices/unpriced`)).json()) as {
+      models: Array<{ model: string; requests: number }>;
+    };
+    expect(await row.locator("td").nth(1).innerText()).toBe(
+      listed.models.find((m) => m.model === "llama-3-70b-internal")?.requests.toLocaleString("en-US"),
+    );
+    // Each model in use with the rate that prices it now, exactly as published.
+    const haiku = page.locator('[data-section=models-in-use] tr[data-model="anthropic/claude-haiku-4-5"]');
+    await expect.poll(() => haiku.innerText()).toContain("Input $1.00/M");
+    expect(await haiku.innerText()).toContain("Output $5.00/M");
+    expect(await page.locator('[data-section=models-in-use] tr[data-model="acme/llama-3-70b-internal"]').innerText()).toContain("no price");
+    await page.getByLabel("Find a model").fill("gpt-4o-mini");
+    await expect.poll(() => page.locator("[data-section=rate-card] tbody tr").first().innerText()).toContain("gpt-4o-mini");
+    await screenshot(page, "prices");
+    expect(errors).toEqual([]);
+    await context.close();
+  }, 60_000);
+
   it("names a wrong event, and a query the server refuses, in the page", async () => {
     const { page, context } = await openPage(browser);
     await signIn(page, server);

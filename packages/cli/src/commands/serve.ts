@@ -113,6 +113,15 @@ export async function serve(flags: ServeFlags): Promise<RunningServer> {
       process.stderr.write(`Demo data loaded: ${r.accepted} events in ${r.seconds.toFixed(1)} s\n`);
     } else process.stderr.write(`Ledger already holds ${existing} events; demo data not loaded again\n`);
     if (demoConfig && configFile) {
+      // One request to exceed a budget, waiting for an admin: the dashboard's approvals have something to show.
+      if (existing === 0)
+        await new ApiClient(server.url, server.adminKey)
+          .json("POST", "/v1/budgets/code-review-weekly/overrides", {
+            amount_usd: "20.00",
+            reason: "Release week: the review agent runs on every pull request",
+            expires_in: "7d",
+          })
+          .catch((e) => process.stderr.write(`demo override request not made: ${(e as Error).message}\n`));
       await server.alerts.evaluate();
       process.stderr.write(`Demo budgets, agent-run ceilings and alerts: ${configFile} (edit it; the server reloads it)\n`);
     }

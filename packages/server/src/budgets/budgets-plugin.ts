@@ -3,6 +3,8 @@ import type { FastifyInstance } from "fastify";
 import type { ApiKeyRecord, KeyRing } from "../auth/api-keys.js";
 import { requireScope } from "../auth/authenticate.js";
 import type { LedgerStore } from "../store/ledger-store.js";
+import { readScopeFor } from "../query/read-scope.js";
+import { budgetSeries } from "./budget-series.js";
 import type { BudgetCheckRequest, BudgetService } from "./budget-service.js";
 import { type OverrideBook, type OverrideState, checkOverrideBody } from "./override-book.js";
 
@@ -112,6 +114,28 @@ export async function budgetsPlugin(app: FastifyInstance, opts: BudgetsPluginOpt
   app.get("/v1/budgets", { onRequest: read }, async (request) => {
     const key = request.apiKey as ApiKeyRecord;
     return { budgets: await opts.budgets.status(visibleTo(key)) };
+  });
+
+  app.get("/v1/budgets/:name/series", { onRequest: read }, async (request) => {
+    const key = request.apiKey as ApiKeyRecord;
+    const { name } = request.params as { name: string };
+    const { scope } = request.query as { scope?: string };
+    const budget = opts.budgets.budget(name);
+    if (!budget || !visibleTo(key)(budget))
+      throw new CosttrailError("CT_NOT_FOUND", `No budget ${JSON.stringify(name)} that this key may read`, { path: ["params", "name"] });
+    if ((budget.each_value_of === null) !== (scope === undefined))
+      throw invalid([
+        {
+          code: budget.each_value_of === null ? "unknown_field" : "required",
+          path: ["query", "scope"],
+          message:
+            budget.each_value_of === null
+              ? "this budget has one scope: leave scope out"
+              : `this budget has one scope per ${budget.each_value_of}: give scope=<value>`,
+        },
+      ]);
+    const status = (await opts.budgets.status((b) => b.name === name)).find((s) => s.scope === (scope ?? null));
+    return budgetSeries(opts.store, readScopeFor(key), budget, scope ?? null, status?.limit_usd ?? budget.limit_usd, Date.now());
   });
 
   app.post("/v1/budgets/check", { onRequest: ingest }, async (request) => {

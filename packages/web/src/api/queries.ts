@@ -1,6 +1,6 @@
 import Big from "big.js";
 import { api } from "./client.js";
-import type { Alert, BudgetStatus, QueryRequest, QueryRow, RunStanding, SpendSummary } from "./types.js";
+import type { Alert, BudgetOverride, BudgetSeries, BudgetStatus, QueryRequest, QueryRow, RunStanding, SpendSummary } from "./types.js";
 
 /** React Query keys and fetchers for the API's read routes. */
 export const queries = {
@@ -35,6 +35,24 @@ export const queries = {
   budgets: () => ({
     queryKey: ["budgets"],
     queryFn: ({ signal }: { signal: AbortSignal }) => api.get<{ budgets: BudgetStatus[] }>("/v1/budgets", signal).then((r) => r.budgets),
+  }),
+  budgetSeries: (name: string, scope: string | null) => ({
+    queryKey: ["budget-series", name, scope],
+    queryFn: ({ signal }: { signal: AbortSignal }) =>
+      api.get<BudgetSeries>(
+        `/v1/budgets/${encodeURIComponent(name)}/series${scope === null ? "" : `?scope=${encodeURIComponent(scope)}`}`,
+        signal,
+      ),
+  }),
+  overrides: () => ({
+    queryKey: ["overrides"],
+    queryFn: ({ signal }: { signal: AbortSignal }) =>
+      api.get<{ overrides: BudgetOverride[] }>("/v1/budgets/overrides", signal).then((r) => r.overrides),
+  }),
+  alerts: (state: "open" | "resolved", limit: number) => ({
+    queryKey: ["alerts", state, limit],
+    queryFn: ({ signal }: { signal: AbortSignal }) =>
+      api.get<{ alerts: Alert[] }>(`/v1/alerts?state=${state}&limit=${limit}`, signal).then((r) => r.alerts),
   }),
   openAlerts: (limit: number) => ({
     queryKey: ["alerts", "open", limit],

@@ -20,6 +20,7 @@ export interface QueryRequest {
   limit?: number;
   other?: boolean;
   distribution?: { metric: string; per: string; stats: string[] };
+  pricing?: "recorded" | "current";
 }
 
 /** An agent run as the ceilings tally it (GET /v1/agent-runs/:id). */
@@ -73,6 +74,18 @@ export interface BudgetStatus {
 
 export interface Alert {
   readonly id: string;
+  readonly key: string;
+  readonly scope: Readonly<Record<string, string | null>>;
+  readonly amounts: Readonly<Record<string, string | number>>;
+  readonly resolved_at: string | null;
+  readonly deliveries: ReadonlyArray<{
+    readonly destination: string;
+    readonly action: string;
+    readonly state: string;
+    readonly attempts: number;
+    readonly last_error: string | null;
+    readonly at: string;
+  }>;
   readonly rule: string;
   readonly type: string;
   readonly severity: string;
@@ -80,4 +93,28 @@ export interface Alert {
   readonly state: "open" | "resolved";
   readonly opened_at: string;
   readonly link: string;
+}
+
+export interface BudgetSeries {
+  readonly name: string;
+  readonly scope: string | null;
+  readonly window: { readonly from: string; readonly to: string };
+  readonly limit_usd: string;
+  readonly grain: "hour" | "day";
+  readonly points: ReadonlyArray<{ readonly bucket: string; readonly cost_usd: string; readonly cumulative_usd: string }>;
+}
+
+export interface BudgetOverride {
+  readonly id: string;
+  readonly budget: string;
+  readonly scope: string | null;
+  readonly amount_usd: string;
+  readonly reason: string;
+  readonly requested_by: string;
+  readonly requested_at: string;
+  readonly expires_at: string;
+  readonly state: "pending" | "approved" | "denied" | "expired";
+  readonly decided_by: string | null;
+  readonly decided_at: string | null;
+  readonly note: string | null;
 }

@@ -233,3 +233,63 @@ export function CumulativeCost({
     </div>
   );
 }
+
+/** A budget's spend so far against its limit: the running total per bucket, and the limit as a dashed line. */
+export function BurnDown({
+  labels,
+  cumulative,
+  limit,
+  height = 260,
+}: {
+  labels: readonly string[];
+  cumulative: readonly string[];
+  limit: string;
+  height?: number;
+}) {
+  const text = cssVar("--muted");
+  const grid = cssVar("--border");
+  const bad = cssVar("--bad");
+  const data = {
+    labels: [...labels],
+    datasets: [
+      {
+        label: "Spent",
+        data: cumulative.map(Number),
+        borderColor: PALETTE[0],
+        backgroundColor: `${PALETTE[0]}33`,
+        fill: true,
+        pointRadius: 0,
+        stepped: true as const,
+      },
+      { label: "Limit", data: labels.map(() => Number(limit)), borderColor: bad, borderDash: [6, 4], pointRadius: 0, fill: false },
+    ],
+  };
+  const options: ChartOptions<"line"> = {
+    responsive: true,
+    maintainAspectRatio: false,
+    animation: false,
+    interaction: { mode: "index", intersect: false },
+    plugins: {
+      legend: { position: "bottom", labels: { color: text, boxWidth: 10, boxHeight: 10 } },
+      tooltip: {
+        callbacks: {
+          label: (item) => ` ${item.dataset.label}: ${usdExactly(item.datasetIndex === 0 ? (cumulative[item.dataIndex] ?? "0") : limit)}`,
+        },
+      },
+    },
+    scales: {
+      x: { grid: { display: false }, ticks: { color: text, maxRotation: 0, autoSkipPadding: 16 } },
+      y: {
+        beginAtZero: true,
+        grid: { color: grid },
+        border: { display: false },
+        ticks: { color: text, callback: (v) => usdAxis(Number(v)) },
+      },
+    },
+  };
+  return (
+    <div className="chart-box" style={{ height }} data-chart="burn-down" data-total={cumulative.at(-1) ?? "0"} data-limit={limit}>
+      <Line data={data} options={options} />
+    </div>
+  );
+}

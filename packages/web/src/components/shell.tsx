@@ -9,6 +9,9 @@ const PAGES = [
   { href: "/explore", label: "Explorer" },
   { href: "/runs", label: "Agent runs" },
   { href: "/events", label: "Events" },
+  { href: "/budgets", label: "Budgets" },
+  { href: "/alerts", label: "Alerts" },
+  { href: "/prices", label: "Prices" },
 ] as const;
 
 function NavLink({ href, label }: { href: string; label: string }) {

@@ -1,6 +1,6 @@
 import { useQuery } from "@tanstack/react-query";
 import { useMemo } from "react";
-import { useLocation, useSearch } from "wouter";
+import { Link, useLocation, useSearch } from "wouter";
 import { queries, sumDecimals } from "../api/queries.js";
 import type { Alert, BudgetStatus, SpendSummary } from "../api/types.js";
 import { StackedBars } from "../components/charts.js";
@@ -203,7 +203,9 @@ function Budgets() {
     <section className="card" data-section="budgets">
       <div className="card-head">
         <h2>Budgets burning fastest</h2>
-        <span className="hint">{q.data ? `${q.data.length} in force` : ""}</span>
+        <Link href="/budgets" className="small">
+          {q.data ? `All ${q.data.length}` : "All budgets"}
+        </Link>
       </div>
       {q.isPending ? (
         <Loading height={180} />
@@ -217,7 +219,11 @@ function Budgets() {
             <li key={`${b.name}/${b.scope ?? ""}`}>
               <div className="row small">
                 <span>
-                  <strong>{b.name}</strong>
+                  <Link
+                    href={`/budgets?${new URLSearchParams(b.scope === null ? { budget: b.name } : { budget: b.name, scope: b.scope })}`}
+                  >
+                    <strong>{b.name}</strong>
+                  </Link>
                   {b.scope !== null && <span className="muted"> · {b.scope}</span>}
                   <span className="muted"> · {b.rolling ? `rolling ${b.period}` : b.period}</span>
                 </span>
@@ -231,11 +237,13 @@ function Budgets() {
               <div className="row small muted">
                 <span>{percent(b.percent)} used</span>
                 <span>
-                  {b.forecast_exhausted_at
-                    ? `${b.forecast_exhausts_in_period ? "Runs out" : "Would run out"} ${relative(b.forecast_exhausted_at)}`
-                    : Number(b.spent_usd) > 0
-                      ? "Not on course to run out"
-                      : "No spend yet this period"}
+                  {b.percent >= 100
+                    ? "At or over its limit"
+                    : b.forecast_exhausted_at
+                      ? `${b.forecast_exhausts_in_period ? "Runs out" : "Would run out"} ${relative(b.forecast_exhausted_at)}`
+                      : Number(b.spent_usd) > 0
+                        ? "Not on course to run out"
+                        : "No spend yet this period"}
                 </span>
               </div>
             </li>
@@ -254,6 +262,9 @@ function OpenAlerts() {
     <section className="card" data-section="alerts">
       <div className="card-head">
         <h2>Open alerts</h2>
+        <Link href="/alerts" className="small">
+          All alerts
+        </Link>
       </div>
       {q.isPending ? (
         <Loading height={180} />
