@@ -49,8 +49,8 @@ export class ServerProcess {
   }
 
   /** `config` is costtrail.yaml's text, written beside the data directory; null for none. */
-  static async start(adminKey: string, config: string | null): Promise<ServerProcess> {
-    const dataDir = await mkdtemp(join(tmpdir(), "ct-realistic-bench-"));
+  static async start(adminKey: string, config: string | null, existingDataDir?: string): Promise<ServerProcess> {
+    const dataDir = existingDataDir ?? (await mkdtemp(join(tmpdir(), "ct-realistic-bench-")));
     const configFile = join(dataDir, "costtrail.yaml");
     if (config !== null) await writeFile(configFile, config);
     const child = spawn(

@@ -203,6 +203,25 @@ describe("rollups from the hourly table", () => {
     expect(shapedInSql).toBeGreaterThan(200);
   }, 180_000);
 
+  it("count tag keys as the events do, over whole hours, partial hours and live segments, within a key's projects", async () => {
+    await ledgerWithHistory(5);
+    const s = store as TestLedger;
+    expect(s.layout().sealed).toEqual([]);
+    // A range that starts and ends inside hours, so all three sources count.
+    const from = START + 3 * 86_400_000 + 1_234_567;
+    const to = START + SPAN - 2_345_678;
+    for (const scope of [{ projects: null }, { projects: ["proj-b"] }]) {
+      const p = scope.projects === null ? "" : " AND project IN ('proj-b')";
+      const expected = await s.driver.all({
+        sql: `SELECT k AS key, count(*) AS events FROM (SELECT unnest(map_keys(tags)) AS k FROM events
+          WHERE ts >= epoch_ms(CAST(${from} AS BIGINT)) AND ts < epoch_ms(CAST(${to} AS BIGINT))${p}) GROUP BY k ORDER BY events DESC, key`,
+        params: [],
+      });
+      expect(expected.length).toBeGreaterThan(1);
+      expect(await s.tagKeys({ from, to, limit: 100 }, scope)).toEqual(expected.map((r) => ({ key: String(r.key), events: Number(r.events) })));
+    }
+  });
+
   it("is written at compaction and holds the main file's events, per dimension and in total", async () => {
     const { path } = await ledgerWithHistory(3);
     await (store as TestLedger).close();

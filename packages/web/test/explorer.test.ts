@@ -74,7 +74,7 @@ describe.runIf(HAVE_BROWSER)("the explorer, the events and the agent runs, on a 
     expect(download.suggestedFilename()).toMatch(/^costtrail-feature-\d{4}-\d{2}-\d{2}-\d{4}-\d{2}-\d{2}\.csv$/);
     const csv = await readFile((await download.path()) as string, "utf8");
     const [header, ...lines] = csv.trim().split("\r\n");
-    expect(header).toBe("feature,cost_usd,requests,total_tokens,cost_per_request_usd,error_rate");
+    expect(header).toBe("feature,cost_usd,requests,cost_per_request_usd,error_rate");
     const fromCsv = new Map(lines.map((l) => [l.split(",")[0] as string, l.split(",")[1] as string]));
     expect(fromCsv).toEqual(costs);
     expect(errors).toEqual([]);

@@ -40,6 +40,7 @@ export function EventsPage() {
   }, [params]);
   // Pages go forward by the server's cursor; the ones already seen are kept to go back.
   const [cursors, setCursors] = useState<string[]>([]);
+  const [eventId, setEventId] = useState("");
   const cursor = cursors.at(-1) ?? null;
   const qs = new URLSearchParams({ from, to, limit: String(PAGE) });
   for (const f of filters) for (const v of f.values) qs.append(f.column, v);
@@ -67,6 +68,19 @@ export function EventsPage() {
           <div className="chips" data-testid="filters">
             <FilterChips filters={filters} onRemove={(c) => refilter((p) => p.delete(c))} />
             <FilterAdder tagKeys={[]} onAdd={(column, value) => refilter((p) => p.append(column, value))} />
+            <form
+              className="chips"
+              style={{ marginLeft: "auto" }}
+              onSubmit={(e) => {
+                e.preventDefault();
+                if (eventId.trim()) navigate(`/events/${encodeURIComponent(eventId.trim())}`);
+              }}
+            >
+              <input value={eventId} onChange={(e) => setEventId(e.target.value)} placeholder="Event id" aria-label="Event id" size={22} />
+              <button type="submit" disabled={eventId.trim() === ""}>
+                Open
+              </button>
+            </form>
           </div>
         </section>
         <section className="card">

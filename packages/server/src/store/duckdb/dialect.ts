@@ -4,7 +4,8 @@ import type { EventListRequest, ExportFormat, ReadScope, RecordKind, StoredApiKe
 import { checkpointPrices, insertEventPrices, listPriceVersions, repriceEvents, repriceCounts, savePriceVersion } from "./reprice-sql.js";
 import { rollup, rollupJson } from "./rollup-sql.js";
 import { EVENT_LIST_COLUMNS, EXACT_COST } from "./schema.js";
-import { Params, epochMs, whereSql } from "./sql-parts.js";
+import { HOURLY_BUILT_KEY } from "./hourly.js";
+import { Params, epochMs, scopeSql, whereSql } from "./sql-parts.js";
 
 /**
  * DuckDB's SQL for the ledger: the dialect a driver speaks (ledger-driver.ts). Rollups are in
@@ -92,12 +93,27 @@ function modelUsage(req: { from: number; to: number }, scope: ReadScope): Statem
   };
 }
 
-/** Tag keys on the events of a time range, the most used first, with how many events carry each. */
+/**
+ * Tag keys on the events of a time range, the most used first, with how many events carry
+ * each. Whole hours of compacted events are counted from the hourly table's tag rows (a
+ * month of ten million events is a few thousand rows there); the partial hours at either end
+ * and the live segments from the events. A tag the hourly table dropped for holding a value
+ * per call is counted only where it is read from events, which is the best a group-by list can
+ * use it for anyway. Without a built hourly table, every event is read.
+ */
 function tagKeys(req: { from: number; to: number; limit: number }, scope: ReadScope): Statement {
   const p = new Params();
+  const fromHour = Math.ceil(req.from / 3_600_000) * 3_600_000;
+  const toHour = Math.max(fromHour, Math.floor(req.to / 3_600_000) * 3_600_000);
+  const keysOf = (table: string, extra: string) =>
+    `SELECT k AS key, count(*) AS n FROM (SELECT unnest(map_keys(tags)) AS k FROM ${table} WHERE ${whereSql(scope, req.from, req.to, [], p)}${extra}) GROUP BY k`;
+  const built = `(SELECT count(*) > 0 FROM meta WHERE key = ${p.bind(HOURLY_BUILT_KEY)})`;
+  const hourly = `SELECT substr(dim, 5) AS key, sum(requests) AS n FROM hourly
+    WHERE ${built} AND dim LIKE 'tag.%' AND ${scopeSql(scope, p) ?? "TRUE"} AND hour >= ${epochMs(p, fromHour)} AND hour < ${epochMs(p, toHour)} GROUP BY dim`;
+  const outside = ` AND (NOT ${built} OR ts < ${epochMs(p, fromHour)} OR ts >= ${epochMs(p, toHour)})`;
   return {
-    sql: `SELECT k AS key, count(*) AS events FROM (SELECT unnest(map_keys(tags)) AS k FROM events
-      WHERE ${whereSql(scope, req.from, req.to, [], p)}) GROUP BY k ORDER BY events DESC, key LIMIT ${Math.max(1, Math.floor(req.limit))}`,
+    sql: `SELECT key, CAST(sum(n) AS BIGINT) AS events FROM (${hourly} UNION ALL ${keysOf("main_events", outside)} UNION ALL ${keysOf("live_events", "")})
+      GROUP BY key ORDER BY events DESC, key LIMIT ${Math.max(1, Math.floor(req.limit))}`,
     params: p.values,
   };
 }

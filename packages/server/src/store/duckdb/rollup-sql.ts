@@ -207,8 +207,11 @@ const HOUR_MS = 3_600_000;
 
 /** A rollup read from hourly sums (hourly.ts) for its whole hours of compacted events. */
 export interface HourlyPlan {
-  /** `hourly` (sums per dimension value) or `run_hours` (sums per agent run, for distributions). */
-  readonly table: "hourly" | "run_hours";
+  /**
+   * `hourly` (sums per dimension value), `run_hours` (sums per agent run, for distributions), or
+   * `events`: no table, only the events summed into parts per group (see eventPartsPlan).
+   */
+  readonly table: "hourly" | "run_hours" | "events";
   /** The one dimension other than project that an `hourly` rollup groups or filters by; null for none. */
   readonly dim: Dimension | null;
   /** Whole UTC hours [fromMs, toMs) taken from the hourly table. */
@@ -243,6 +246,19 @@ export function hourlyPlan(spec: QuerySpec): HourlyPlan | null {
   const [dim = null] = dims;
   if (dim !== null && !dim.startsWith("tag.") && !HOURLY_COLUMNS.includes(dim)) return null;
   return { table: "hourly", dim, fromMs, toMs };
+}
+
+/**
+ * A rollup that folds its smaller groups into "(other)" ranks the groups and then sums again by
+ * kept or folded: over every event, that is a second pass and a join of every event to its
+ * group's rank (3 to 4 times the plain rollup). With metrics that sums of parts answer, the
+ * events are summed once per group (and bucket) into parts, and the ranking and folding work
+ * on those few rows instead.
+ */
+export function eventPartsPlan(spec: QuerySpec): HourlyPlan | null {
+  if (!spec.other || spec.limit === null || spec.distribution) return null;
+  if (!spec.metrics.every((m) => PART_METRICS.has(m))) return null;
+  return { table: "events", dim: null, fromMs: 0, toMs: 0 };
 }
 
 /** The pieces every rollup shape shares: where, group columns, bucket, and what leaves the statement. */
@@ -326,6 +342,10 @@ class RollupParts {
  */
 function partsRelation(r: RollupParts, h: HourlyPlan): string {
   const { spec, p } = r;
+  if (h.table === "events") {
+    const parts = new Set(spec.metrics.flatMap((m) => partsOf(m)));
+    return `SELECT ${[...r.groupSelects, ...r.bucketSelect(), eventPartSums(parts)].join(", ")} FROM ${r.events} WHERE ${r.where} GROUP BY ALL`;
+  }
   const runs = h.table === "run_hours";
   const where = [scopeSql(r.scope, p) ?? "TRUE", `hour >= ${epochMs(p, h.fromMs)}`, `hour < ${epochMs(p, h.toMs)}`];
   // A run's rows hold their columns; a dimension's rows hold its value in `value`.
@@ -462,7 +482,7 @@ export function rollupStatement(spec: QuerySpec, scope: ReadScope, options: Roll
   const overflow = options.api && r.outputs.some((o) => o.alias === "overflow") ? ", coalesce(max(overflow), 0) AS overflow" : "";
   // Read in the same snapshot as the answer: whether the hourly table could not be trusted
   // for this rollup (not built yet, or its dimension dropped), so that it is answered again from events.
-  const h = options.hourly;
+  const h = options.hourly?.table === "events" ? null : options.hourly;
   const built = h?.table === "run_hours" ? RUN_HOURS_BUILT_KEY : HOURLY_BUILT_KEY;
   const dropped = `${HOURLY_DROPPED_PREFIX}${h?.table === "run_hours" ? RUN_DIMENSION : (h?.dim ?? "")}`;
   const stale = h
@@ -529,7 +549,7 @@ async function answerText(spec: QuerySpec, scope: ReadScope, run: RunStatement, 
     const first = await answer(hourly, residuals);
     if (first?.stale === false) return String(first.j);
   }
-  return String((await answer(null, residuals))?.j ?? "[]");
+  return String((await answer(eventPartsPlan(spec), residuals))?.j ?? "[]");
 }
 
 export async function rollup(
