@@ -218,7 +218,9 @@ describe("rollups from the hourly table", () => {
         params: [],
       });
       expect(expected.length).toBeGreaterThan(1);
-      expect(await s.tagKeys({ from, to, limit: 100 }, scope)).toEqual(expected.map((r) => ({ key: String(r.key), events: Number(r.events) })));
+      expect(await s.tagKeys({ from, to, limit: 100 }, scope)).toEqual(
+        expected.map((r) => ({ key: String(r.key), events: Number(r.events) })),
+      );
     }
   });
 

@@ -85,3 +85,11 @@ export async function screenshot(page: Page, name: string): Promise<void> {
   await mkdir(SCREENSHOTS, { recursive: true });
   await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
 }
+
+/** Signs a page in through the sign-in form with the server's admin key, as a returning user would. */
+export async function signIn(page: Page, server: Dashboard): Promise<void> {
+  await page.goto(`${server.url}/sign-in`);
+  await page.getByLabel("API key").fill(server.adminKey);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByTestId("who").waitFor();
+}

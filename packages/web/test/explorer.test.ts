@@ -1,14 +1,7 @@
 import { readFile } from "node:fs/promises";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Dashboard, HAVE_BROWSER, SCREENSHOTS, launch, openPage, screenshot, startDashboard } from "./browser.js";
-
-async function signIn(page: Page, server: Dashboard): Promise<void> {
-  await page.goto(`${server.url}/sign-in`);
-  await page.getByLabel("API key").fill(server.adminKey);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByTestId("who").waitFor();
-}
+import { type Dashboard, HAVE_BROWSER, SCREENSHOTS, launch, openPage, screenshot, signIn, startDashboard } from "./browser.js";
 
 /** The table's rows as {group label → exact cost}, read from the cells' exact values. */
 async function tableCosts(page: Page): Promise<Map<string, string>> {

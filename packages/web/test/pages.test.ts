@@ -1,6 +1,6 @@
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Dashboard, HAVE_BROWSER, launch, openPage, screenshot, startDashboard } from "./browser.js";
+import { type Dashboard, HAVE_BROWSER, launch, openPage, screenshot, signIn, startDashboard } from "./browser.js";
 
 /** Every page of the navigation, with what shows it has loaded its data. */
 const PAGES = [
@@ -27,8 +27,7 @@ describe.runIf(HAVE_BROWSER)("every page of the dashboard", () => {
   for (const scheme of ["light", "dark"] as const)
     it(`loads from the navigation without a console error or an error panel, in ${scheme}, with a screenshot of each`, async () => {
       const { page, errors, context } = await openPage(browser, { colorScheme: scheme });
-      await page.goto(server.link);
-      await page.getByTestId("who").waitFor();
+      await signIn(page, server);
       for (const p of PAGES) {
         await page.getByRole("navigation", { name: "Pages" }).getByRole("link", { name: p.link, exact: true }).click();
         await page.locator(p.ready).first().waitFor();
@@ -43,8 +42,7 @@ describe.runIf(HAVE_BROWSER)("every page of the dashboard", () => {
 
   it("says so, in the page, for a path that is no page", async () => {
     const { page, context } = await openPage(browser);
-    await page.goto(server.link);
-    await page.getByTestId("who").waitFor();
+    await signIn(page, server);
     await page.goto(`${server.url}/runs/no-such-run`);
     await expect.poll(() => page.locator("[data-state=empty]").innerText()).toContain("No calls of the run no-such-run");
     await context.close();

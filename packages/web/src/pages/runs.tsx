@@ -37,7 +37,7 @@ export function RunsPage() {
   const top = useQuery(
     queries.rollup({
       ...span,
-      metrics: ["cost_usd", "requests", "errors", "total_tokens"],
+      metrics: ["cost_usd", "requests", "errors"],
       group_by: ["agent_run_id", "feature"],
       filters: runsOnly,
       order_by: [{ metric: "cost_usd", desc: true }],
@@ -77,7 +77,6 @@ export function RunsPage() {
     { key: "feature", label: "Feature", sortValue: (r) => String(r.feature ?? ""), render: (r) => String(r.feature ?? "(none)") },
     { key: "requests", label: "Calls", numeric: true, sortValue: (r) => r.requests, render: (r) => int(r.requests) },
     { key: "errors", label: "Errors", numeric: true, sortValue: (r) => r.errors, render: (r) => int(r.errors) },
-    { key: "total_tokens", label: "Tokens", numeric: true, sortValue: (r) => r.total_tokens, render: (r) => int(r.total_tokens) },
     { key: "cost_usd", label: "Cost", numeric: true, sortValue: (r) => r.cost_usd, render: (r) => <Money value={r.cost_usd} /> },
   ];
 
