@@ -18,5 +18,7 @@ export default defineConfig({
     pool: "forks",
     globalSetup: ["./vitest.global-setup.ts"],
     testTimeout: 30_000,
+    // A page's data can take seconds on a loaded 2-core machine; polls wait up to 10 s, not 1.
+    expect: { poll: { timeout: 10_000 } },
   },
 });

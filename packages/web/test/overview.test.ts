@@ -59,7 +59,7 @@ describe.runIf(HAVE_BROWSER)("the overview, on a month of demo spend", () => {
     await context.close();
   }, 60_000);
 
-  it("restacks the chart by feature, and keeps the choice in the URL", async () => {
+  it("restacks the chart by feature, keeps the choice in the URL, and drills down from a bar and from a top list's row to the events", async () => {
     const { page, errors, context } = await openPage(browser);
     await page.goto(`${server.url}/sign-in`);
     await page.getByLabel("API key").fill(server.adminKey);
@@ -72,6 +72,25 @@ describe.runIf(HAVE_BROWSER)("the overview, on a month of demo spend", () => {
     // The URL alone brings the same view back.
     await page.reload();
     await expect.poll(() => page.locator("[data-chart]").getAttribute("data-series")).toContain("code-review-agent");
+
+    // A bar drills down to its day's events, of the feature it stands for.
+    const box = (await page.locator("[data-chart] canvas").boundingBox()) as { x: number; y: number; width: number; height: number };
+    await page.mouse.click(box.x + box.width * 0.6, box.y + box.height * 0.5);
+    await expect.poll(() => new URL(page.url()).pathname).toBe("/events");
+    const bar = new URL(page.url());
+    expect(Date.parse(bar.searchParams.get("to") as string) - Date.parse(bar.searchParams.get("from") as string)).toBe(86_400_000);
+    expect(bar.searchParams.get("feature")).not.toBeNull();
+
+    // A top list's row drills down to its events.
+    await page.goto(server.url);
+    await page.locator("[data-chart] canvas").waitFor();
+    const row = page.locator("[data-top=feature] tr").filter({ hasText: "draft-reply" });
+    await row.click();
+    await expect.poll(() => new URL(page.url()).searchParams.get("feature"), { timeout: 10_000 }).toBe("draft-reply");
+    await page.locator("[data-testid=events-table] tbody tr").first().waitFor();
+    expect(new Set(await page.locator("[data-testid=events-table] tbody tr td:nth-child(2)").allInnerTexts())).toEqual(
+      new Set(["draft-reply"]),
+    );
     expect(errors).toEqual([]);
     await context.close();
   }, 60_000);

@@ -120,9 +120,10 @@ function SpendOverTime({ stack, range, timeZone }: { stack: Stack; range: { from
       onPick={(bucket, series) => {
         const from = chart.buckets[bucket] as string;
         const label = chart.series[series]?.label;
-        const params = new URLSearchParams({ from, to: new Date(Date.parse(from) + DAY).toISOString(), grain: "hour" });
-        if (label && label !== "Other") params.set(stack, label);
-        navigate(`/explore?${params}`);
+        // The bar's events: that day, of that group (all groups for "Other", which is several).
+        const params = new URLSearchParams({ from, to: new Date(Date.parse(from) + DAY).toISOString() });
+        if (label && label !== "Other" && label !== "(none)") params.set(stack, label);
+        navigate(`/events?${params}`);
       }}
     />
   );
@@ -140,7 +141,14 @@ function TopList({ dim, title, range, timeZone }: { dim: string; title: string; 
       other: true,
     }),
   );
+  const [, navigate] = useLocation();
   const total = q.data ? sumDecimals(q.data.map((r) => r.cost_usd)) : "0";
+  // A row opens its events; "(other)" opens the explorer by this dimension, where the rest are.
+  const open = (name: string | null) => {
+    if (name === null) return;
+    if (name === "(other)") navigate(`/explore?${new URLSearchParams({ ...range, group_by: dim })}`);
+    else navigate(`/events?${new URLSearchParams({ ...range, [dim]: name })}`);
+  };
   return (
     <section className="card" data-top={dim}>
       <div className="card-head">
@@ -160,7 +168,7 @@ function TopList({ dim, title, range, timeZone }: { dim: string; title: string; 
               const name = r[dim] === null ? "(none)" : String(r[dim]);
               const share = Number(total) > 0 ? (Number(r.cost_usd) / Number(total)) * 100 : 0;
               return (
-                <tr key={name}>
+                <tr key={name} className={r[dim] === null ? undefined : "clickable"} onClick={() => open(r[dim] === null ? null : name)}>
                   <td className="share truncate" title={`${name}: ${int(r.requests)} requests`}>
                     <div className="share-bar" style={{ width: `${share}%` }} />
                     <span>{name}</span>
