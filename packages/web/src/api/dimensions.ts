@@ -2,7 +2,7 @@
  * What a query can group and filter by: the event's attribution and descriptive columns (the
  * server's list; a test keeps the two equal), and any tag as `tag.<key>`.
  */
-export const DIMENSIONS = [
+export const ATTRIBUTION = [
   "project",
   "environment",
   "team",
@@ -18,6 +18,10 @@ export const DIMENSIONS = [
   "experiment_id",
   "variant",
   "api_key_id",
+] as const;
+
+export const DIMENSIONS = [
+  ...ATTRIBUTION,
   "provider",
   "model",
   "api",

@@ -54,11 +54,6 @@ export const queries = {
     queryFn: ({ signal }: { signal: AbortSignal }) =>
       api.get<{ alerts: Alert[] }>(`/v1/alerts?state=${state}&limit=${limit}`, signal).then((r) => r.alerts),
   }),
-  openAlerts: (limit: number) => ({
-    queryKey: ["alerts", "open", limit],
-    queryFn: ({ signal }: { signal: AbortSignal }) =>
-      api.get<{ alerts: Alert[] }>(`/v1/alerts?state=open&limit=${limit}`, signal).then((r) => r.alerts),
-  }),
 };
 
 /** A sum of exact decimals (shares, "Other"), kept exact. */

@@ -6,17 +6,12 @@ import { useSession } from "../api/session.js";
 import type { BudgetOverride, BudgetStatus } from "../api/types.js";
 import { BurnDown } from "../components/charts.js";
 import { bucketLabel, percent, relative, when } from "../components/format.js";
+import { budgetTone, runOutText } from "../components/budget-standing.js";
 import { Money } from "../components/money.js";
 import { Empty, ErrorNote, Loading } from "../components/states.js";
 import { useUrlState } from "../components/url-state.js";
 
 const STATE_TONE: Record<string, string> = { ok: "ok", alerting: "warn", downgrading: "warn", blocked: "bad" };
-
-function tone(b: BudgetStatus): string {
-  if (b.percent >= 100) return "bad";
-  if (b.percent >= 80 || b.forecast_exhausts_in_period) return "warn";
-  return "";
-}
 
 const keyOf = (b: { name: string; scope: string | null }) => `${b.name}\u0000${b.scope ?? ""}`;
 
@@ -51,13 +46,7 @@ function BurnDownPanel({ budget }: { budget: BudgetStatus }) {
           <Money value={budget.spent_usd} /> spent, <Money value={budget.reserved_usd} /> reserved by calls in flight, of{" "}
           <Money value={budget.limit_usd} />
         </span>
-        <span>
-          {budget.percent >= 100
-            ? "At or over its limit"
-            : budget.forecast_exhausted_at
-              ? `${budget.forecast_exhausts_in_period ? "Runs out" : "Would run out"} ${relative(budget.forecast_exhausted_at)}`
-              : "Not on course to run out"}
-        </span>
+        <span>{runOutText(budget)}</span>
       </div>
     </section>
   );
@@ -235,7 +224,7 @@ export function BudgetsPage() {
                         </span>
                         <span className={`badge ${STATE_TONE[b.state] ?? ""}`}>{b.state}</span>
                       </div>
-                      <div className={`meter ${tone(b)}`} style={{ margin: "6px 0 4px" }}>
+                      <div className={`meter ${budgetTone(b)}`} style={{ margin: "6px 0 4px" }}>
                         <div style={{ width: `${Math.min(100, b.percent)}%` }} />
                       </div>
                       <div className="row small muted">

@@ -2,7 +2,7 @@ import { useQuery } from "@tanstack/react-query";
 import type { ReactNode } from "react";
 import { Link, useParams, useSearch } from "wouter";
 import { api } from "../api/client.js";
-import { dimensionLabel } from "../api/dimensions.js";
+import { ATTRIBUTION, dimensionLabel } from "../api/dimensions.js";
 import { int, when } from "../components/format.js";
 import { Money } from "../components/money.js";
 import { ErrorNote, Loading } from "../components/states.js";
@@ -28,23 +28,9 @@ const GROUPS: ReadonlyArray<{ title: string; fields: readonly string[] }> = [
     ],
   },
   {
+    // The attribution columns but the key id, which names a key and not who spent.
     title: "Attribution",
-    fields: [
-      "project",
-      "environment",
-      "team",
-      "cost_center",
-      "user_id",
-      "customer_id",
-      "feature",
-      "agent_run_id",
-      "trace_id",
-      "span_id",
-      "parent_span_id",
-      "prompt_version",
-      "experiment_id",
-      "variant",
-    ],
+    fields: ATTRIBUTION.filter((c) => c !== "api_key_id"),
   },
   { title: "Price", fields: ["cost_usd", "computed_cost_usd", "provider_cost_usd", "cost_source", "price_status", "rate_card_entry"] },
 ];

@@ -6,6 +6,7 @@ import type { Alert, BudgetStatus, SpendSummary } from "../api/types.js";
 import { StackedBars } from "../components/charts.js";
 import { toSeries } from "../components/series.js";
 import { bucketLabel, change, changeText, int, localTimeZone, percent, relative } from "../components/format.js";
+import { budgetTone, runOutText } from "../components/budget-standing.js";
 import { Money } from "../components/money.js";
 import { Empty, ErrorNote, Loading } from "../components/states.js";
 
@@ -186,12 +187,6 @@ function TopList({ dim, title, range, timeZone }: { dim: string; title: string; 
   );
 }
 
-function budgetTone(b: BudgetStatus): string {
-  if (b.percent >= 100) return "bad";
-  if (b.percent >= 80 || b.forecast_exhausts_in_period) return "warn";
-  return "";
-}
-
 function Budgets() {
   const q = useQuery(queries.budgets());
   const burning = useMemo(
@@ -244,15 +239,7 @@ function Budgets() {
               </div>
               <div className="row small muted">
                 <span>{percent(b.percent)} used</span>
-                <span>
-                  {b.percent >= 100
-                    ? "At or over its limit"
-                    : b.forecast_exhausted_at
-                      ? `${b.forecast_exhausts_in_period ? "Runs out" : "Would run out"} ${relative(b.forecast_exhausted_at)}`
-                      : Number(b.spent_usd) > 0
-                        ? "Not on course to run out"
-                        : "No spend yet this period"}
-                </span>
+                <span>{runOutText(b)}</span>
               </div>
             </li>
           ))}
@@ -265,7 +252,7 @@ function Budgets() {
 const SEVERITY_TONE: Record<string, string> = { critical: "bad", error: "bad", warning: "warn", info: "ok" };
 
 function OpenAlerts() {
-  const q = useQuery(queries.openAlerts(6));
+  const q = useQuery(queries.alerts("open", 6));
   return (
     <section className="card" data-section="alerts">
       <div className="card-head">
