@@ -122,6 +122,9 @@ export async function serve(flags: ServeFlags): Promise<RunningServer> {
             expires_in: "7d",
           })
           .catch((e) => process.stderr.write(`demo override request not made: ${(e as Error).message}\n`));
+      // Twice: the first call may join an evaluation the engine's timer began while the demo
+      // was still loading; the second sees the whole month, so its alerts are logged before the banner.
+      await server.alerts.evaluate();
       await server.alerts.evaluate();
       process.stderr.write(`Demo budgets, agent-run ceilings and alerts: ${configFile} (edit it; the server reloads it)\n`);
     }
