@@ -120,7 +120,7 @@ describe("the SDK's guard", () => {
 });
 
 describe("agent-run ceilings in the SDK", () => {
-  function looper(ceilings: Record<string, number>, guard = false) {
+  function looper(guard = false) {
     const exporter = new MemoryExporter();
     const ct = new Costtrail(
       guard
@@ -132,7 +132,7 @@ describe("agent-run ceilings in the SDK", () => {
   }
 
   it("stops a runaway tool loop at its LLM-call ceiling, refusing the next call without reaching the provider", async () => {
-    const { ct, openai, exporter } = looper({});
+    const { ct, openai, exporter } = looper();
     const before = fake.requests.length;
     let iterations = 0;
     const run = ct.agentRun({ name: "looper", ceilings: { maxLlmCalls: 5 } }, async () => {
@@ -159,7 +159,7 @@ describe("agent-run ceilings in the SDK", () => {
   });
 
   it("stops a run at its tool-call ceiling", async () => {
-    const { ct, openai } = looper({});
+    const { ct, openai } = looper();
     const err = await ct
       .agentRun({ name: "tools", ceilings: { maxToolCalls: 2 } }, async () => {
         for (;;) {
@@ -172,7 +172,7 @@ describe("agent-run ceilings in the SDK", () => {
   });
 
   it("cuts off a call in flight when the run's wall time runs out", async () => {
-    const { ct, openai, exporter } = looper({});
+    const { ct, openai, exporter } = looper();
     fake.answerDelayMs = 1000;
     const started = Date.now();
     const err = await ct
@@ -191,7 +191,7 @@ describe("agent-run ceilings in the SDK", () => {
   });
 
   it("stops a run at the server's ceiling for its agent, through the guard", async () => {
-    const { ct, openai } = looper({}, true);
+    const { ct, openai } = looper(true);
     const before = fake.requests.length;
     const err = await ct
       .agentRun({ name: "server-capped" }, async () => {

@@ -135,17 +135,43 @@ function eventsOnly(driver: DuckDBDriver): Ledger {
   return new Ledger(Object.create(driver, { dialect: { value: dialect } }) as DuckDBDriver);
 }
 
+/**
+ * Short agent runs of 1–4 calls within one hour, their calls dealt at random into six batches
+ * (the sixth stays live): most runs end up with one row in run_hours, some get a second row
+ * from a later compaction, some have calls in the live segment too.
+ */
+function shortRuns(rand: () => number, runs: number, prefix: string): Record<string, unknown>[][] {
+  const batches: Record<string, unknown>[][] = Array.from({ length: 6 }, () => []);
+  for (let k = 0; k < runs; k++) {
+    const hour = START + Math.floor(rand() * (SPAN / 3_600_000)) * 3_600_000;
+    const calls = events(rand, 1 + Math.floor(rand() * 4), `${prefix}${k}_`);
+    // A run's calls share its attribution, so its calls in different places meet in one group.
+    const { project, user_id, customer_id, feature } = calls[0] as Record<string, unknown>;
+    for (const call of calls) {
+      const batch = batches[Math.min(5, Math.floor(rand() * 6.4))] as Record<string, unknown>[];
+      const at = new Date(hour + Math.floor(rand() * 3_600_000)).toISOString();
+      batch.push({ ...call, project, user_id, customer_id, feature, agent_run_id: `short_${k}`, timestamp: at });
+    }
+  }
+  return batches;
+}
+
 async function ledgerWithHistory(seed: number): Promise<{ path: string }> {
   const path = join(await mkdtemp(join(tmpdir(), "ct-hourly-")), "ledger.duckdb");
   store = await openTestLedger({ path, segmentRows: 700 });
   const rand = prng(seed);
-  // Compacted in several units (segments of 700), then 150 events left in the live segment.
-  for (let b = 0; b < 5; b++) await store.append(await preparedEvents(events(rand, 500, `h${seed}_${b}_`)));
+  const short = shortRuns(rand, 400, `s${seed}_`);
+  // Compacted in several units (segments of 700), then the rest left in the live segment.
+  for (let b = 0; b < 5; b++) await store.append(await preparedEvents([...events(rand, 500, `h${seed}_${b}_`), ...(short[b] ?? [])]));
   await store.settle();
-  await store.append(await preparedEvents(events(rand, 150, `live${seed}_`)));
+  await store.append(await preparedEvents([...events(rand, 150, `live${seed}_`), ...(short[5] ?? [])]));
   expect(store.layout().sealed).toEqual([]);
   return { path };
 }
+
+/** Rows of run_hours whose `whole` is not "the only row of its run" (none, when it is kept right). */
+const WRONG_WHOLE_SQL = `SELECT count(*) FROM run_hours r
+  WHERE r.whole IS DISTINCT FROM ((SELECT count(*) FROM run_hours o WHERE o.agent_run_id = r.agent_run_id) = 1)`;
 
 function spec(wire: unknown): QuerySpec {
   const r = validateQuery(wire, START + SPAN);
@@ -250,8 +276,49 @@ describe("rollups from the hourly table", () => {
     );
     expect(Number(inRuns)).toBe(Number(withRun));
     expect(Number(runRows)).toBeGreaterThanOrEqual(Number(runHours));
+    // `whole` marks exactly the runs with one row: not those a later compaction added a row to.
+    expect(await one(WRONG_WHOLE_SQL)).toEqual([0n]);
+    const [wholeRows, splitRuns] = await one(
+      "SELECT count(*) FILTER (WHERE whole), count(DISTINCT agent_run_id) FILTER (WHERE NOT whole AND agent_run_id LIKE 'short%') FROM run_hours",
+    );
+    expect(Number(wholeRows)).toBeGreaterThan(50);
+    expect(Number(splitRuns)).toBeGreaterThan(50);
     c.closeSync();
     db.closeSync();
+  });
+
+  it("sets `whole` once at start on run rows from before it, and distributions per run agree with the events after", async () => {
+    const { path } = await ledgerWithHistory(4);
+    await (store as TestLedger).close();
+    store = null;
+    // What an older release leaves: run rows without the flag, no marker.
+    const db = await DuckDBInstance.create(path);
+    const c = await db.connect();
+    await c.run("ALTER TABLE run_hours DROP COLUMN whole");
+    await c.run("DELETE FROM meta WHERE key = 'run-hours-whole:v1'");
+    c.closeSync();
+    db.closeSync();
+    store = await openTestLedger({ path, segmentRows: 700 });
+    const [check] = await store.driver.all({
+      sql: `SELECT (${WRONG_WHOLE_SQL}) AS wrong, (SELECT count(*) FROM run_hours WHERE whole) AS whole`,
+      params: [],
+    });
+    expect(Number(check?.wrong)).toBe(0);
+    expect(Number(check?.whole)).toBeGreaterThan(50);
+    const reference = eventsOnly(store.driver);
+    for (const stats of [
+      ["p50", "p99", "max", "count"],
+      ["mean", "min"],
+    ]) {
+      const q = spec({
+        metrics: ["cost_usd", "requests", "total_tokens"],
+        group_by: ["feature"],
+        distribution: { metric: "cost_usd", per: "agent_run_id", stats },
+        from: "2026-10-01T00:00:00Z",
+      });
+      expect(hourlyPlan(q)?.table).toBe("run_hours");
+      expect(await store.query(q, { projects: null })).toEqual(await reference.query(q, { projects: null }));
+    }
   });
 
   it("is built at start for a ledger made before it existed, and rollups agree with the events after", async () => {

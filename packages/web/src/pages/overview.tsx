@@ -2,7 +2,7 @@ import { useQuery } from "@tanstack/react-query";
 import { useMemo } from "react";
 import { Link, useLocation, useSearch } from "wouter";
 import { queries, sumDecimals } from "../api/queries.js";
-import type { Alert, BudgetStatus, SpendSummary } from "../api/types.js";
+import type { Alert, SpendSummary } from "../api/types.js";
 import { StackedBars } from "../components/charts.js";
 import { toSeries } from "../components/series.js";
 import { bucketLabel, change, changeText, int, localTimeZone, percent, relative } from "../components/format.js";

@@ -59,15 +59,24 @@ export const HOURLY_TABLE_SQL = `CREATE TABLE IF NOT EXISTS hourly (dim VARCHAR 
  * the same parts: what a distribution per agent run reads instead of every call (a run's
  * calls mostly fall in one hour, so about a row per run). Left out, like a dimension, when
  * runs turn out to be single calls (`hourly-dropped:agent_run_id`).
+ *
+ * `whole` is true on a row that is its run's only row in the table. A distribution takes such a
+ * run's sums from its row as they are, and sums per run only the other rows (with the events
+ * not yet in the table), instead of grouping two million rows by run. Each compaction sets it
+ * for the runs it adds rows to (markWholeRuns), in the same transaction.
  */
 export const RUN_COLUMNS: readonly string[] = ATTRIBUTION_COLUMNS.filter((c) => c !== "project" && c !== "api_key_id" && !PER_CALL.has(c));
 export const RUN_HOURS_TABLE_SQL = `CREATE TABLE IF NOT EXISTS run_hours (project VARCHAR, hour TIMESTAMP NOT NULL, agent_run_id VARCHAR NOT NULL, ${RUN_COLUMNS.map(
   (c) => `"${c}" VARCHAR`,
-).join(", ")}, ${HOURLY_PARTS.map(([n, t]) => `"${n}" ${t}`).join(", ")}, unit BIGINT NOT NULL)`;
+).join(", ")}, ${HOURLY_PARTS.map(([n, t]) => `"${n}" ${t}`).join(", ")}, unit BIGINT NOT NULL, whole BOOLEAN DEFAULT false)`;
+/** Adds `whole` to a `run_hours` made before it (its rows false, then set once at start). */
+export const RUN_HOURS_MIGRATION_SQL = "ALTER TABLE run_hours ADD COLUMN IF NOT EXISTS whole BOOLEAN DEFAULT false";
 
 /** `meta` keys: a table is complete for the main file's events; a dimension left out. */
 export const HOURLY_BUILT_KEY = "hourly:v1";
 export const RUN_HOURS_BUILT_KEY = "run-hours:v1";
+/** `meta` key: every `run_hours` row's `whole` is set. */
+export const RUN_HOURS_WHOLE_KEY = "run-hours-whole:v1";
 /** The dimension whose dropping leaves `run_hours` out. */
 export const RUN_DIMENSION = "agent_run_id";
 export const HOURLY_DROPPED_PREFIX = "hourly-dropped:";
@@ -127,13 +136,25 @@ export async function addHourly(
     if (Number(runs) > limit) {
       oversized.push(RUN_DIMENSION);
       await run(`DELETE FROM ${table("run_hours")}`);
-    }
+    } else await run(markWholeRunsSql(table("run_hours"), unit));
   }
   for (const dim of oversized)
     await run(
       `INSERT OR REPLACE INTO ${table("meta")} VALUES ('${HOURLY_DROPPED_PREFIX}${dim.replace(/'/g, "''")}', CAST(now() AS VARCHAR))`,
     );
   return oversized;
+}
+
+/**
+ * Sets `whole` on every row of the runs that compaction `unit` added rows to (all rows when
+ * `unit` is null): true where the row is its run's only one. A run that had one row before and
+ * gets another now loses the flag on both.
+ */
+export function markWholeRunsSql(runHours: string, unit: number | null): string {
+  const runs = unit === null ? "" : `WHERE agent_run_id IN (SELECT agent_run_id FROM ${runHours} WHERE unit = ${unit})`;
+  return `UPDATE ${runHours} SET whole = c.n = 1
+    FROM (SELECT agent_run_id, count(*) AS n FROM ${runHours} ${runs} GROUP BY agent_run_id) c
+    WHERE ${runHours}.agent_run_id = c.agent_run_id AND ${runHours}.whole IS DISTINCT FROM (c.n = 1)`;
 }
 
 /** Every run's hourly row of the events in `source`. */

@@ -131,6 +131,13 @@ function partRunSumSql(m: string, sumCost: string): string {
   return `sum("${m}")`;
 }
 
+/** The same for a run whose one row holds all of it: the row's parts as they are. */
+function partRunValueSql(m: string, rowCost: string): string {
+  if (m === "cost_usd") return rowCost;
+  if (m === "total_tokens") return `(${TOKEN_BUCKETS.map((b) => `"${b}"`).join(" + ")})`;
+  return `"${m}"`;
+}
+
 /** Quantile stats and their fractions; they are computed together, in one sort per group. */
 const QUANTILES: Record<string, number> = { p50: 0.5, p90: 0.9, p95: 0.95, p99: 0.99 };
 
@@ -265,6 +272,8 @@ export function eventPartsPlan(spec: QuerySpec): HourlyPlan | null {
 class RollupParts {
   readonly p = new Params();
   readonly sumCost: string;
+  /** `sumCost` of one row of parts. */
+  readonly rowCost: string;
   readonly where: string;
   /** `expr AS group_i` for each group_by dimension. */
   readonly groupSelects: string[];
@@ -291,6 +300,7 @@ class RollupParts {
   ) {
     this.events = options.current ? currentEventsSql(this.p, spec.from, spec.to) : "events";
     this.sumCost = options.residuals ? SUM_COST : "sum(cost_usd)";
+    this.rowCost = options.residuals ? `("cost_usd" + coalesce("cost_residual", 0))` : `"cost_usd"`;
     this.where = whereSql(scope, spec.from, spec.to, spec.filters, this.p);
     this.groupNames = spec.group_by.map((_, i) => `group_${i}`);
     this.groupSelects = spec.group_by.map((d, i) => `${dimensionSql(d, this.p)} AS group_${i}`);
@@ -341,11 +351,22 @@ class RollupParts {
  * `live_events` split `events` in the same snapshot (segments.ts).
  */
 function partsRelation(r: RollupParts, h: HourlyPlan): string {
-  const { spec, p } = r;
+  const { spec } = r;
   if (h.table === "events") {
     const parts = new Set(spec.metrics.flatMap((m) => partsOf(m)));
     return `SELECT ${[...r.groupSelects, ...r.bucketSelect(), eventPartSums(parts)].join(", ")} FROM ${r.events} WHERE ${r.where} GROUP BY ALL`;
   }
+  const { table, events } = partPieces(r, h, false);
+  return `${table} UNION ALL BY NAME ${events}`;
+}
+
+/**
+ * The two sides of `partsRelation`: the table's rows for the range's whole hours, and the
+ * events it does not hold yet (the partial hours at either end, every live segment), summed
+ * the same way. With `whole`, a run's rows also carry that flag (hourly.ts).
+ */
+function partPieces(r: RollupParts, h: HourlyPlan, whole: boolean): { table: string; events: string } {
+  const { spec, p } = r;
   const runs = h.table === "run_hours";
   const where = [scopeSql(r.scope, p) ?? "TRUE", `hour >= ${epochMs(p, h.fromMs)}`, `hour < ${epochMs(p, h.toMs)}`];
   // A run's rows hold their columns; a dimension's rows hold its value in `value`.
@@ -360,14 +381,16 @@ function partsRelation(r: RollupParts, h: HourlyPlan): string {
   const parts = new Set([...spec.metrics, ...(spec.distribution ? [spec.distribution.metric] : [])].flatMap((m) => partsOf(m)));
   const fromEvents = (table: string, extra: string) =>
     `SELECT ${[...eventKeys, eventPartSums(parts)].join(", ")} FROM ${table} WHERE ${r.where}${per ? ` AND ${per} IS NOT NULL` : ""}${extra} GROUP BY ALL`;
-  return [
-    // A run's rows are about one per run already: summed once, per run, by the distribution.
-    runs
-      ? `SELECT ${[...hourKeys, ...[...parts].map((n) => `"${n}"`)].join(", ")} FROM run_hours WHERE ${where.join(" AND ")}`
+  return {
+    table: runs
+      ? // A run's rows are about one per run already: summed once, per run, by the distribution.
+        `SELECT ${[...hourKeys, ...[...parts].map((n) => `"${n}"`), ...(whole ? ["whole"] : [])].join(", ")} FROM run_hours WHERE ${where.join(" AND ")}`
       : `SELECT ${[...hourKeys, hourlyPartSums(parts)].join(", ")} FROM (${hourlyDimensionSql(h.dim === null ? null : p.bind(h.dim), h.dim?.startsWith("tag.") ?? false)}) WHERE ${where.join(" AND ")} GROUP BY ALL`,
-    fromEvents("main_events", ` AND (ts < ${epochMs(p, h.fromMs)} OR ts >= ${epochMs(p, h.toMs)})`),
-    fromEvents("live_events", ""),
-  ].join(" UNION ALL BY NAME ");
+    events: [
+      fromEvents("main_events", ` AND (ts < ${epochMs(p, h.fromMs)} OR ts >= ${epochMs(p, h.toMs)})`),
+      fromEvents("live_events", ""),
+    ].join(" UNION ALL BY NAME "),
+  };
 }
 
 /** One row per group (and bucket). */
@@ -407,15 +430,32 @@ function distributionRelation(r: RollupParts, d: NonNullable<QuerySpec["distribu
   const narrow = d.metric === "cost_usd" && r.options.narrowRunCost;
   // Over parts, an additive metric is the sum of its parts (partMetricSql without its zero default).
   const sumOf = (m: string) => (r.options.hourly ? partRunSumSql(m, r.sumCost) : additiveSumSql(m, r.sumCost));
-  const runSum = sumOf(d.metric);
-  const values = [
-    `${narrow ? `TRY_CAST(${runSum} AS DECIMAL(18,12))` : runSum} AS run_value`,
-    ...(narrow ? [`${runSum} IS NOT NULL AS run_priced`] : []),
-    ...spec.metrics.map((m, i) => `${sumOf(m)} AS run_metric_${i}`),
-  ];
-  const perRun = r.options.hourly
-    ? `SELECT ${[...r.groupNames, ...(r.bucket ? ["bucket"] : []), "per_key", ...values].join(", ")} FROM (${r.base()}) GROUP BY ALL`
-    : `SELECT ${[...r.groupSelects, ...r.bucketSelect(), `${dimensionSql(d.per, r.p)} AS per_key`, ...values].join(", ")}
+  const runValues = (of: (m: string) => string) => {
+    const runSum = of(d.metric);
+    return [
+      `${narrow ? `TRY_CAST(${runSum} AS DECIMAL(18,12))` : runSum} AS run_value`,
+      ...(narrow ? [`${runSum} IS NOT NULL AS run_priced`] : []),
+      ...spec.metrics.map((m, i) => `${of(m)} AS run_metric_${i}`),
+    ];
+  };
+  const values = runValues(sumOf);
+  const partKeys = [...r.groupNames, ...(r.bucket ? ["bucket"] : []), "per_key"];
+  const h = r.options.hourly;
+  let perRun: string;
+  if (h?.table === "run_hours") {
+    // A run with one row in run_hours and no events outside it is that row: only the others
+    // are summed per run, which spares grouping a row per run (hourly.ts, `whole`).
+    const { table, events } = partPieces(r, h, true);
+    const single = runValues((m) => partRunValueSql(m, r.rowCost));
+    perRun = `WITH ev AS MATERIALIZED (${events}), runs AS NOT MATERIALIZED (${table})
+      SELECT ${[...partKeys, ...single].join(", ")} FROM runs WHERE whole IS TRUE AND per_key NOT IN (SELECT per_key FROM ev)
+      UNION ALL BY NAME
+      SELECT ${[...partKeys, ...values].join(", ")} FROM (SELECT * EXCLUDE (whole) FROM runs WHERE whole IS NOT TRUE OR per_key IN (SELECT per_key FROM ev)
+        UNION ALL BY NAME SELECT * FROM ev) GROUP BY ALL`;
+  } else
+    perRun = h
+      ? `SELECT ${[...partKeys, ...values].join(", ")} FROM (${r.base()}) GROUP BY ALL`
+      : `SELECT ${[...r.groupSelects, ...r.bucketSelect(), `${dimensionSql(d.per, r.p)} AS per_key`, ...values].join(", ")}
     FROM ${r.events} WHERE ${r.where} AND ${dimensionSql(d.per, r.p)} IS NOT NULL GROUP BY ALL`;
   const fractions = d.stats.filter((s) => QUANTILES[s] !== undefined).map((s) => QUANTILES[s] as number);
   const perGroup = [

@@ -1,5 +1,5 @@
 import { ATTRIBUTION_COLUMNS, TOKEN_BUCKETS } from "@costtrail/core";
-import { HOURLY_TABLE_SQL, RUN_HOURS_TABLE_SQL } from "./hourly.js";
+import { HOURLY_TABLE_SQL, RUN_HOURS_MIGRATION_SQL, RUN_HOURS_TABLE_SQL } from "./hourly.js";
 
 /** Digits kept after the point for money: exact for any rate with up to 12 decimals per million tokens. */
 export const MONEY_SCALE = 18;
@@ -148,6 +148,7 @@ export const SCHEMA_SQL = [
   `CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)`,
   HOURLY_TABLE_SQL,
   RUN_HOURS_TABLE_SQL,
+  RUN_HOURS_MIGRATION_SQL,
   ...REPRICE_SCHEMA_SQL,
   "CREATE SEQUENCE IF NOT EXISTS record_seq",
   `CREATE TABLE IF NOT EXISTS records (kind VARCHAR NOT NULL, id VARCHAR NOT NULL, seq BIGINT NOT NULL DEFAULT nextval('record_seq'),

@@ -1,7 +1,14 @@
 import { readdir, rm } from "node:fs/promises";
 import { basename, dirname } from "node:path";
 import type { DuckDBConnection } from "@duckdb/node-api";
-import { HOURLY_BUILT_KEY, HOURLY_DROPPED_PREFIX, RUN_HOURS_BUILT_KEY, addHourly } from "./hourly.js";
+import {
+  HOURLY_BUILT_KEY,
+  HOURLY_DROPPED_PREFIX,
+  RUN_HOURS_BUILT_KEY,
+  RUN_HOURS_WHOLE_KEY,
+  addHourly,
+  markWholeRunsSql,
+} from "./hourly.js";
 import { EVENTS_MIGRATION_SQL, LIVE_EVENTS_SQL, LIVE_EVENTS_TABLE_SQL } from "./schema.js";
 
 /** Rows a live segment takes before it is sealed and compacted into the main file. */
@@ -446,6 +453,19 @@ async function buildHourly(conn: DuckDBConnection, main: string): Promise<Set<st
     Number((await conn.runAndReadAll(`SELECT count(*) FROM ${meta} WHERE key = '${key}'`)).getRows()[0]?.[0]) > 0;
   const dimensions = !(await has(HOURLY_BUILT_KEY));
   const runs = !(await has(RUN_HOURS_BUILT_KEY));
+  // Rows from a release before `whole` have it false (right, but slow to read): set it once.
+  const whole = !(await has(RUN_HOURS_WHOLE_KEY));
+  if (whole) {
+    await conn.run("BEGIN TRANSACTION");
+    try {
+      if (!runs) await conn.run(markWholeRunsSql(`"${main}".main.run_hours`, null));
+      await conn.run(`INSERT INTO ${meta} VALUES ('${RUN_HOURS_WHOLE_KEY}', CAST(now() AS VARCHAR))`);
+      await conn.run("COMMIT");
+    } catch (e) {
+      await conn.run("ROLLBACK").catch(() => {});
+      throw e;
+    }
+  }
   if (dimensions || runs) {
     await conn.run("BEGIN TRANSACTION");
     try {
