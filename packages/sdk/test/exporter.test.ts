@@ -67,6 +67,8 @@ describe("the exporter", () => {
     expect(gap).toBeLessThan(1800);
     expect(errors[0]).toContain("503 CT_OVERLOADED: writer behind");
     expect(server.posts[1]?.events).toHaveLength(10);
+    // The collector has the second post; the exporter counts it once the answer reaches it.
+    await expect.poll(() => ct.stats.sent).toBe(10);
     expect(ct.stats).toMatchObject({ sent: 10, retries: 1, dropped: 0 });
   });
 

@@ -169,6 +169,19 @@ async function ledgerWithHistory(seed: number): Promise<{ path: string }> {
   return { path };
 }
 
+/** A ledger with history, closed, changed by `statements` as an older release would have left it, and opened again. */
+async function asOlderRelease(seed: number, statements: readonly string[]): Promise<TestLedger> {
+  const { path } = await ledgerWithHistory(seed);
+  await (store as TestLedger).close();
+  store = null;
+  const db = await DuckDBInstance.create(path);
+  const c = await db.connect();
+  for (const sql of statements) await c.run(sql);
+  c.closeSync();
+  db.closeSync();
+  return openTestLedger({ path, segmentRows: 700 });
+}
+
 /** Rows of run_hours whose `whole` is not "the only row of its run" (none, when it is kept right). */
 const WRONG_WHOLE_SQL = `SELECT count(*) FROM run_hours r
   WHERE r.whole IS DISTINCT FROM ((SELECT count(*) FROM run_hours o WHERE o.agent_run_id = r.agent_run_id) = 1)`;
@@ -288,17 +301,8 @@ describe("rollups from the hourly table", () => {
   });
 
   it("sets `whole` once at start on run rows from before it, and distributions per run agree with the events after", async () => {
-    const { path } = await ledgerWithHistory(4);
-    await (store as TestLedger).close();
-    store = null;
     // What an older release leaves: run rows without the flag, no marker.
-    const db = await DuckDBInstance.create(path);
-    const c = await db.connect();
-    await c.run("ALTER TABLE run_hours DROP COLUMN whole");
-    await c.run("DELETE FROM meta WHERE key = 'run-hours-whole:v1'");
-    c.closeSync();
-    db.closeSync();
-    store = await openTestLedger({ path, segmentRows: 700 });
+    store = await asOlderRelease(4, ["ALTER TABLE run_hours DROP COLUMN whole", "DELETE FROM meta WHERE key = 'run-hours-whole:v1'"]);
     const [check] = await store.driver.all({
       sql: `SELECT (${WRONG_WHOLE_SQL}) AS wrong, (SELECT count(*) FROM run_hours WHERE whole) AS whole`,
       params: [],
@@ -322,17 +326,8 @@ describe("rollups from the hourly table", () => {
   });
 
   it("is built at start for a ledger made before it existed, and rollups agree with the events after", async () => {
-    const { path } = await ledgerWithHistory(5);
-    await (store as TestLedger).close();
-    store = null;
     // What an older release leaves: events, no hourly sums, no marker.
-    const db = await DuckDBInstance.create(path);
-    const c = await db.connect();
-    await c.run("DROP TABLE hourly");
-    await c.run("DELETE FROM meta WHERE key LIKE 'hourly%'");
-    c.closeSync();
-    db.closeSync();
-    store = await openTestLedger({ path, segmentRows: 700 });
+    store = await asOlderRelease(5, ["DROP TABLE hourly", "DELETE FROM meta WHERE key LIKE 'hourly%'"]);
     const reference = eventsOnly(store.driver);
     const q = spec({
       metrics: ["cost_usd", "requests", "total_tokens"],
