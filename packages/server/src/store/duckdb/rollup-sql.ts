@@ -356,16 +356,16 @@ function partsRelation(r: RollupParts, h: HourlyPlan): string {
     const parts = new Set(spec.metrics.flatMap((m) => partsOf(m)));
     return `SELECT ${[...r.groupSelects, ...r.bucketSelect(), eventPartSums(parts)].join(", ")} FROM ${r.events} WHERE ${r.where} GROUP BY ALL`;
   }
-  const { table, events } = partPieces(r, h, false);
+  const { table, events } = partPieces(r, h);
   return `${table} UNION ALL BY NAME ${events}`;
 }
 
 /**
  * The two sides of `partsRelation`: the table's rows for the range's whole hours, and the
  * events it does not hold yet (the partial hours at either end, every live segment), summed
- * the same way. With `whole`, a run's rows also carry that flag (hourly.ts).
+ * the same way. A run's rows also carry `whole` (hourly.ts).
  */
-function partPieces(r: RollupParts, h: HourlyPlan, whole: boolean): { table: string; events: string } {
+function partPieces(r: RollupParts, h: HourlyPlan): { table: string; events: string } {
   const { spec, p } = r;
   const runs = h.table === "run_hours";
   const where = [scopeSql(r.scope, p) ?? "TRUE", `hour >= ${epochMs(p, h.fromMs)}`, `hour < ${epochMs(p, h.toMs)}`];
@@ -384,7 +384,7 @@ function partPieces(r: RollupParts, h: HourlyPlan, whole: boolean): { table: str
   return {
     table: runs
       ? // A run's rows are about one per run already: summed once, per run, by the distribution.
-        `SELECT ${[...hourKeys, ...[...parts].map((n) => `"${n}"`), ...(whole ? ["whole"] : [])].join(", ")} FROM run_hours WHERE ${where.join(" AND ")}`
+        `SELECT ${[...hourKeys, ...[...parts].map((n) => `"${n}"`), "whole"].join(", ")} FROM run_hours WHERE ${where.join(" AND ")}`
       : `SELECT ${[...hourKeys, hourlyPartSums(parts)].join(", ")} FROM (${hourlyDimensionSql(h.dim === null ? null : p.bind(h.dim), h.dim?.startsWith("tag.") ?? false)}) WHERE ${where.join(" AND ")} GROUP BY ALL`,
     events: [
       fromEvents("main_events", ` AND (ts < ${epochMs(p, h.fromMs)} OR ts >= ${epochMs(p, h.toMs)})`),
@@ -439,23 +439,18 @@ function distributionRelation(r: RollupParts, d: NonNullable<QuerySpec["distribu
     ];
   };
   const values = runValues(sumOf);
-  const partKeys = [...r.groupNames, ...(r.bucket ? ["bucket"] : []), "per_key"];
   const h = r.options.hourly;
-  let perRun: string;
-  if (h?.table === "run_hours") {
-    // A run with one row in run_hours and no events outside it is that row: only the others
-    // are summed per run, which spares grouping a row per run (hourly.ts, `whole`).
-    const { table, events } = partPieces(r, h, true);
-    const single = runValues((m) => partRunValueSql(m, r.rowCost));
-    perRun = `WITH ev AS MATERIALIZED (${events}), runs AS NOT MATERIALIZED (${table})
-      SELECT ${[...partKeys, ...single].join(", ")} FROM runs WHERE whole IS TRUE AND per_key NOT IN (SELECT per_key FROM ev)
-      UNION ALL BY NAME
-      SELECT ${[...partKeys, ...values].join(", ")} FROM (SELECT * EXCLUDE (whole) FROM runs WHERE whole IS NOT TRUE OR per_key IN (SELECT per_key FROM ev)
-        UNION ALL BY NAME SELECT * FROM ev) GROUP BY ALL`;
-  } else
-    perRun = h
-      ? `SELECT ${[...partKeys, ...values].join(", ")} FROM (${r.base()}) GROUP BY ALL`
-      : `SELECT ${[...r.groupSelects, ...r.bucketSelect(), `${dimensionSql(d.per, r.p)} AS per_key`, ...values].join(", ")}
+  const perRun =
+    h?.table === "run_hours"
+      ? runHoursPerRun(
+          r,
+          h,
+          values,
+          runValues((m) => partRunValueSql(m, r.rowCost)),
+        )
+      : h
+        ? `SELECT ${[...r.groupNames, ...(r.bucket ? ["bucket"] : []), "per_key", ...values].join(", ")} FROM (${r.base()}) GROUP BY ALL`
+        : `SELECT ${[...r.groupSelects, ...r.bucketSelect(), `${dimensionSql(d.per, r.p)} AS per_key`, ...values].join(", ")}
     FROM ${r.events} WHERE ${r.where} AND ${dimensionSql(d.per, r.p)} IS NOT NULL GROUP BY ALL`;
   const fractions = d.stats.filter((s) => QUANTILES[s] !== undefined).map((s) => QUANTILES[s] as number);
   const perGroup = [
@@ -478,6 +473,21 @@ function distributionRelation(r: RollupParts, d: NonNullable<QuerySpec["distribu
   const groupBy = keys.length > 0 ? `GROUP BY ${keys.join(", ")}` : "";
   return `SELECT ${[...keys, ...stats, ...(narrow ? ["overflow"] : []), ...spec.metrics.map((_, i) => `metric_${i}`)].join(", ")}
     FROM (SELECT ${perGroup.join(", ")} FROM (${perRun}) ${groupBy})`;
+}
+
+/**
+ * One row per run from `run_hours`: a run with one row there and no events outside it is that
+ * row (`single`); only the others are summed per run (`values`), which spares grouping a row
+ * per run (hourly.ts, `whole`).
+ */
+function runHoursPerRun(r: RollupParts, h: HourlyPlan, values: readonly string[], single: readonly string[]): string {
+  const { table, events } = partPieces(r, h);
+  const keys = [...r.groupNames, ...(r.bucket ? ["bucket"] : []), "per_key"];
+  return `WITH ev AS MATERIALIZED (${events}), runs AS NOT MATERIALIZED (${table})
+    SELECT ${[...keys, ...single].join(", ")} FROM runs WHERE whole IS TRUE AND per_key NOT IN (SELECT per_key FROM ev)
+    UNION ALL BY NAME
+    SELECT ${[...keys, ...values].join(", ")} FROM (SELECT * EXCLUDE (whole) FROM runs WHERE whole IS NOT TRUE OR per_key IN (SELECT per_key FROM ev)
+      UNION ALL BY NAME SELECT * FROM ev) GROUP BY ALL`;
 }
 
 /** The order asked for, then a default, then the group columns so pages and tests are deterministic. */

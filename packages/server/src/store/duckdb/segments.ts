@@ -453,35 +453,28 @@ async function buildHourly(conn: DuckDBConnection, main: string): Promise<Set<st
     Number((await conn.runAndReadAll(`SELECT count(*) FROM ${meta} WHERE key = '${key}'`)).getRows()[0]?.[0]) > 0;
   const dimensions = !(await has(HOURLY_BUILT_KEY));
   const runs = !(await has(RUN_HOURS_BUILT_KEY));
-  // Rows from a release before `whole` have it false (right, but slow to read): set it once.
+  // Run rows from a release before `whole` have it false (right, but slow to read): set it once.
   const whole = !(await has(RUN_HOURS_WHOLE_KEY));
-  if (whole) {
-    await conn.run("BEGIN TRANSACTION");
-    try {
-      if (!runs) await conn.run(markWholeRunsSql(`"${main}".main.run_hours`, null));
-      await conn.run(`INSERT INTO ${meta} VALUES ('${RUN_HOURS_WHOLE_KEY}', CAST(now() AS VARCHAR))`);
-      await conn.run("COMMIT");
-    } catch (e) {
-      await conn.run("ROLLBACK").catch(() => {});
-      throw e;
-    }
-  }
-  if (dimensions || runs) {
+  if (dimensions || runs || whole) {
     await conn.run("BEGIN TRANSACTION");
     try {
       if (dimensions) await conn.run(`DELETE FROM "${main}".main.hourly`);
       if (runs) await conn.run(`DELETE FROM "${main}".main.run_hours`);
-      await addHourly(
-        (sql) => conn.run(sql),
-        async (sql) => (await conn.runAndReadAll(sql)).getRows(),
-        { catalog: main, dimensions, runs },
-        `"${main}".main.events`,
-        0,
-        new Set(),
-      );
+      if (dimensions || runs)
+        await addHourly(
+          (sql) => conn.run(sql),
+          async (sql) => (await conn.runAndReadAll(sql)).getRows(),
+          { catalog: main, dimensions, runs },
+          `"${main}".main.events`,
+          0,
+          new Set(),
+        );
+      // Rebuilt run rows have it set already.
+      if (whole && !runs) await conn.run(markWholeRunsSql(`"${main}".main.run_hours`, null));
       for (const [key, built] of [
         [HOURLY_BUILT_KEY, dimensions],
         [RUN_HOURS_BUILT_KEY, runs],
+        [RUN_HOURS_WHOLE_KEY, whole],
       ] as const)
         if (built) await conn.run(`INSERT INTO ${meta} VALUES ('${key}', CAST(now() AS VARCHAR))`);
       await conn.run("COMMIT");
